@@ -1,0 +1,2125 @@
+//! Deterministic, realistic Polar API objects (API version `2026-10`) for the eight list streams.
+//!
+//! This module owns the fake *data*: what one object of a stream looks like. It does not know about
+//! pages, filters or HTTP; the server, the end-to-end tests and the benchmark ask it for object
+//! `index` of a stream and get the same JSON every time ([`object`], [`object_id`]).
+//!
+//! Ground truth is the official Python SDK `polar-sdk` 1.0.2, module `polar.v2026_10`
+//! (`outputs.py`, enum values from `literals.py`): every object carries every field of its type or
+//! union variant, required and optional, and `integration_tests/sdk_check.py` checks pages with the
+//! SDK's own loader.
+//!
+//! How it is built:
+//! - Every entity (customer, product, subscription, order, ...) has a *plan*: everything about it
+//!   that is a pure function of `(seed, index)` (ids, names, prices, amounts, status, random
+//!   offsets). Rendering a plan at a creation time gives the JSON; all other timestamps are offsets
+//!   from that creation time. So a customer embedded in an order has the same id, name and email
+//!   as object `index` of the `customers` stream; only its timestamps may differ.
+//! - Variants (customer types, benefit types, price types, statuses, billing reasons) are chosen
+//!   cyclically from the index, so the first k objects of a stream cover its k variants; the
+//!   seeded RNG ([`fastrand::Rng::with_seed`]) adds variety on top.
+//! - References are index aligned (order `i` belongs to customer `i`, subscription `i`, ...), so
+//!   they resolve when the streams have similar sizes. Everything belongs to organization 0.
+
+use chrono::{DateTime, Datelike, Months, Timelike};
+use fastrand::Rng;
+use serde_json::{Map, Value, json};
+
+/// The eight streams, in this order.
+pub const STREAMS: [&str; 8] = [
+    "customers",
+    "products",
+    "orders",
+    "subscriptions",
+    "refunds",
+    "checkouts",
+    "benefits",
+    "organizations",
+];
+
+/// One object of `stream`, a pure function of (stream, seed, index, created_at_ms):
+/// same inputs, same object. `created_at_ms` (Unix milliseconds, UTC) becomes its `created_at`
+/// (other timestamps are derived from it). Panics on an unknown stream name.
+pub fn object(stream: &str, seed: u64, index: u64, created_at_ms: i64) -> Value {
+    match stream {
+        "customers" => customer(seed, index, created_at_ms),
+        "products" => product(&product_plan(seed, index), created_at_ms),
+        "orders" => order(seed, index, created_at_ms),
+        "subscriptions" => subscription(seed, index, created_at_ms),
+        "refunds" => refund(seed, index, created_at_ms),
+        "checkouts" => checkout(seed, index, created_at_ms),
+        "benefits" => benefit(seed, index, created_at_ms, false),
+        "organizations" => organization(seed, index, created_at_ms),
+        other => panic!("unknown Polar stream {other:?}; expected one of {STREAMS:?}"),
+    }
+}
+
+/// The object's id for (stream, seed, index): a UUID-formatted string, unique per (stream, seed, index).
+pub fn object_id(stream: &str, seed: u64, index: u64) -> String {
+    uuid(stream, seed, index)
+}
+
+/// The organization that owns every generated object (organization 0 of the seed).
+pub fn organization_id(seed: u64) -> String {
+    object_id("organizations", seed, 0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Ids and randomness
+// ---------------------------------------------------------------------------------------------
+
+const fn fnv1a(s: &str) -> u64 {
+    let bytes = s.as_bytes();
+    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    let mut i = 0;
+    while i < bytes.len() {
+        h ^= bytes[i] as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+        i += 1;
+    }
+    h
+}
+
+/// splitmix64's finalizer: a bijection on u64 with good avalanche.
+const fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+fn namespace_key(ns: &str, seed: u64) -> u64 {
+    mix64(fnv1a(ns) ^ mix64(seed ^ 0x6a09_e667_f3bc_c909))
+}
+
+/// The RNG of entity `index` in namespace `ns`.
+fn rng_for(ns: &str, seed: u64, index: u64) -> Rng {
+    Rng::with_seed(mix64(namespace_key(ns, seed).rotate_left(21) ^ mix64(index)))
+}
+
+/// A version-4-shaped UUID for (namespace, seed, index). Within one (namespace, seed) it is
+/// injective in `index`: `x = mix64(index ^ k)` is a bijection and all 64 bits of `x` are stored
+/// (62 in the low half, 2 in the high half); the other bits only look random.
+pub fn uuid(ns: &str, seed: u64, index: u64) -> String {
+    let k = namespace_key(ns, seed);
+    let x = mix64(index ^ k);
+    let hi = (mix64(x ^ k.rotate_left(32)) & !0xF003) | 0x4000 | (x >> 62);
+    let lo = (x & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000;
+    let mut out = [0u8; 36];
+    let mut pos = 0;
+    for (i, nibble_src) in (0..32).map(|i| if i < 16 { (i, hi) } else { (i - 16, lo) }).enumerate() {
+        if matches!(i, 8 | 12 | 16 | 20) {
+            out[pos] = b'-';
+            pos += 1;
+        }
+        let (n, word) = nibble_src;
+        out[pos] = HEX[((word >> (60 - 4 * n)) & 0xF) as usize];
+        pos += 1;
+    }
+    String::from_utf8(out.to_vec()).expect("ascii")
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+fn pick<T: Copy>(r: &mut Rng, items: &[T]) -> T {
+    items[r.usize(..items.len())]
+}
+
+/// True with probability `num / den`.
+fn chance(r: &mut Rng, num: u32, den: u32) -> bool {
+    r.u32(..den) < num
+}
+
+fn hex_token(r: &mut Rng, len: usize) -> String {
+    (0..len).map(|_| HEX[r.usize(..16)] as char).collect()
+}
+
+fn alnum_token(r: &mut Rng, len: usize) -> String {
+    (0..len).map(|_| r.alphanumeric()).collect()
+}
+
+fn digit_token(r: &mut Rng, len: usize) -> String {
+    (0..len).map(|_| r.digit(10)).collect()
+}
+
+fn base64(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = (chunk[0] as u32) << 16
+            | (*chunk.get(1).unwrap_or(&0) as u32) << 8
+            | *chunk.get(2).unwrap_or(&0) as u32;
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+fn slugify(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.is_empty() && !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    while out.ends_with('-') {
+        out.pop();
+    }
+    out
+}
+
+/// Shallow-merges the fields of `extra` into the object `base`.
+fn merge(mut base: Value, extra: Value) -> Value {
+    if let (Some(b), Value::Object(e)) = (base.as_object_mut(), extra) {
+        b.extend(e);
+    }
+    base
+}
+
+// ---------------------------------------------------------------------------------------------
+// Timestamps
+// ---------------------------------------------------------------------------------------------
+
+const SECOND: i64 = 1_000;
+const MINUTE: i64 = 60 * SECOND;
+const HOUR: i64 = 60 * MINUTE;
+const DAY: i64 = 24 * HOUR;
+
+/// Formats Unix milliseconds like Polar does: `2026-03-04T05:06:07.123000Z`.
+pub fn timestamp(ms: i64) -> String {
+    timestamp_us(ms.saturating_mul(1_000))
+}
+
+/// Formats Unix microseconds like Polar does: `2026-03-04T05:06:07.123456Z`.
+pub fn timestamp_us(us: i64) -> String {
+    let secs = us.div_euclid(1_000_000);
+    let micros = us.rem_euclid(1_000_000) as u32;
+    let dt = DateTime::from_timestamp(secs, 0).expect("timestamp within chrono's range");
+    let year = dt.year();
+    if !(0..=9999).contains(&year) {
+        return format!("{}.{micros:06}Z", dt.format("%Y-%m-%dT%H:%M:%S"));
+    }
+    let mut b = *b"0000-00-00T00:00:00.000000Z";
+    let mut put = |start: usize, width: usize, mut v: u32| {
+        for i in (start..start + width).rev() {
+            b[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, 4, year as u32);
+    put(5, 2, dt.month());
+    put(8, 2, dt.day());
+    put(11, 2, dt.hour());
+    put(14, 2, dt.minute());
+    put(17, 2, dt.second());
+    put(20, 6, micros);
+    String::from_utf8(b.to_vec()).expect("ascii")
+}
+
+/// A derived timestamp: `ms` plus a random sub-millisecond part, formatted.
+fn ts_jitter(r: &mut Rng, ms: i64) -> String {
+    timestamp_us(ms.saturating_mul(1_000) + r.i64(0..1_000))
+}
+
+/// A derived timestamp `base + offset`, the offset drawn from `range` (ms).
+fn ts_in(r: &mut Rng, base: i64, range: std::ops::Range<i64>) -> String {
+    let offset = r.i64(range);
+    ts_jitter(r, base + offset)
+}
+
+/// `modified_at`: null for about a third of objects, otherwise some time after creation.
+/// Returns an offset in ms (drawn at plan time) so renders stay pure.
+fn modified_offset(r: &mut Rng, max_days: i64) -> Option<i64> {
+    if chance(r, 1, 3) { None } else { Some(r.i64(MINUTE..max_days * DAY)) }
+}
+
+fn ts_offset(created: i64, offset: Option<i64>) -> Value {
+    match offset {
+        Some(o) => Value::String(timestamp_us((created + o) * 1_000 + (o.rem_euclid(997)))),
+        None => Value::Null,
+    }
+}
+
+/// `ms` plus `count` billing intervals (calendar months and years, like Polar's periods).
+fn add_interval(ms: i64, interval: &str, count: u32) -> i64 {
+    let Some(dt) = DateTime::from_timestamp_millis(ms) else { return ms };
+    let shifted = match interval {
+        "day" => Some(dt + chrono::Duration::days(count as i64)),
+        "week" => Some(dt + chrono::Duration::weeks(count as i64)),
+        "month" => dt.checked_add_months(Months::new(count)),
+        _ => dt.checked_add_months(Months::new(12 * count)),
+    };
+    shifted.map_or(ms, |d| d.timestamp_millis())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Realistic pools: people, companies, places, money
+// ---------------------------------------------------------------------------------------------
+
+const FIRST_NAMES: &[&str] = &[
+    "Olivia", "Liam", "Emma", "Noah", "Ava", "Lucas", "Mia", "Mateo", "Sofia", "Leo", "Amelia",
+    "Hugo", "Chloe", "Elias", "Hannah", "Arjun", "Priya", "Yuki", "Kenji", "Fatima", "Omar",
+    "Ingrid", "Lars", "Camille", "Louis", "Giulia", "Marco", "Lucia", "Diego", "Aisha", "Kwame",
+    "Zoe", "Ethan", "Nora", "Felix", "Maya", "Samuel", "Elena", "Jonas", "Clara",
+];
+
+const LAST_NAMES: &[&str] = &[
+    "Smith", "Johnson", "Garcia", "Martin", "Muller", "Rossi", "Silva", "Kim", "Nguyen", "Patel",
+    "Tanaka", "Dubois", "Andersson", "Nielsen", "Kowalski", "Novak", "Okafor", "Haddad", "Lopez",
+    "Schmidt", "Fischer", "Bernard", "Moreau", "Costa", "Santos", "Sato", "Chen", "Wang", "Singh",
+    "Brown", "Wilson", "Taylor", "Clarke", "Evans", "Larsen", "Jansen", "de Vries", "OBrien",
+];
+
+const EMAIL_DOMAINS: &[&str] = &[
+    "gmail.com", "outlook.com", "proton.me", "icloud.com", "fastmail.com", "yahoo.com", "hey.com",
+    "gmx.de", "hotmail.co.uk", "orange.fr",
+];
+
+const COMPANY_WORDS: &[&str] = &[
+    "Acme", "Globex", "Initech", "Hooli", "Vandelay", "Tyrell", "Soylent", "Aperture", "Cyberdyne",
+    "Wonka", "Stark", "Nimbus", "Lumen", "Northwind", "Bluebird", "Quantum", "Pixel", "Cobalt",
+    "Juniper", "Copperleaf", "Driftwood", "Halcyon", "Kestrel", "Monarch", "Orchid", "Sable",
+];
+
+const COMPANY_SUFFIXES: &[&str] = &[
+    "Labs", "Inc", "Studio", "GmbH", "Ltd", "Collective", "Software", "Systems", "Analytics", "AB",
+    "BV", "SAS", "Cloud", "Works",
+];
+
+const STREETS: &[&str] = &[
+    "Market Street", "Main Street", "Baker Street", "Hauptstrasse", "Rue de Rivoli", "Keizersgracht",
+    "Via Roma", "Calle Mayor", "Queen Street West", "George Street", "Drottninggatan",
+    "Bahnhofstrasse", "Avenida Paulista", "Park Avenue", "Mission Street",
+];
+
+/// A city with everything an address, a currency and a tax rate need.
+#[derive(Clone, Copy)]
+struct Place {
+    country: &'static str,
+    state: Option<&'static str>,
+    city: &'static str,
+    postal: &'static str,
+    currency: &'static str,
+    locale: &'static str,
+    /// Sales tax / VAT in basis points.
+    tax_bp: i64,
+    /// `(tax id type, prefix, digits)` for business customers.
+    tax_id: (&'static str, &'static str, usize),
+}
+
+const PLACES: &[Place] = &[
+    Place { country: "US", state: Some("CA"), city: "San Francisco", postal: "94107", currency: "usd", locale: "en-US", tax_bp: 0, tax_id: ("us_ein", "", 9) },
+    Place { country: "US", state: Some("NY"), city: "New York", postal: "10001", currency: "usd", locale: "en-US", tax_bp: 888, tax_id: ("us_ein", "", 9) },
+    Place { country: "US", state: Some("TX"), city: "Austin", postal: "78701", currency: "usd", locale: "en", tax_bp: 825, tax_id: ("us_ein", "", 9) },
+    Place { country: "US", state: Some("WA"), city: "Seattle", postal: "98101", currency: "usd", locale: "en-US", tax_bp: 1035, tax_id: ("us_ein", "", 9) },
+    Place { country: "CA", state: Some("ON"), city: "Toronto", postal: "M5V 2T6", currency: "cad", locale: "en-CA", tax_bp: 1300, tax_id: ("ca_gst_hst", "", 9) },
+    Place { country: "GB", state: None, city: "London", postal: "EC1V 9HX", currency: "gbp", locale: "en-GB", tax_bp: 2000, tax_id: ("gb_vat", "GB", 9) },
+    Place { country: "DE", state: None, city: "Berlin", postal: "10115", currency: "eur", locale: "de", tax_bp: 1900, tax_id: ("eu_vat", "DE", 9) },
+    Place { country: "FR", state: None, city: "Paris", postal: "75011", currency: "eur", locale: "fr", tax_bp: 2000, tax_id: ("eu_vat", "FR", 11) },
+    Place { country: "NL", state: None, city: "Amsterdam", postal: "1017 CT", currency: "eur", locale: "nl", tax_bp: 2100, tax_id: ("eu_vat", "NL", 12) },
+    Place { country: "ES", state: None, city: "Madrid", postal: "28013", currency: "eur", locale: "es", tax_bp: 2100, tax_id: ("eu_vat", "ES", 9) },
+    Place { country: "IT", state: None, city: "Milan", postal: "20121", currency: "eur", locale: "it", tax_bp: 2200, tax_id: ("eu_vat", "IT", 11) },
+    Place { country: "SE", state: None, city: "Stockholm", postal: "111 57", currency: "sek", locale: "sv", tax_bp: 2500, tax_id: ("eu_vat", "SE", 12) },
+    Place { country: "CH", state: None, city: "Zurich", postal: "8001", currency: "chf", locale: "de-CH", tax_bp: 810, tax_id: ("ch_vat", "CHE", 9) },
+    Place { country: "AU", state: Some("NSW"), city: "Sydney", postal: "2000", currency: "aud", locale: "en-AU", tax_bp: 1000, tax_id: ("au_abn", "", 11) },
+    Place { country: "BR", state: Some("SP"), city: "Sao Paulo", postal: "01310-100", currency: "brl", locale: "pt-BR", tax_bp: 0, tax_id: ("br_cnpj", "", 14) },
+    Place { country: "IN", state: Some("KA"), city: "Bengaluru", postal: "560001", currency: "inr", locale: "en-IN", tax_bp: 1800, tax_id: ("in_gst", "29", 13) },
+    Place { country: "JP", state: None, city: "Tokyo", postal: "150-0002", currency: "jpy", locale: "ja", tax_bp: 1000, tax_id: ("jp_cn", "", 13) },
+    Place { country: "IE", state: None, city: "Dublin", postal: "D02 X285", currency: "eur", locale: "en-IE", tax_bp: 2300, tax_id: ("eu_vat", "IE", 8) },
+];
+
+/// A person or company name plus the ASCII slug used in emails and URLs.
+fn person(r: &mut Rng) -> (&'static str, &'static str) {
+    (pick(r, FIRST_NAMES), pick(r, LAST_NAMES))
+}
+
+fn company_name(r: &mut Rng) -> String {
+    format!("{} {}", pick(r, COMPANY_WORDS), pick(r, COMPANY_SUFFIXES))
+}
+
+fn address(r: &mut Rng, place: &Place) -> Value {
+    // Polar often only knows the country (checkouts that don't require a full address).
+    if chance(r, 1, 6) {
+        return json!({"line1": null, "line2": null, "postal_code": null, "city": null, "state": null, "country": place.country});
+    }
+    let number = r.u32(1..400);
+    let line2 = match r.u32(..4) {
+        0 => Value::String(format!("Suite {}", r.u32(100..900))),
+        1 => Value::String(format!("Floor {}", r.u32(1..30))),
+        _ => Value::Null,
+    };
+    json!({
+        "line1": format!("{number} {}", pick(r, STREETS)),
+        "line2": line2,
+        "postal_code": place.postal,
+        "city": place.city,
+        "state": place.state.map(|s| format!("{}-{s}", place.country)),
+        "country": place.country,
+    })
+}
+
+fn tax_id(r: &mut Rng, place: &Place) -> Value {
+    let (kind, prefix, digits) = place.tax_id;
+    json!([format!("{prefix}{}", digit_token(r, digits)), kind])
+}
+
+/// Currencies products are priced in besides `usd`.
+const PRICE_CURRENCIES: [&str; 2] = ["usd", "eur"];
+
+/// A catalog price in cents, between `lo` and `hi` dollars, ending in `00` or `99`.
+fn price_cents(r: &mut Rng, lo: i64, hi: i64) -> i64 {
+    let dollars = r.i64(lo..=hi);
+    if chance(r, 1, 2) { dollars * 100 - 1 } else { dollars * 100 }
+}
+
+/// Converts a USD amount to `currency` at a fixed, rounded rate.
+fn convert_cents(usd: i64, currency: &str) -> i64 {
+    match currency {
+        "eur" => (usd * 92 / 100 / 100) * 100 + if usd % 100 == 99 { 99 } else { 0 },
+        _ => usd,
+    }
+}
+
+/// `amount * basis_points / 10_000`, rounded half up.
+fn apply_bp(amount: i64, bp: i64) -> i64 {
+    (amount * bp + 5_000).div_euclid(10_000)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Metadata and custom fields
+// ---------------------------------------------------------------------------------------------
+
+/// Polar `metadata`: string, integer, float and boolean values.
+fn metadata(r: &mut Rng) -> Value {
+    const KEYS: usize = 9;
+    let n = r.usize(0..=4);
+    let start = r.usize(..KEYS);
+    let mut m = Map::new();
+    for k in 0..n {
+        let (key, value) = match (start + k) % KEYS {
+            0 => ("source", json!(pick(r, &["web", "api", "import", "partner", "mobile"]))),
+            1 => ("crm_id", json!(format!("hs_{}", digit_token(r, 9)))),
+            2 => ("seats_requested", json!(r.i64(1..250))),
+            3 => ("lifetime_value", json!(r.u32(100..500_000) as f64 / 100.0)),
+            4 => ("vip", json!(r.bool())),
+            5 => ("utm_campaign", json!(pick(r, &["spring_launch", "newsletter", "producthunt", "black_friday", "webinar"]))),
+            6 => ("legacy_user_id", json!(r.i64(1_000..9_999_999))),
+            7 => ("churn_risk", json!(r.u32(0..100) as f64 / 100.0)),
+            _ => ("beta_tester", json!(r.bool())),
+        };
+        m.insert(key.to_owned(), value);
+    }
+    Value::Object(m)
+}
+
+/// A custom field definition of the organization. `k` in `0..CUSTOM_FIELDS.len()`.
+struct CustomFieldDef {
+    kind: &'static str,
+    slug: &'static str,
+    name: &'static str,
+    help: Option<&'static str>,
+    options: &'static [(&'static str, &'static str)],
+}
+
+const CUSTOM_FIELDS: &[CustomFieldDef] = &[
+    CustomFieldDef { kind: "text", slug: "company", name: "Company name", help: Some("As it should appear on your invoice"), options: &[] },
+    CustomFieldDef { kind: "number", slug: "team_size", name: "Team size", help: None, options: &[] },
+    CustomFieldDef { kind: "date", slug: "start_date", name: "Preferred start date", help: Some("We will onboard you on that day"), options: &[] },
+    CustomFieldDef { kind: "checkbox", slug: "marketing_consent", name: "Send me product updates", help: None, options: &[] },
+    CustomFieldDef { kind: "select", slug: "role", name: "Your role", help: None, options: &[("developer", "Developer"), ("designer", "Designer"), ("manager", "Manager"), ("founder", "Founder")] },
+    CustomFieldDef { kind: "text", slug: "github_username", name: "GitHub username", help: Some("We invite this account to the private repository"), options: &[] },
+    CustomFieldDef { kind: "number", slug: "years_experience", name: "Years of experience", help: None, options: &[] },
+    CustomFieldDef { kind: "date", slug: "birthday", name: "Date of birth", help: None, options: &[] },
+    CustomFieldDef { kind: "checkbox", slug: "terms_accepted", name: "I accept the terms of service", help: None, options: &[] },
+    CustomFieldDef { kind: "select", slug: "heard_from", name: "How did you hear about us?", help: None, options: &[("twitter", "X / Twitter"), ("friend", "A friend"), ("search", "Search engine"), ("newsletter", "Newsletter"), ("podcast", "Podcast")] },
+];
+
+fn custom_field(seed: u64, k: usize, created: i64) -> Value {
+    let def = &CUSTOM_FIELDS[k];
+    let mut r = rng_for("custom_fields", seed, k as u64);
+    let modified = modified_offset(&mut r, 90);
+    let form = json!({
+        "form_label": def.name,
+        "form_help_text": def.help,
+        "form_placeholder": if chance(&mut r, 1, 2) { Value::Null } else { json!(format!("e.g. {}", def.name.to_lowercase())) },
+    });
+    let specific = match def.kind {
+        "text" => json!({"textarea": false, "min_length": if chance(&mut r, 1, 2) { json!(2) } else { Value::Null }, "max_length": 120}),
+        "number" => json!({"ge": 0, "le": if def.slug == "team_size" { json!(10_000) } else { json!(80) }}),
+        // Date bounds are Unix timestamps in seconds.
+        "date" => json!({"ge": if def.slug == "birthday" { json!(-1_577_923_200) } else { json!(1_735_689_600) }, "le": Value::Null}),
+        "checkbox" => json!({}),
+        _ => json!({"options": def.options.iter().map(|(value, label)| json!({"value": value, "label": label})).collect::<Vec<_>>()}),
+    };
+    json!({
+        "created_at": timestamp(created),
+        "modified_at": ts_offset(created, modified),
+        "id": uuid("custom_fields", seed, k as u64),
+        "metadata": metadata(&mut r),
+        "type": def.kind,
+        "slug": def.slug,
+        "name": def.name,
+        "organization_id": organization_id(seed),
+        "properties": merge(form, specific),
+    })
+}
+
+fn attached_custom_field(seed: u64, k: usize, order: usize, required: bool, created: i64) -> Value {
+    json!({
+        "custom_field_id": uuid("custom_fields", seed, k as u64),
+        "custom_field": custom_field(seed, k, created),
+        "order": order,
+        "required": required,
+    })
+}
+
+/// A value a customer typed into custom field `k`; `None` (null) when left empty.
+fn custom_field_value(r: &mut Rng, k: usize, required: bool) -> Value {
+    if !required && chance(r, 1, 4) {
+        return Value::Null;
+    }
+    let def = &CUSTOM_FIELDS[k];
+    match def.kind {
+        "text" if def.slug == "company" => json!(company_name(r)),
+        "text" => json!(format!("{}-{}", pick(r, FIRST_NAMES).to_lowercase(), r.u32(1..999))),
+        "number" => json!(r.i64(1..60)),
+        "date" => json!(format!("{}-{:02}-{:02}", r.i32(1960..2027), r.u32(1..13), r.u32(1..29))),
+        "checkbox" => json!(required || r.bool()),
+        _ => json!(pick(r, def.options).0),
+    }
+}
+
+fn custom_field_data(r: &mut Rng, fields: &[(usize, bool)]) -> Value {
+    let mut m = Map::new();
+    for &(k, required) in fields {
+        m.insert(CUSTOM_FIELDS[k].slug.to_owned(), custom_field_value(r, k, required));
+    }
+    Value::Object(m)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Customers
+// ---------------------------------------------------------------------------------------------
+
+/// `customers` object `index`: even indexes are individuals, odd ones teams.
+fn customer(seed: u64, index: u64, created: i64) -> Value {
+    let mut r = rng_for("customers", seed, index);
+    let team = index % 2 == 1;
+    let place = pick(&mut r, PLACES);
+    let (first, last) = person(&mut r);
+    let modified = modified_offset(&mut r, 200);
+    let (name, email, billing_name, tax) = if team {
+        let company = company_name(&mut r);
+        let slug = slugify(&company);
+        let role = pick(&mut r, &["billing", "finance", "ops", "admin", "accounts"]);
+        let tld = pick(&mut r, &["com", "io", "dev", "co", "eu"]);
+        // Unique per index: the local part carries the index after a '+'.
+        let email = (!chance(&mut r, 1, 4)).then(|| format!("{role}+{index}@{slug}.{tld}"));
+        let billing = format!("{company}, attn. {first} {last}");
+        let tax = if chance(&mut r, 2, 3) { tax_id(&mut r, &place) } else { Value::Null };
+        (Some(company), email, (!chance(&mut r, 1, 3)).then_some(billing), tax)
+    } else {
+        let full = format!("{first} {last}");
+        let local = format!("{}.{}", first.to_lowercase(), last.to_lowercase().replace(' ', ""));
+        // Names have no digits, so `<first>.<last><index>` is unique per index.
+        let email = Some(format!("{local}{index}@{}", pick(&mut r, EMAIL_DOMAINS)));
+        let name = (!chance(&mut r, 1, 10)).then_some(full.clone());
+        (name, email, chance(&mut r, 1, 3).then_some(full), Value::Null)
+    };
+    let billing_address = if chance(&mut r, 3, 4) { address(&mut r, &place) } else { Value::Null };
+    let external_id = chance(&mut r, 1, 2).then(|| format!("usr_{}", alnum_token(&mut r, 12)));
+    let payment_method = chance(&mut r, 2, 3).then(|| uuid("payment_methods", seed, index));
+    let deleted = chance(&mut r, 1, 20).then(|| r.i64(DAY..300 * DAY));
+    let first_event = chance(&mut r, 1, 2).then(|| r.i64(-30 * DAY..60 * DAY));
+    let avatar = chance(&mut r, 1, 3)
+        .then(|| format!("https://www.gravatar.com/avatar/{}?d=404", hex_token(&mut r, 32)));
+    json!({
+        "id": object_id("customers", seed, index),
+        "created_at": timestamp(created),
+        "modified_at": ts_offset(created, modified),
+        "metadata": metadata(&mut r),
+        "external_id": external_id,
+        "email": email,
+        "email_verified": r.bool(),
+        "type": if team { "team" } else { "individual" },
+        "name": name,
+        "billing_name": billing_name,
+        "billing_address": billing_address,
+        "tax_id": tax,
+        "locale": if chance(&mut r, 1, 4) { Value::Null } else { json!(place.locale) },
+        "organization_id": organization_id(seed),
+        "default_payment_method_id": payment_method,
+        "deleted_at": ts_offset(created, deleted),
+        "first_user_event_at": ts_offset(created, first_event),
+        "avatar_url": avatar,
+    })
+}
+
+/// The home place of customer `index` (the same draw as in [`customer`]).
+fn customer_place(seed: u64, index: u64) -> Place {
+    pick(&mut rng_for("customers", seed, index), PLACES)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Benefits
+// ---------------------------------------------------------------------------------------------
+
+pub const BENEFIT_TYPES: [&str; 8] = [
+    "custom",
+    "discord",
+    "github_repository",
+    "downloadables",
+    "license_keys",
+    "meter_credit",
+    "feature_flag",
+    "slack_shared_channel",
+];
+
+/// `benefits` object `index`; its type is `BENEFIT_TYPES[index % 8]`. `public` renders the
+/// reduced `Benefit*Public` shape embedded in checkout products.
+fn benefit(seed: u64, index: u64, created: i64, public: bool) -> Value {
+    let mut r = rng_for("benefits", seed, index);
+    let kind = BENEFIT_TYPES[(index % 8) as usize];
+    let modified = modified_offset(&mut r, 120);
+    let description = match kind {
+        "custom" => pick(&mut r, &["Priority email support", "1:1 onboarding call", "Early access to new releases", "Name in the credits"]).to_owned(),
+        "discord" => pick(&mut r, &["Access to the private Discord", "Supporter role on Discord", "Discord community access"]).to_owned(),
+        "github_repository" => format!("Access to the {} repository", pick(&mut r, &["pro", "premium-components", "starter-kit", "examples"])),
+        "downloadables" => pick(&mut r, &["Source files (Figma + PNG)", "eBook in PDF, EPUB and MOBI", "Sample pack download", "Course videos (1080p)"]).to_owned(),
+        "license_keys" => pick(&mut r, &["Commercial license key", "Pro license key", "Desktop app license"]).to_owned(),
+        "meter_credit" => format!("{} included API credits", pick(&mut r, &["1,000", "10,000", "50,000", "250,000"])),
+        "feature_flag" => pick(&mut r, &["Beta features", "Advanced analytics", "Unlimited projects", "SSO login"]).to_owned(),
+        _ => pick(&mut r, &["Shared Slack channel with our team", "Private support channel on Slack"]).to_owned(),
+    };
+    let deleted = chance(&mut r, 1, 15);
+    let common = json!({
+        "id": object_id("benefits", seed, index),
+        "created_at": timestamp(created),
+        "modified_at": ts_offset(created, modified),
+        "type": kind,
+        "description": description,
+        "selectable": true,
+        "deletable": true,
+        "is_deleted": deleted,
+        "organization_id": organization_id(seed),
+    });
+    let properties = benefit_properties(&mut r, seed, index, kind);
+    if public {
+        return if kind == "meter_credit" {
+            merge(common, json!({"properties": {"units": properties["units"], "meter_id": properties["meter_id"]}}))
+        } else {
+            common
+        };
+    }
+    let visibility = pick(&mut r, &["public", "public", "public", "private", "draft"]);
+    merge(
+        common,
+        json!({
+            "metadata": metadata(&mut r),
+            "visibility": visibility,
+            "properties": properties,
+            "visibility_configurable": kind != "feature_flag",
+        }),
+    )
+}
+
+fn benefit_properties(r: &mut Rng, seed: u64, index: u64, kind: &str) -> Value {
+    match kind {
+        "custom" => json!({"note": if chance(r, 1, 3) { Value::Null } else {
+            json!(pick(r, &["Reply to this email to book your call.", "Write to support@ with your order number.", "Thanks for your support!"]))
+        }}),
+        "discord" => json!({
+            "guild_id": format!("1{}", digit_token(r, 18)),
+            "role_id": format!("1{}", digit_token(r, 18)),
+            "kick_member": r.bool(),
+        }),
+        "github_repository" => json!({
+            "repository_owner": slugify(pick(r, COMPANY_WORDS)),
+            "repository_name": pick(r, &["pro", "premium-components", "starter-kit", "examples", "sdk-private"]),
+            "permission": pick(r, &["pull", "pull", "triage", "push", "maintain", "admin"]),
+        }),
+        "downloadables" => {
+            let files: Vec<String> = (0..r.u64(1..4)).map(|k| uuid("files", seed, index * 8 + k)).collect();
+            let archived: Map<String, Value> = files.iter().map(|f| (f.clone(), json!(chance(r, 1, 5)))).collect();
+            json!({"archived": archived, "files": files})
+        }
+        "license_keys" => json!({
+            "prefix": if chance(r, 1, 3) { Value::Null } else { json!(pick(r, &["POLAR", "PRO", "ACME", "DEV"])) },
+            "expires": if chance(r, 1, 2) { Value::Null } else {
+                json!({"ttl": r.u32(1..13), "timeframe": pick(r, &["year", "month", "day"])})
+            },
+            "activations": if chance(r, 1, 2) { Value::Null } else {
+                json!({"limit": r.u32(1..10), "enable_customer_admin": r.bool()})
+            },
+            "limit_usage": if chance(r, 2, 3) { Value::Null } else { json!(r.u32(1..5) * 100) },
+        }),
+        "meter_credit" => json!({
+            "units": pick(r, &[1_000, 10_000, 50_000, 250_000]),
+            "rollover": r.bool(),
+            "meter_id": uuid("meters", seed, r.u64(..METERS.len() as u64)),
+        }),
+        "feature_flag" => json!({}),
+        _ => json!({
+            "slack_integration_id": uuid("slack_integrations", seed, 0),
+            "channel_name_template": pick(r, &["{customer_name}-support", "shared-{customer_email_local}", "ext-{metadata.company}"]),
+            "private": !chance(r, 1, 5),
+            "welcome_message": if chance(r, 1, 2) { Value::Null } else { json!("Welcome! This channel connects you directly with our team.") },
+            "archive_on_revoke": r.bool(),
+            "team_invitees": if chance(r, 1, 3) { Value::Null } else {
+                json!((0..r.u32(1..4)).map(|_| format!("U0{}", alnum_token(r, 9).to_uppercase())).collect::<Vec<_>>())
+            },
+        }),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Meters and discounts (small fixed sets per organization)
+// ---------------------------------------------------------------------------------------------
+
+struct MeterDef {
+    name: &'static str,
+    unit: &'static str,
+    custom: Option<(&'static str, i64)>,
+    event: &'static str,
+    /// `(func, property)`: `count`, `unique` or a property aggregation.
+    aggregation: (&'static str, Option<&'static str>),
+}
+
+const METERS: &[MeterDef] = &[
+    MeterDef { name: "API Requests", unit: "scalar", custom: None, event: "api.request", aggregation: ("count", None) },
+    MeterDef { name: "LLM Tokens", unit: "token", custom: None, event: "ai.completion", aggregation: ("sum", Some("total_tokens")) },
+    MeterDef { name: "Storage", unit: "custom", custom: Some(("GB-hour", 1_000)), event: "storage.snapshot", aggregation: ("max", Some("gigabytes")) },
+    MeterDef { name: "Monthly Active Users", unit: "scalar", custom: None, event: "user.active", aggregation: ("unique", Some("user_id")) },
+];
+
+/// `ProductPriceMeter` (`full == false`) or `Meter` (`full == true`) for meter `k`.
+fn meter(seed: u64, k: usize, created: i64, full: bool) -> Value {
+    let def = &METERS[k];
+    let base = json!({
+        "id": uuid("meters", seed, k as u64),
+        "name": def.name,
+        "unit": def.unit,
+        "custom_label": def.custom.map(|c| c.0),
+        "custom_multiplier": def.custom.map(|c| c.1),
+    });
+    if !full {
+        return base;
+    }
+    let mut r = rng_for("meters", seed, k as u64);
+    let modified = modified_offset(&mut r, 60);
+    let name_clause = json!({"property": "name", "operator": "eq", "value": def.event});
+    let filter = if k == 1 {
+        // A nested filter: completions of some models, excluding cached ones.
+        json!({"conjunction": "and", "clauses": [
+            name_clause,
+            {"conjunction": "or", "clauses": [
+                {"property": "model", "operator": "like", "value": "gpt-%"},
+                {"property": "model", "operator": "like", "value": "claude-%"},
+            ]},
+            {"property": "cached", "operator": "ne", "value": true},
+            {"property": "total_tokens", "operator": "gt", "value": 0},
+        ]})
+    } else {
+        json!({"conjunction": "and", "clauses": [name_clause]})
+    };
+    let aggregation = match def.aggregation {
+        ("count", _) => json!({"func": "count"}),
+        (func, property) => json!({"func": func, "property": property}),
+    };
+    merge(
+        base,
+        json!({
+            "metadata": metadata(&mut r),
+            "created_at": timestamp(created),
+            "modified_at": ts_offset(created, modified),
+            "filter": filter,
+            "aggregation": aggregation,
+            "organization_id": organization_id(seed),
+            "archived_at": Value::Null,
+        }),
+    )
+}
+
+/// The number of discounts the organization has; discount `d`'s variant is `d % 4`.
+const DISCOUNTS: u64 = 8;
+
+struct DiscountPlan {
+    index: u64,
+    /// `Some(usd cents)` for fixed discounts, `None` for percentage ones.
+    fixed_usd: Option<i64>,
+    basis_points: i64,
+    duration: &'static str,
+    months: Option<u32>,
+    name: &'static str,
+    code: Option<String>,
+}
+
+fn discount_plan(seed: u64, index: u64) -> DiscountPlan {
+    let mut r = rng_for("discounts", seed, index);
+    let variant = index % 4;
+    let fixed = variant < 2;
+    let repeating = variant % 2 == 1;
+    let name = pick(&mut r, &["Launch week", "Black Friday", "Student discount", "Partner deal", "Early bird", "Loyalty reward", "Summer sale"]);
+    let code = chance(&mut r, 2, 3).then(|| format!("{}{}", slugify(name).replace('-', "").to_uppercase(), pick(&mut r, &[10, 15, 20, 25, 50])));
+    DiscountPlan {
+        index,
+        fixed_usd: fixed.then(|| pick(&mut r, &[300, 500, 1_000, 2_000])),
+        basis_points: pick(&mut r, &[1_000, 1_500, 2_000, 2_500, 5_000]),
+        duration: if repeating { "repeating" } else { pick(&mut r, &["once", "forever"]) },
+        months: repeating.then(|| pick(&mut r, &[3, 6, 12])),
+        name,
+        code,
+    }
+}
+
+impl DiscountPlan {
+    /// The discount on `subtotal` cents in `currency`.
+    fn amount_off(&self, subtotal: i64, currency: &str) -> i64 {
+        match self.fixed_usd {
+            Some(usd) => convert_cents(usd, currency).min(subtotal),
+            None => apply_bp(subtotal, self.basis_points),
+        }
+    }
+
+    /// `Discount*Base` (`full`) or `CheckoutDiscount*` (not `full`).
+    fn render(&self, seed: u64, created: i64, full: bool) -> Value {
+        let mut v = json!({
+            "duration": self.duration,
+            "type": if self.fixed_usd.is_some() { "fixed" } else { "percentage" },
+            "id": uuid("discounts", seed, self.index),
+            "name": self.name,
+            "code": self.code,
+        });
+        let o = v.as_object_mut().expect("object");
+        if let Some(months) = self.months {
+            o.insert("duration_in_months".into(), json!(months));
+        }
+        match self.fixed_usd {
+            Some(usd) => {
+                o.insert("amount".into(), json!(usd));
+                o.insert("currency".into(), json!("usd"));
+                o.insert("amounts".into(), json!({"usd": usd, "eur": convert_cents(usd, "eur")}));
+            }
+            None => {
+                o.insert("basis_points".into(), json!(self.basis_points));
+            }
+        }
+        if !full {
+            return v;
+        }
+        let mut r = rng_for("discounts.full", seed, self.index);
+        let modified = modified_offset(&mut r, 30);
+        let starts = chance(&mut r, 1, 2).then_some(0);
+        let ends = chance(&mut r, 1, 2).then(|| r.i64(7..120) * DAY);
+        let max = chance(&mut r, 1, 2).then(|| r.u32(1..20) * 50);
+        merge(
+            v,
+            json!({
+                "created_at": timestamp(created),
+                "modified_at": ts_offset(created, modified),
+                "metadata": metadata(&mut r),
+                "starts_at": ts_offset(created, starts),
+                "ends_at": ts_offset(created, ends),
+                "max_redemptions": max,
+                "max_redemptions_per_customer": if chance(&mut r, 1, 2) { json!(1) } else { Value::Null },
+                "redemptions_count": r.u32(0..max.unwrap_or(400)),
+                "organization_id": organization_id(seed),
+            }),
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Products and prices
+// ---------------------------------------------------------------------------------------------
+
+/// Product templates, by `index % 8`. Together their prices cover all eight price variants.
+const PRODUCT_TEMPLATES: usize = 8;
+/// Templates sold once.
+const ONE_TIME_TEMPLATES: [u64; 3] = [0, 2, 6];
+/// Templates sold as subscriptions.
+const RECURRING_TEMPLATES: [u64; 5] = [1, 3, 4, 5, 7];
+
+#[derive(Clone)]
+enum PriceKind {
+    Fixed { amount: i64 },
+    Custom { minimum: i64, maximum: Option<i64>, preset: Option<i64> },
+    LegacyFixed { amount: i64 },
+    LegacyCustom { minimum: i64, maximum: Option<i64>, preset: Option<i64> },
+    SeatBased { tier_type: Option<&'static str>, tiers: Vec<(i64, Option<i64>, i64)> },
+    UnitBased { tier_type: &'static str, tiers: Vec<(Option<i64>, &'static str)>, minimum: Option<i64>, label: bool },
+    MeteredUnit { meter: usize, unit_amount: &'static str, cap: Option<i64> },
+    MeteredTiers { meter: usize, tier_type: &'static str, tiers: Vec<(Option<i64>, &'static str)>, cap: Option<i64> },
+}
+
+#[derive(Clone)]
+struct Price {
+    id: String,
+    currency: &'static str,
+    tax_behavior: Option<&'static str>,
+    source: &'static str,
+    is_archived: bool,
+    modified: Option<i64>,
+    kind: PriceKind,
+}
+
+impl Price {
+    fn is_metered(&self) -> bool {
+        matches!(self.kind, PriceKind::MeteredUnit { .. } | PriceKind::MeteredTiers { .. })
+    }
+
+    /// What the price charges up front for `quantity` seats or units (metered prices: nothing).
+    fn charge(&self, quantity: i64) -> i64 {
+        match &self.kind {
+            PriceKind::Fixed { amount } | PriceKind::LegacyFixed { amount } => *amount,
+            PriceKind::Custom { minimum, preset, .. } | PriceKind::LegacyCustom { minimum, preset, .. } => {
+                preset.unwrap_or((*minimum).max(500))
+            }
+            PriceKind::SeatBased { tiers, .. } => {
+                let tier = tiers.iter().find(|t| t.1.is_none_or(|max| quantity <= max)).unwrap_or(&tiers[0]);
+                tier.2 * quantity
+            }
+            PriceKind::UnitBased { tiers, .. } => tiered_cost(tiers, quantity, "volume"),
+            PriceKind::MeteredUnit { .. } | PriceKind::MeteredTiers { .. } => 0,
+        }
+    }
+
+    /// The usage charge for `units` consumed on a metered price.
+    fn usage(&self, units: i64) -> i64 {
+        match &self.kind {
+            PriceKind::MeteredUnit { unit_amount, cap, .. } => {
+                let cents = (units as f64 * unit_amount.parse::<f64>().unwrap_or(0.0)).round() as i64;
+                cap.map_or(cents, |c| cents.min(c))
+            }
+            PriceKind::MeteredTiers { tiers, tier_type, cap, .. } => {
+                let cents = tiered_cost(tiers, units, tier_type);
+                cap.map_or(cents, |c| cents.min(c))
+            }
+            _ => 0,
+        }
+    }
+
+    fn render(&self, seed: u64, product_id: &str, created: i64) -> Value {
+        let common = json!({
+            "created_at": timestamp(created),
+            "modified_at": ts_offset(created, self.modified),
+            "id": self.id,
+            "source": self.source,
+            "price_currency": self.currency,
+            "tax_behavior": self.tax_behavior,
+            "is_archived": self.is_archived,
+            "product_id": product_id,
+        });
+        let tiers_json = |tier_type: &str, tiers: &[(Option<i64>, &str)]| {
+            json!({"type": tier_type, "tiers": tiers.iter().map(|(bound, amount)| json!({"bound": bound, "unit_amount": amount})).collect::<Vec<_>>()})
+        };
+        let specific = match &self.kind {
+            PriceKind::Fixed { amount } => json!({"amount_type": "fixed", "price_amount": amount}),
+            PriceKind::Custom { minimum, maximum, preset } => json!({
+                "amount_type": "custom", "minimum_amount": minimum, "maximum_amount": maximum, "preset_amount": preset,
+            }),
+            PriceKind::LegacyFixed { amount } => json!({
+                "amount_type": "fixed", "type": "recurring", "recurring_interval": "month", "price_amount": amount, "legacy": true,
+            }),
+            PriceKind::LegacyCustom { minimum, maximum, preset } => json!({
+                "amount_type": "custom", "type": "recurring", "recurring_interval": "month",
+                "minimum_amount": minimum, "maximum_amount": maximum, "preset_amount": preset, "legacy": true,
+            }),
+            PriceKind::SeatBased { tier_type, tiers } => json!({
+                "amount_type": "seat_based",
+                "seat_tiers": {
+                    "seat_tier_type": tier_type,
+                    "tiers": tiers.iter().map(|(min, max, per_seat)| json!({"min_seats": min, "max_seats": max, "price_per_seat": per_seat})).collect::<Vec<_>>(),
+                    "minimum_seats": tiers[0].0,
+                    "maximum_seats": tiers[tiers.len() - 1].1,
+                },
+            }),
+            PriceKind::UnitBased { tier_type, tiers, minimum, label } => json!({
+                "amount_type": "unit_based",
+                "tiers": tiers_json(tier_type, tiers),
+                "minimum_units": minimum,
+                "unit_label": if *label { json!({"en": {"=1": "credit", "other": "credits"}, "fr": {"=1": "crédit", "other": "crédits"}}) } else { Value::Null },
+                "maximum_units": tiers[tiers.len() - 1].0,
+            }),
+            PriceKind::MeteredUnit { meter: k, unit_amount, cap } => json!({
+                "amount_type": "metered_unit", "cap_amount": cap, "meter_id": uuid("meters", seed, *k as u64),
+                "meter": meter(seed, *k, created, false), "unit_amount": unit_amount,
+            }),
+            PriceKind::MeteredTiers { meter: k, tier_type, tiers, cap } => json!({
+                "amount_type": "metered_tiers", "cap_amount": cap, "meter_id": uuid("meters", seed, *k as u64),
+                "meter": meter(seed, *k, created, false), "tiers": tiers_json(tier_type, tiers),
+            }),
+        };
+        merge(common, specific)
+    }
+}
+
+/// Cost in cents of `quantity` units on `(upper bound, cents per unit)` tiers.
+fn tiered_cost(tiers: &[(Option<i64>, &str)], quantity: i64, tier_type: &str) -> i64 {
+    let rate = |s: &str| s.parse::<f64>().unwrap_or(0.0);
+    if tier_type == "volume" {
+        let tier = tiers.iter().find(|t| t.0.is_none_or(|b| quantity <= b)).unwrap_or(&tiers[tiers.len() - 1]);
+        return (quantity as f64 * rate(tier.1)).round() as i64;
+    }
+    let (mut cost, mut from) = (0.0, 0);
+    for (bound, amount) in tiers {
+        let upto = bound.map_or(quantity, |b| b.min(quantity));
+        if upto > from {
+            cost += (upto - from) as f64 * rate(amount);
+            from = upto;
+        }
+    }
+    cost.round() as i64
+}
+
+struct ProductPlan {
+    seed: u64,
+    id: String,
+    template: u64,
+    name: String,
+    description: Option<&'static str>,
+    visibility: &'static str,
+    recurring: Option<(&'static str, u32)>,
+    trial: Option<(&'static str, u32)>,
+    meter_interval: Option<(&'static str, u32)>,
+    is_archived: bool,
+    is_deletable: bool,
+    modified: Option<i64>,
+    metadata: Value,
+    prices: Vec<Price>,
+    benefits: Vec<u64>,
+    medias: Vec<u64>,
+    custom_fields: Vec<(usize, bool)>,
+}
+
+impl ProductPlan {
+    fn is_recurring(&self) -> bool {
+        self.recurring.is_some()
+    }
+
+    /// The non-archived prices in `currency`, falling back to USD.
+    fn prices_in(&self, currency: &str) -> Vec<&Price> {
+        let wanted = if self.prices.iter().any(|p| p.currency == currency) { currency } else { "usd" };
+        let live: Vec<&Price> = self.prices.iter().filter(|p| p.currency == wanted && !p.is_archived).collect();
+        if live.is_empty() { self.prices.iter().filter(|p| p.currency == wanted).collect() } else { live }
+    }
+
+    fn currencies(&self) -> impl Iterator<Item = &'static str> + '_ {
+        PRICE_CURRENCIES.into_iter().filter(|c| self.prices.iter().any(|p| p.currency == *c))
+    }
+
+    fn seat_based(&self) -> bool {
+        self.prices.iter().any(|p| matches!(p.kind, PriceKind::SeatBased { .. }))
+    }
+
+    fn unit_based(&self) -> bool {
+        self.prices.iter().any(|p| matches!(p.kind, PriceKind::UnitBased { .. }))
+    }
+}
+
+/// The index of a product with template `template` (`0..8`), spread over the first 32 products.
+fn product_index(template: u64, spread: u64) -> u64 {
+    template + PRODUCT_TEMPLATES as u64 * (spread % 4)
+}
+
+fn product_plan(seed: u64, index: u64) -> ProductPlan {
+    let mut r = rng_for("products", seed, index);
+    let template = index % PRODUCT_TEMPLATES as u64;
+    let (names, descriptions): (&[&str], &[&str]) = match template {
+        0 => (&["The Async Rust Handbook (eBook)", "Icon Pack Pro", "Notion Finance Template", "SaaS Boilerplate", "Figma UI Kit"], &["Lifetime access, free updates.", "Includes source files and a commercial license."]),
+        1 => (&["API Pro", "Developer Plan", "Growth Plan"], &["Everything in Free, plus usage-based API access.", "For teams shipping to production."]),
+        2 => (&["Support the project", "Buy me a coffee", "Field Recordings Vol. 2 (pay what you want)"], &["Pay what you want. Every bit helps keep this going."]),
+        3 => (&["Team Plan", "Business", "Studio Seats"], &["Per-seat pricing for your whole team.", "Volume discounts from 10 seats."]),
+        4 => (&["Premium Membership", "Pro Subscription", "Sponsor (Monthly)"], &["Monthly membership with all the perks."]),
+        5 => (&["Patron", "Open Source Backer", "Sponsor tier"], &["Choose your monthly contribution."]),
+        6 => (&["AI Credits Pack", "Render Credits", "Translation Credits"], &["Credits never expire.", "Buy in bulk and save."]),
+        _ => (&["Enterprise Usage", "LLM Gateway", "Compute Plus"], &["Base fee plus tiered usage, billed on a separate meter cycle."]),
+    };
+    let name = pick(&mut r, names).to_owned();
+    let description = (!chance(&mut r, 1, 5)).then(|| pick(&mut r, descriptions));
+    let interval = match template {
+        4 | 5 => Some(("month", 1)),
+        1 | 3 | 7 => Some(match r.u32(..6) {
+            0 => ("year", 1),
+            1 => ("month", 3),
+            2 if template == 7 => ("week", 1),
+            _ => ("month", 1),
+        }),
+        _ => None,
+    };
+    let trial = (interval.is_some() && chance(&mut r, 1, 3)).then(|| pick(&mut r, &[("day", 7), ("day", 14), ("week", 2), ("month", 1)]));
+    let meter_interval = (template == 7).then_some(("month", 1));
+    let product_id = object_id("products", seed, index);
+    let multi_currency = !matches!(template, 4 | 5) && chance(&mut r, 1, 3);
+    let mut specs: Vec<PriceKind> = Vec::with_capacity(2);
+    match template {
+        0 => specs.push(PriceKind::Fixed { amount: price_cents(&mut r, 9, 199) }),
+        1 => {
+            specs.push(PriceKind::Fixed { amount: price_cents(&mut r, 19, 99) });
+            specs.push(PriceKind::MeteredUnit { meter: 0, unit_amount: pick(&mut r, &["0.05", "0.1", "0.25", "1"]), cap: chance(&mut r, 1, 2).then(|| r.i64(50..500) * 100) });
+        }
+        2 => specs.push(PriceKind::Custom {
+            minimum: pick(&mut r, &[0, 100, 500]),
+            maximum: chance(&mut r, 1, 2).then_some(100_000),
+            preset: chance(&mut r, 2, 3).then(|| pick(&mut r, &[500, 1_000, 2_500])),
+        }),
+        3 => {
+            let base = r.i64(8..30) * 100;
+            let tiers = if chance(&mut r, 1, 3) {
+                vec![(1, Some(r.i64(10..50)), base)]
+            } else {
+                vec![(1, Some(9), base), (10, Some(49), base * 8 / 10), (50, None, base * 6 / 10)]
+            };
+            specs.push(PriceKind::SeatBased { tier_type: if chance(&mut r, 1, 4) { None } else { Some(pick(&mut r, &["volume", "graduated"])) }, tiers });
+        }
+        4 => specs.push(PriceKind::LegacyFixed { amount: price_cents(&mut r, 5, 49) }),
+        5 => specs.push(PriceKind::LegacyCustom {
+            minimum: pick(&mut r, &[100, 300, 500]),
+            maximum: chance(&mut r, 1, 2).then_some(50_000),
+            preset: chance(&mut r, 1, 2).then_some(1_000),
+        }),
+        6 => specs.push(PriceKind::UnitBased {
+            tier_type: pick(&mut r, &["volume", "graduated"]),
+            tiers: if chance(&mut r, 1, 3) {
+                vec![(Some(100_000), "1.2")]
+            } else {
+                vec![(Some(1_000), "2"), (Some(10_000), "1.5"), (None, "0.9")]
+            },
+            minimum: chance(&mut r, 1, 2).then_some(100),
+            label: chance(&mut r, 2, 3),
+        }),
+        _ => {
+            specs.push(PriceKind::Fixed { amount: price_cents(&mut r, 99, 499) });
+            specs.push(PriceKind::MeteredTiers {
+                meter: 1 + r.usize(..3),
+                tier_type: pick(&mut r, &["graduated", "volume"]),
+                tiers: vec![(Some(1_000_000), "0"), (Some(10_000_000), "0.002"), (None, "0.0015")],
+                cap: chance(&mut r, 1, 3).then(|| r.i64(100..2_000) * 100),
+            });
+        }
+    }
+    let tax_behavior = pick(&mut r, &[None, None, Some("location"), Some("inclusive"), Some("exclusive")]);
+    let mut prices = Vec::with_capacity(specs.len() * 2 + 1);
+    for currency in PRICE_CURRENCIES.into_iter().take(if multi_currency { 2 } else { 1 }) {
+        for spec in &specs {
+            prices.push(Price {
+                id: uuid("product_prices", seed, index * 32 + prices.len() as u64),
+                currency,
+                tax_behavior,
+                source: "catalog",
+                is_archived: false,
+                modified: modified_offset(&mut r, 60),
+                kind: convert_price(spec, currency),
+            });
+        }
+    }
+    if matches!(template, 0 | 1) && chance(&mut r, 1, 4) {
+        // A price replaced by a new one: kept archived, as Polar does.
+        let mut old = prices[0].clone();
+        old.id = uuid("product_prices", seed, index * 32 + prices.len() as u64);
+        old.is_archived = true;
+        if let PriceKind::Fixed { amount } = &mut old.kind {
+            *amount -= 500.min(*amount / 2);
+        }
+        prices.push(old);
+    }
+    let n_benefits = r.u64(0..4);
+    let first_benefit = r.u64(..16);
+    let benefits = (0..n_benefits).map(|k| (first_benefit + 3 * k) % 16).collect();
+    let medias = (0..r.u64(0..3)).map(|k| index * 8 + k).collect();
+    let mut custom_fields = Vec::new();
+    if chance(&mut r, 1, 2) {
+        let k0 = r.usize(..CUSTOM_FIELDS.len());
+        custom_fields.push((k0, r.bool()));
+        if chance(&mut r, 1, 2) {
+            custom_fields.push(((k0 + 1 + r.usize(..CUSTOM_FIELDS.len() - 1)) % CUSTOM_FIELDS.len(), r.bool()));
+        }
+    }
+    let is_archived = chance(&mut r, 1, 12);
+    ProductPlan {
+        seed,
+        id: product_id,
+        template,
+        name,
+        description,
+        visibility: if is_archived { "private" } else { pick(&mut r, &["public", "public", "public", "private", "draft"]) },
+        recurring: interval,
+        trial,
+        meter_interval,
+        is_archived,
+        is_deletable: chance(&mut r, 1, 4),
+        modified: modified_offset(&mut r, 120),
+        metadata: metadata(&mut r),
+        prices,
+        benefits,
+        medias,
+        custom_fields,
+    }
+}
+
+fn convert_price(spec: &PriceKind, currency: &str) -> PriceKind {
+    let c = |v: i64| convert_cents(v, currency);
+    match spec.clone() {
+        PriceKind::Fixed { amount } => PriceKind::Fixed { amount: c(amount) },
+        PriceKind::Custom { minimum, maximum, preset } => PriceKind::Custom { minimum: c(minimum), maximum: maximum.map(c), preset: preset.map(c) },
+        PriceKind::SeatBased { tier_type, tiers } => PriceKind::SeatBased { tier_type, tiers: tiers.into_iter().map(|(a, b, p)| (a, b, c(p))).collect() },
+        other => other,
+    }
+}
+
+fn media(seed: u64, k: u64, created: i64) -> Value {
+    let mut r = rng_for("files", seed, k);
+    let id = uuid("files", seed, k);
+    let (ext, mime) = pick(&mut r, &[("png", "image/png"), ("jpg", "image/jpeg"), ("webp", "image/webp")]);
+    let name = format!("{}.{ext}", pick(&mut r, &["cover", "screenshot-1", "hero", "preview", "thumbnail"]));
+    let size = r.i64(20_000..4_000_000);
+    let size_readable = if size < 1_048_576 { format!("{:.1} KB", size as f64 / 1024.0) } else { format!("{:.1} MB", size as f64 / 1_048_576.0) };
+    let org = organization_id(seed);
+    let path = format!("{org}/{id}/{name}");
+    let uploaded = !chance(&mut r, 1, 15);
+    let digest: Vec<u8> = (0..32).map(|_| r.u8(..)).collect();
+    let sha_hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    json!({
+        "id": id,
+        "organization_id": org,
+        "name": name,
+        "path": path,
+        "mime_type": mime,
+        "size": size,
+        "storage_version": if uploaded { json!(alnum_token(&mut r, 32)) } else { Value::Null },
+        "checksum_etag": if uploaded { json!(format!("\"{}\"", hex_token(&mut r, 32))) } else { Value::Null },
+        "checksum_sha256_base64": if uploaded { json!(base64(&digest)) } else { Value::Null },
+        "checksum_sha256_hex": if uploaded { json!(sha_hex) } else { Value::Null },
+        "last_modified_at": if uploaded { json!(ts_jitter(&mut r, created + 2 * SECOND)) } else { Value::Null },
+        "version": Value::Null,
+        "service": "product_media",
+        "is_uploaded": uploaded,
+        "created_at": timestamp(created),
+        "size_readable": size_readable,
+        "public_url": format!("https://polar-public-files.s3.amazonaws.com/product_media/{path}"),
+    })
+}
+
+/// The fields shared by `Product`, `OrderProduct` and `CheckoutProduct`.
+fn product_base(plan: &ProductPlan, seed: u64, created: i64) -> Value {
+    fn interval(v: Option<(&'static str, u32)>) -> (Option<&'static str>, Option<u32>) {
+        (v.map(|x| x.0), v.map(|x| x.1))
+    }
+    let (trial, trial_count) = interval(plan.trial);
+    let (recurring, recurring_count) = interval(plan.recurring);
+    let (meter, meter_count) = interval(plan.meter_interval);
+    json!({
+        "id": plan.id,
+        "created_at": timestamp(created),
+        "modified_at": ts_offset(created, plan.modified),
+        "trial_interval": trial,
+        "trial_interval_count": trial_count,
+        "name": plan.name,
+        "description": plan.description,
+        "visibility": plan.visibility,
+        "recurring_interval": recurring,
+        "recurring_interval_count": recurring_count,
+        "meter_interval": meter,
+        "meter_interval_count": meter_count,
+        "is_recurring": plan.is_recurring(),
+        "is_archived": plan.is_archived,
+        "organization_id": organization_id(seed),
+    })
+}
+
+/// Full `Product` (the `products` stream, and embedded in subscriptions).
+fn product(plan: &ProductPlan, created: i64) -> Value {
+    let seed = plan.seed;
+    let benefit_created = created - 3 * DAY;
+    merge(
+        product_base(plan, seed, created),
+        json!({
+            "metadata": plan.metadata,
+            "is_deletable": plan.is_deletable,
+            "prices": plan.prices.iter().map(|p| p.render(seed, &plan.id, created)).collect::<Vec<_>>(),
+            "benefits": plan.benefits.iter().map(|&b| benefit(seed, b, benefit_created, false)).collect::<Vec<_>>(),
+            "medias": plan.medias.iter().map(|&m| media(seed, m, created)).collect::<Vec<_>>(),
+            "attached_custom_fields": plan.custom_fields.iter().enumerate()
+                .map(|(order, &(k, required))| attached_custom_field(seed, k, order, required, created - 10 * DAY))
+                .collect::<Vec<_>>(),
+        }),
+    )
+}
+
+/// `CheckoutProduct`: public benefits, prices in the checkout's currency.
+fn checkout_product(plan: &ProductPlan, seed: u64, currency: &str, created: i64) -> Value {
+    merge(
+        product_base(plan, seed, created),
+        json!({
+            "prices": plan.prices_in(currency).iter().map(|p| p.render(seed, &plan.id, created)).collect::<Vec<_>>(),
+            "benefits": plan.benefits.iter().map(|&b| benefit(seed, b, created - 3 * DAY, true)).collect::<Vec<_>>(),
+            "medias": plan.medias.iter().map(|&m| media(seed, m, created)).collect::<Vec<_>>(),
+        }),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Subscriptions
+// ---------------------------------------------------------------------------------------------
+
+pub const SUBSCRIPTION_STATUSES: [&str; 8] = [
+    "active",
+    "canceled",
+    "trialing",
+    "past_due",
+    "incomplete",
+    "incomplete_expired",
+    "unpaid",
+    "paused",
+];
+
+const CANCELLATION_REASONS: [&str; 8] = [
+    "customer_service",
+    "low_quality",
+    "missing_features",
+    "switched_service",
+    "too_complex",
+    "too_expensive",
+    "unused",
+    "other",
+];
+
+struct SubscriptionPlan {
+    index: u64,
+    status: &'static str,
+    product: ProductPlan,
+    customer: u64,
+    currency: &'static str,
+    interval: &'static str,
+    interval_count: u32,
+    seats: Option<i64>,
+    units: Option<i64>,
+    amount: i64,
+    discount: Option<DiscountPlan>,
+    /// The RNG after planning; rendering continues from a clone of it.
+    rng: Rng,
+}
+
+impl SubscriptionPlan {
+    fn prices(&self) -> Vec<&Price> {
+        self.product.prices_in(self.currency)
+    }
+}
+
+fn subscription_plan(seed: u64, index: u64) -> SubscriptionPlan {
+    let mut r = rng_for("subscriptions", seed, index);
+    let status = SUBSCRIPTION_STATUSES[(index % 8) as usize];
+    let template = RECURRING_TEMPLATES[(index % RECURRING_TEMPLATES.len() as u64) as usize];
+    let product = product_plan(seed, product_index(template, index / 8));
+    let customer = index;
+    let home = customer_place(seed, customer).currency;
+    let currency = product.currencies().find(|c| *c == home).unwrap_or("usd");
+    let (interval, interval_count) = product.recurring.unwrap_or(("month", 1));
+    let seats = product.seat_based().then(|| pick(&mut r, &[1, 3, 5, 12, 25, 60]));
+    let units = product.unit_based().then(|| r.i64(1..50) * 100);
+    let quantity = seats.or(units).unwrap_or(1);
+    let amount = product.prices_in(currency).iter().map(|p| p.charge(quantity)).sum();
+    let discount = chance(&mut r, 1, 5).then(|| discount_plan(seed, r.u64(..DISCOUNTS)));
+    SubscriptionPlan { index, status, product, customer, currency, interval, interval_count, seats, units, amount, discount, rng: r }
+}
+
+/// The fields of `OrderSubscription` (shared with `Subscription`).
+fn subscription_base(plan: &SubscriptionPlan, seed: u64, r: &mut Rng, created: i64) -> Value {
+    let status = plan.status;
+    let started = !matches!(status, "incomplete" | "incomplete_expired");
+    let cycles = if matches!(status, "active" | "canceled" | "past_due" | "unpaid" | "paused") { r.u32(0..18) } else { 0 };
+    let (period_start, mut trial) = match (status, plan.product.trial) {
+        ("trialing", t) => (created, Some(t.unwrap_or(("day", 14)))),
+        (_, Some(t)) if cycles > 0 && chance(r, 1, 2) => (0, Some(t)),
+        _ => (0, None),
+    };
+    let trial_end = trial.map(|(i, c)| add_interval(created, i, c));
+    let period_start = if status == "trialing" {
+        period_start
+    } else {
+        let after_trial = trial_end.unwrap_or(created);
+        add_interval(after_trial, plan.interval, plan.interval_count * cycles.saturating_sub(trial.is_some() as u32))
+    };
+    let period_end = if status == "trialing" {
+        trial_end.unwrap_or(created)
+    } else {
+        add_interval(period_start, plan.interval, plan.interval_count)
+    };
+    if status != "trialing" && cycles == 0 {
+        trial = None;
+    }
+    let meter_period = plan.product.meter_interval.map(|(i, c)| {
+        let start = period_start.max(add_interval(period_end, i, 0) - (period_end - period_start) / 2);
+        (start, add_interval(start, i, c))
+    });
+    let cancel_at_period_end = status == "active" && chance(r, 1, 5);
+    let canceled_at = match status {
+        "canceled" => Some(period_start + r.i64(HOUR..(period_end - period_start).max(2 * HOUR))),
+        _ if cancel_at_period_end => Some(period_start + r.i64(HOUR..(period_end - period_start).max(2 * HOUR))),
+        _ => None,
+    };
+    let ended_at = match status {
+        "canceled" => Some(if chance(r, 1, 2) { canceled_at.unwrap_or(period_end) } else { period_end }),
+        "incomplete_expired" => Some(created + 23 * HOUR),
+        _ => None,
+    };
+    let ends_at = if cancel_at_period_end { Some(period_end) } else { ended_at };
+    let reason = canceled_at.is_some().then(|| pick(r, &CANCELLATION_REASONS));
+    let comment = reason.filter(|_| chance(r, 1, 2)).map(|_| {
+        pick(r, &["Too expensive for our current budget.", "We moved to an in-house solution.", "Not using it enough.", "Missing an integration we need."])
+    });
+    let past_due_at = matches!(status, "past_due" | "unpaid").then(|| period_start + r.i64(MINUTE..3 * DAY));
+    let paused_at = (status == "paused").then(|| period_start + r.i64(HOUR..10 * DAY));
+    let resumes_at = paused_at.filter(|_| chance(r, 1, 2)).map(|p| p + r.i64(7..60) * DAY);
+    let opt_ts = |v: Option<i64>, r: &mut Rng| v.map_or(Value::Null, |ms| json!(ts_jitter(r, ms)));
+    json!({
+        "metadata": metadata(r),
+        "created_at": timestamp(created),
+        "modified_at": if started || chance(r, 1, 2) { json!(ts_in(r, created, SECOND..DAY)) } else { Value::Null },
+        "id": object_id("subscriptions", seed, plan.index),
+        "amount": plan.amount,
+        "currency": plan.currency,
+        "recurring_interval": plan.interval,
+        "recurring_interval_count": plan.interval_count,
+        "status": status,
+        "current_period_start": timestamp(period_start),
+        "current_period_end": timestamp(period_end),
+        "current_meter_period_start": meter_period.map(|m| timestamp(m.0)),
+        "current_meter_period_end": meter_period.map(|m| timestamp(m.1)),
+        "trial_start": trial.map(|_| timestamp(created)),
+        "trial_end": trial_end.filter(|_| trial.is_some()).map(timestamp),
+        "cancel_at_period_end": cancel_at_period_end,
+        "canceled_at": opt_ts(canceled_at, r),
+        "started_at": started.then(|| timestamp(created + 2 * SECOND)),
+        "ends_at": ends_at.map(timestamp),
+        "ended_at": ended_at.map(timestamp),
+        "past_due_at": opt_ts(past_due_at, r),
+        "pause_at_period_end": status == "active" && !cancel_at_period_end && chance(r, 1, 12),
+        "paused_at": opt_ts(paused_at, r),
+        "resumes_at": resumes_at.map(timestamp),
+        "customer_id": object_id("customers", seed, plan.customer),
+        "product_id": plan.product.id,
+        "discount_id": plan.discount.as_ref().map(|d| uuid("discounts", seed, d.index)),
+        "checkout_id": if chance(r, 3, 4) { json!(object_id("checkouts", seed, plan.index)) } else { Value::Null },
+        "seats": plan.seats,
+        "units": plan.units,
+        "customer_cancellation_reason": reason,
+        "customer_cancellation_comment": comment,
+    })
+}
+
+/// `subscriptions` object `index`; its status is `SUBSCRIPTION_STATUSES[index % 8]`.
+fn subscription(seed: u64, index: u64, created: i64) -> Value {
+    let plan = subscription_plan(seed, index);
+    let mut r = plan.rng.clone();
+    let base = subscription_base(&plan, seed, &mut r, created);
+    let product_created = created - r.i64(DAY..400 * DAY);
+    let customer_created = created - r.i64(MINUTE..30 * DAY);
+    let prices = plan.prices();
+    let meters: Vec<Value> = prices
+        .iter()
+        .filter(|p| p.is_metered())
+        .enumerate()
+        .map(|(k, p)| {
+            let meter_k = match p.kind {
+                PriceKind::MeteredUnit { meter, .. } | PriceKind::MeteredTiers { meter, .. } => meter,
+                _ => 0,
+            };
+            let consumed = if plan.status == "incomplete" { 0.0 } else { (r.f64() * 2_000_000.0).round() / 10.0 };
+            let credited = if chance(&mut r, 1, 3) { pick(&mut r, &[1_000, 10_000]) } else { 0 };
+            json!({
+                "created_at": timestamp(created),
+                "modified_at": ts_in(&mut r, created, HOUR..20 * DAY),
+                "id": uuid("subscription_meters", seed, index * 4 + k as u64),
+                "consumed_units": consumed,
+                "credited_units": credited,
+                "amount": p.usage((consumed as i64 - credited).max(0)),
+                "meter_id": uuid("meters", seed, meter_k as u64),
+                "meter": meter(seed, meter_k, product_created - 30 * DAY, true),
+            })
+        })
+        .collect();
+    let pending_update = (plan.status == "active" && chance(&mut r, 1, 5)).then(|| {
+        let period_end = base["current_period_end"].clone();
+        let upgrade = chance(&mut r, 1, 2).then(|| object_id("products", seed, product_index(RECURRING_TEMPLATES[r.usize(..5)], r.u64(..4))));
+        json!({
+            "created_at": ts_jitter(&mut r, created + 5 * DAY),
+            "modified_at": Value::Null,
+            "id": uuid("subscription_updates", seed, index),
+            "applies_at": period_end,
+            "product_id": upgrade,
+            "seats": plan.seats.map(|s| s + 2),
+            "units": plan.units.map(|u| u + 100),
+        })
+    });
+    let custom_data = if chance(&mut r, 1, 6) { Value::Null } else { custom_field_data(&mut r, &plan.product.custom_fields) };
+    merge(
+        base,
+        json!({
+            "custom_field_data": custom_data,
+            "customer": customer(seed, plan.customer, customer_created),
+            "product": product(&plan.product, product_created),
+            "discount": plan.discount.as_ref().map(|d| d.render(seed, product_created + DAY, true)),
+            "prices": prices.iter().map(|p| p.render(seed, &plan.product.id, product_created)).collect::<Vec<_>>(),
+            "meters": meters,
+            "pending_update": pending_update,
+        }),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Orders
+// ---------------------------------------------------------------------------------------------
+
+pub const ORDER_STATUSES: [&str; 6] = ["paid", "refunded", "partially_refunded", "pending", "draft", "void"];
+pub const BILLING_REASONS: [&str; 5] = [
+    "purchase",
+    "subscription_create",
+    "subscription_cycle",
+    "subscription_update",
+    "subscription_meter_cycle",
+];
+
+struct OrderItem {
+    label: String,
+    amount: i64,
+    tax: i64,
+    proration: bool,
+    price_id: Option<String>,
+    period: Option<(i64, i64)>,
+}
+
+struct OrderPlan {
+    status: &'static str,
+    reason: &'static str,
+    customer: u64,
+    product: Option<ProductPlan>,
+    subscription: Option<SubscriptionPlan>,
+    currency: &'static str,
+    place: Place,
+    items: Vec<OrderItem>,
+    seats: Option<i64>,
+    units: Option<i64>,
+    discount: Option<DiscountPlan>,
+    subtotal: i64,
+    discount_amount: i64,
+    net: i64,
+    tax: i64,
+    applied_balance: i64,
+    refunded: i64,
+    refunded_tax: i64,
+    rng: Rng,
+}
+
+impl OrderPlan {
+    fn total(&self) -> i64 {
+        self.net + self.tax
+    }
+
+    fn paid(&self) -> bool {
+        matches!(self.status, "paid" | "refunded" | "partially_refunded")
+    }
+}
+
+/// The subscription an order with a subscription billing reason belongs to: one whose status
+/// has invoices (active, canceled, trialing or past due), near the order's index.
+fn order_subscription_index(index: u64) -> u64 {
+    8 * (index / 8) + [0, 1, 2, 3][(index % 4) as usize]
+}
+
+fn order_plan(seed: u64, index: u64) -> OrderPlan {
+    let mut r = rng_for("orders", seed, index);
+    let status = ORDER_STATUSES[(index % 6) as usize];
+    let reason = BILLING_REASONS[(index % 5) as usize];
+    let (customer, product, subscription) = if reason == "purchase" {
+        let template = ONE_TIME_TEMPLATES[((index / 5) % 3) as usize];
+        // Draft purchases are ad-hoc invoices without a catalog product.
+        let product = (status != "draft").then(|| product_plan(seed, product_index(template, index / 15)));
+        (index, product, None)
+    } else {
+        let sub = subscription_plan(seed, order_subscription_index(index));
+        (sub.customer, None, Some(sub))
+    };
+    let place = customer_place(seed, customer);
+    let currency = match (&subscription, &product) {
+        (Some(s), _) => s.currency,
+        (None, Some(p)) => p.currencies().find(|c| *c == place.currency).unwrap_or("usd"),
+        (None, None) => "usd",
+    };
+    let mut seats = None;
+    let mut units = None;
+    let mut items = Vec::with_capacity(3);
+    let mut item = |label: String, amount: i64, proration: bool, price: Option<&Price>, period: Option<(i64, i64)>| {
+        items.push(OrderItem { label, amount, tax: 0, proration, price_id: price.map(|p| p.id.clone()), period });
+    };
+    match (&subscription, &product) {
+        (Some(sub), _) => {
+            let prices = sub.prices();
+            seats = sub.seats;
+            units = sub.units;
+            let quantity = sub.seats.or(sub.units).unwrap_or(1);
+            let name = &sub.product.name;
+            // Periods are filled in at render time from the order's creation time.
+            for p in prices {
+                match (reason, p.is_metered()) {
+                    ("subscription_update", false) => {
+                        let full = p.charge(quantity + 2) - p.charge(quantity);
+                        let share = r.i64(10..90);
+                        item(format!("Remaining time on {name}"), (full.max(500) * share) / 100, true, Some(p), Some((0, 0)));
+                    }
+                    ("subscription_create" | "subscription_cycle", false) => {
+                        let label = match sub.seats {
+                            Some(s) => format!("{name} ({s} seats)"),
+                            None => name.clone(),
+                        };
+                        item(label, if sub.status == "trialing" { 0 } else { p.charge(quantity) }, false, Some(p), Some((0, 0)));
+                    }
+                    ("subscription_cycle" | "subscription_meter_cycle", true) => {
+                        let used = r.i64(0..3_000_000);
+                        let meter_name = match p.kind {
+                            PriceKind::MeteredUnit { meter, .. } | PriceKind::MeteredTiers { meter, .. } => METERS[meter].name,
+                            _ => "Usage",
+                        };
+                        item(format!("{name} - {meter_name} ({used} units)"), p.usage(used), false, Some(p), Some((0, 0)));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        (None, Some(prod)) => {
+            let p = prod.prices_in(currency)[0];
+            let quantity = if matches!(p.kind, PriceKind::UnitBased { .. }) {
+                let u = r.i64(1..50) * 100;
+                units = Some(u);
+                u
+            } else {
+                1
+            };
+            let label = match units {
+                Some(u) => format!("{} ({u} credits)", prod.name),
+                None => prod.name.clone(),
+            };
+            item(label, p.charge(quantity), false, Some(p), None);
+        }
+        (None, None) => {
+            for _ in 0..r.usize(1..3) {
+                let label = pick(&mut r, &["Consulting (4 hours)", "Custom integration work", "Priority support retainer", "Onboarding workshop"]);
+                item(label.to_owned(), price_cents(&mut r, 100, 900), false, None, None);
+            }
+        }
+    }
+    if items.is_empty() {
+        items.push(OrderItem { label: "Usage (no consumption)".into(), amount: 0, tax: 0, proration: false, price_id: None, period: Some((0, 0)) });
+    }
+    let subtotal: i64 = items.iter().map(|i| i.amount).sum();
+    let discount = match &subscription {
+        Some(s) => s.discount.as_ref().map(|d| discount_plan(seed, d.index)),
+        None => (subtotal > 0 && chance(&mut r, 1, 4)).then(|| discount_plan(seed, r.u64(..DISCOUNTS))),
+    };
+    let discount_amount = discount.as_ref().map_or(0, |d| d.amount_off(subtotal, currency));
+    let net = subtotal - discount_amount;
+    let tax_bp = if chance(&mut r, 1, 8) { 0 } else { place.tax_bp };
+    let tax = apply_bp(net, tax_bp);
+    for it in &mut items {
+        it.tax = if subtotal == 0 { 0 } else { apply_bp(it.amount - discount_amount * it.amount / subtotal.max(1), tax_bp) };
+    }
+    let applied_balance = if chance(&mut r, 1, 10) { -(r.i64(1..20) * 100).min(net + tax) } else { 0 };
+    let (refunded, refunded_tax) = match status {
+        "refunded" => (net, tax),
+        "partially_refunded" => {
+            let share = r.i64(10..90);
+            (net * share / 100, tax * share / 100)
+        }
+        _ => (0, 0),
+    };
+    OrderPlan {
+        status, reason, customer, product, subscription, currency, place, items, seats, units, discount,
+        subtotal, discount_amount, net, tax, applied_balance, refunded, refunded_tax, rng: r,
+    }
+}
+
+/// A per-seed invoice prefix, like Polar's organization invoice prefixes.
+fn invoice_prefix(seed: u64) -> String {
+    let mut r = rng_for("invoice_prefix", seed, 0);
+    let word = pick(&mut r, COMPANY_WORDS).to_uppercase();
+    format!("{}-{}", &word[..word.len().min(5)], hex_token(&mut r, 4).to_uppercase())
+}
+
+/// `orders` object `index`; its status is `ORDER_STATUSES[index % 6]` and its billing reason
+/// `BILLING_REASONS[index % 5]`.
+fn order(seed: u64, index: u64, created: i64) -> Value {
+    let plan = order_plan(seed, index);
+    let mut r = plan.rng.clone();
+    let status = plan.status;
+    let paid = plan.paid();
+    let total = plan.total();
+    let customer_created = created - r.i64(MINUTE..300 * DAY);
+    let product_created = customer_created - r.i64(DAY..200 * DAY);
+    let sub_created = created - r.i64(0..200 * DAY);
+    let product_plan_ref = plan.subscription.as_ref().map(|s| &s.product).or(plan.product.as_ref());
+    let (period_start, period_end) = match &plan.subscription {
+        Some(s) => (created, add_interval(created, s.interval, s.interval_count)),
+        None => (created, created),
+    };
+    let billing_name = match (chance(&mut r, 1, 5), &plan.subscription) {
+        (true, _) => Value::Null,
+        _ => json!(format!("{} {}", pick(&mut r, FIRST_NAMES), pick(&mut r, LAST_NAMES))),
+    };
+    let billing_address = if chance(&mut r, 1, 6) { Value::Null } else { address(&mut r, &plan.place) };
+    let items: Vec<Value> = plan
+        .items
+        .iter()
+        .enumerate()
+        .map(|(k, it)| {
+            json!({
+                "created_at": timestamp(created),
+                "modified_at": Value::Null,
+                "id": uuid("order_items", seed, index * 16 + k as u64),
+                "label": it.label,
+                "amount": it.amount,
+                "tax_amount": it.tax,
+                "proration": it.proration,
+                "product_price_id": it.price_id,
+                "start_timestamp": it.period.map(|_| timestamp(period_start)),
+                "end_timestamp": it.period.map(|_| timestamp(period_end)),
+            })
+        })
+        .collect();
+    let description = match (plan.reason, product_plan_ref) {
+        (_, Some(p)) if plan.reason == "subscription_cycle" || plan.reason == "subscription_meter_cycle" => format!("Subscription renewal: {}", p.name),
+        (_, Some(p)) if plan.reason == "subscription_update" => format!("Subscription update: {}", p.name),
+        (_, Some(p)) => p.name.clone(),
+        (_, None) => plan.items[0].label.clone(),
+    };
+    let fields = product_plan_ref.map_or(&[][..], |p| &p.custom_fields[..]);
+    let custom_data = if chance(&mut r, 1, 6) { Value::Null } else { custom_field_data(&mut r, fields) };
+    let due = if matches!(status, "pending" | "draft") { total + plan.applied_balance } else { 0 };
+    let fee = if paid && total > 0 { apply_bp(total, 400) + 40 } else { 0 };
+    let from_checkout = matches!(plan.reason, "purchase" | "subscription_create") && status != "draft";
+    let subscription_json = plan.subscription.as_ref().map(|s| {
+        let mut sr = s.rng.clone();
+        subscription_base(s, seed, &mut sr, sub_created)
+    });
+    json!({
+        "id": object_id("orders", seed, index),
+        "created_at": timestamp(created),
+        "modified_at": if status == "draft" && chance(&mut r, 1, 2) { Value::Null } else { json!(ts_in(&mut r, created, SECOND..2 * DAY)) },
+        "status": status,
+        "paid": paid,
+        "subtotal_amount": plan.subtotal,
+        "discount_amount": plan.discount_amount,
+        "net_amount": plan.net,
+        "tax_amount": plan.tax,
+        "total_amount": total,
+        "applied_balance_amount": plan.applied_balance,
+        "due_amount": due,
+        "refunded_amount": plan.refunded,
+        "refunded_tax_amount": plan.refunded_tax,
+        "currency": plan.currency,
+        "billing_reason": plan.reason,
+        "billing_name": billing_name,
+        "billing_address": billing_address,
+        // Unique per index (the fake server relies on it), even for drafts.
+        "invoice_number": format!("{}-{:05}", invoice_prefix(seed), index + 1),
+        "is_invoice_generated": paid && chance(&mut r, 2, 3),
+        "receipt_number": if paid && chance(&mut r, 3, 4) { json!(format!("{}-R{:05}", invoice_prefix(seed), index + 1)) } else { Value::Null },
+        "seats": plan.seats,
+        "units": plan.units,
+        "customer_id": object_id("customers", seed, plan.customer),
+        "product_id": product_plan_ref.map(|p| p.id.clone()),
+        "discount_id": plan.discount.as_ref().map(|d| uuid("discounts", seed, d.index)),
+        "subscription_id": plan.subscription.as_ref().map(|s| object_id("subscriptions", seed, s.index)),
+        "checkout_id": from_checkout.then(|| object_id("checkouts", seed, index)),
+        "next_payment_attempt_at": if status == "pending" && chance(&mut r, 1, 2) { json!(ts_in(&mut r, created, DAY..8 * DAY)) } else { Value::Null },
+        "metadata": metadata(&mut r),
+        "custom_field_data": custom_data,
+        "platform_fee_amount": fee,
+        "platform_fee_currency": if fee > 0 { json!("usd") } else { Value::Null },
+        "customer": customer(seed, plan.customer, customer_created),
+        "product": product_plan_ref.map(|p| merge(product_base(p, seed, product_created), json!({"metadata": p.metadata}))),
+        "discount": plan.discount.as_ref().map(|d| d.render(seed, product_created + DAY, true)),
+        "subscription": subscription_json,
+        "items": items,
+        "description": description,
+        "refundable_amount": if paid { (plan.net - plan.refunded + plan.applied_balance.min(0)).max(0) } else { 0 },
+        "refundable_tax_amount": if paid { plan.tax - plan.refunded_tax } else { 0 },
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Refunds
+// ---------------------------------------------------------------------------------------------
+
+pub const REFUND_STATUSES: [&str; 4] = ["succeeded", "pending", "failed", "canceled"];
+pub const REFUND_REASONS: [&str; 7] = [
+    "customer_request",
+    "duplicate",
+    "fraudulent",
+    "service_disruption",
+    "satisfaction_guarantee",
+    "dispute_prevention",
+    "other",
+];
+const DISPUTE_STATUSES: [&str; 6] = ["prevented", "early_warning", "needs_response", "under_review", "lost", "won"];
+
+/// The order refund `index` belongs to: each block of six refunds goes to the refunded and the
+/// partially refunded order of the matching block of six orders (three refunds each).
+fn refund_order_index(index: u64) -> u64 {
+    6 * (index / 6) + 1 + index % 2
+}
+
+/// `refunds` object `index`; status `REFUND_STATUSES[index % 4]`, reason `REFUND_REASONS[index % 7]`.
+fn refund(seed: u64, index: u64, created: i64) -> Value {
+    let mut r = rng_for("refunds", seed, index);
+    let order_index = refund_order_index(index);
+    let order = order_plan(seed, order_index);
+    let part = (index % 6) / 2; // which of the order's three refunds
+    let split = |total: i64| if part < 2 { total / 3 } else { total - 2 * (total / 3) };
+    let (amount, tax) = (split(order.refunded.max(1)), split(order.refunded_tax));
+    let reason = REFUND_REASONS[(index % 7) as usize];
+    let disputed = reason == "dispute_prevention" || chance(&mut r, 1, 12);
+    let dispute = disputed.then(|| {
+        let status = if reason == "dispute_prevention" && index % 2 == 0 { "prevented" } else { DISPUTE_STATUSES[((index / 7) % 6) as usize] };
+        let closed = matches!(status, "prevented" | "won" | "lost");
+        let needs_evidence = matches!(status, "needs_response" | "under_review");
+        json!({
+            "created_at": ts_in(&mut r, created, -5 * DAY..-HOUR),
+            "modified_at": ts_in(&mut r, created, MINUTE..DAY),
+            "id": uuid("disputes", seed, index),
+            "status": status,
+            "resolved": matches!(status, "won" | "lost"),
+            "closed": closed,
+            "amount": amount,
+            "tax_amount": tax,
+            "currency": order.currency,
+            "reason": if status == "prevented" { Value::Null } else { json!(pick(&mut r, &["fraudulent", "product_not_received", "subscription_canceled", "unrecognized", "duplicate"])) },
+            "evidence_due_by": if needs_evidence { json!(ts_in(&mut r, created, 7 * DAY..21 * DAY)) } else { Value::Null },
+            "past_due": needs_evidence && chance(&mut r, 1, 4),
+            "order_id": object_id("orders", seed, order_index),
+            "payment_id": uuid("payments", seed, order_index),
+        })
+    });
+    json!({
+        "created_at": timestamp(created),
+        "modified_at": if chance(&mut r, 1, 3) { Value::Null } else { json!(ts_in(&mut r, created, SECOND..3 * DAY)) },
+        "id": object_id("refunds", seed, index),
+        "metadata": metadata(&mut r),
+        "status": REFUND_STATUSES[(index % 4) as usize],
+        "reason": reason,
+        "amount": amount,
+        "tax_amount": tax,
+        "currency": order.currency,
+        "organization_id": organization_id(seed),
+        "order_id": object_id("orders", seed, order_index),
+        "subscription_id": order.subscription.as_ref().map(|s| object_id("subscriptions", seed, s.index)),
+        "customer_id": object_id("customers", seed, order.customer),
+        "revoke_benefits": order.status == "refunded" && r.bool(),
+        "dispute": dispute,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checkouts
+// ---------------------------------------------------------------------------------------------
+
+pub const CHECKOUT_STATUSES: [&str; 5] = ["succeeded", "open", "expired", "confirmed", "failed"];
+
+/// `checkouts` object `index`; its status is `CHECKOUT_STATUSES[index % 5]`.
+fn checkout(seed: u64, index: u64, created: i64) -> Value {
+    let mut r = rng_for("checkouts", seed, index);
+    let status = CHECKOUT_STATUSES[(index % 5) as usize];
+    let primary = product_plan(seed, product_index(index % PRODUCT_TEMPLATES as u64, index / 8));
+    let mut products = vec![primary];
+    if chance(&mut r, 1, 3) {
+        // Upsell: a second product of a different template.
+        let other = (products[0].template + 1 + r.u64(..7)) % PRODUCT_TEMPLATES as u64;
+        products.push(product_plan(seed, product_index(other, r.u64(..4))));
+    }
+    let product = &products[0];
+    let place = customer_place(seed, index);
+    let currency = product.currencies().find(|c| *c == place.currency).unwrap_or("usd");
+    let prices = product.prices_in(currency);
+    let price = prices.iter().find(|p| !p.is_metered()).copied().unwrap_or(prices[0]);
+    let (mut seats, mut min_seats, mut max_seats) = (None, None, None);
+    let (mut units, mut min_units, mut max_units) = (None, None, None);
+    let quantity = match &price.kind {
+        PriceKind::SeatBased { tiers, .. } => {
+            let s = pick(&mut r, &[1, 2, 5, 10, 20]);
+            seats = Some(s);
+            min_seats = Some(tiers[0].0);
+            max_seats = tiers[tiers.len() - 1].1;
+            s
+        }
+        PriceKind::UnitBased { tiers, minimum, .. } => {
+            let u = r.i64(1..40) * 100;
+            units = Some(u);
+            min_units = *minimum;
+            max_units = tiers[tiers.len() - 1].0;
+            u
+        }
+        _ => 1,
+    };
+    let amount = match &price.kind {
+        PriceKind::Custom { minimum, maximum, .. } | PriceKind::LegacyCustom { minimum, maximum, .. } if chance(&mut r, 1, 2) => {
+            r.i64(*minimum..=maximum.unwrap_or(20_000).max(*minimum)) / 100 * 100
+        }
+        _ => price.charge(quantity),
+    };
+    let customer_known = matches!(status, "succeeded" | "confirmed" | "failed") || chance(&mut r, 1, 3);
+    let discountable = !matches!(price.kind, PriceKind::Custom { .. } | PriceKind::LegacyCustom { .. }) && amount > 0;
+    let discount = (chance(&mut r, 1, 4)).then(|| discount_plan(seed, r.u64(..DISCOUNTS)));
+    let discount_amount = match (&discount, discountable) {
+        (Some(d), true) => d.amount_off(amount, currency),
+        _ => 0,
+    };
+    let net = amount - discount_amount;
+    let tax_known = customer_known && chance(&mut r, 5, 6);
+    let inclusive = price.tax_behavior == Some("inclusive");
+    let tax = tax_known.then(|| if inclusive { net - net * 10_000 / (10_000 + place.tax_bp) } else { apply_bp(net, place.tax_bp) });
+    let total = if inclusive { net } else { net + tax.unwrap_or(0) };
+    let allow_trial = match r.u32(..4) {
+        0 => Some(false),
+        1 => Some(true),
+        _ => None,
+    };
+    let trial_override = (product.is_recurring() && chance(&mut r, 1, 8)).then_some(("day", 30));
+    let active_trial = if allow_trial == Some(false) { None } else { trial_override.or(product.trial) };
+    let is_business = customer_known && chance(&mut r, 1, 4);
+    let require_billing_address = is_business || chance(&mut r, 1, 4);
+    let full_address = require_billing_address || place.country == "US";
+    let (first, last) = person(&mut r);
+    let customer_name = format!("{first} {last}");
+    let customer_email = format!("{}.{}+checkout{index}@{}", first.to_lowercase(), last.to_lowercase().replace(' ', ""), pick(&mut r, EMAIL_DOMAINS));
+    let secret = format!("polar_c_{}", alnum_token(&mut r, 48));
+    let site = format!("https://{}.{}", slugify(pick(&mut r, COMPANY_WORDS)), pick(&mut r, &["com", "dev", "io"]));
+    let mut processor = Map::new();
+    processor.insert("publishable_key".into(), json!(format!("pk_live_51{}", alnum_token(&mut r, 40))));
+    if matches!(status, "confirmed" | "succeeded" | "failed") && total > 0 {
+        processor.insert("intent_status".into(), json!(match status { "succeeded" => "succeeded", "failed" => "requires_payment_method", _ => "processing" }));
+        processor.insert("intent_client_secret".into(), json!(format!("pi_3{}_secret_{}", alnum_token(&mut r, 21), alnum_token(&mut r, 25))));
+    }
+    let address_mode = |required: bool| if required { "required" } else if full_address { "optional" } else { "disabled" };
+    let customer_metadata = if chance(&mut r, 1, 2) {
+        json!({})
+    } else {
+        json!({"signup_source": pick(&mut r, &["landing_page", "pricing_page", "docs"]), "account_age_days": r.i64(0..900), "newsletter": r.bool()})
+    };
+    let custom_data = match status {
+        "open" | "expired" if chance(&mut r, 1, 2) => json!({}),
+        _ if chance(&mut r, 1, 6) => Value::Null,
+        _ => custom_field_data(&mut r, &product.custom_fields),
+    };
+    let attached = if product.custom_fields.is_empty() && chance(&mut r, 1, 2) {
+        Value::Null
+    } else {
+        json!(product.custom_fields.iter().enumerate().map(|(o, &(k, req))| attached_custom_field(seed, k, o, req, created - 20 * DAY)).collect::<Vec<_>>())
+    };
+    let product_created = created - r.i64(DAY..365 * DAY);
+    let price_map: Map<String, Value> = products
+        .iter()
+        .map(|p| (p.id.clone(), json!(p.prices_in(currency).iter().map(|x| x.render(seed, &p.id, product_created)).collect::<Vec<_>>())))
+        .collect();
+    let opt = |cond: bool, v: Value| if cond { v } else { Value::Null };
+    let customer_ip = if r.bool() {
+        format!("{}.{}.{}.{}", pick(&mut r, &[31, 46, 62, 77, 81, 92, 109, 146, 176, 185, 188, 213]), r.u8(..), r.u8(..), r.u8(1..255))
+    } else {
+        format!("2a02:{:x}:{:x}::{:x}", r.u16(..), r.u16(..), r.u16(1..))
+    };
+    let billing_address = address(&mut r, &place);
+    let tax_id_value = tax_id(&mut r, &place);
+    let session = json!({
+        "id": object_id("checkouts", seed, index),
+        "created_at": timestamp(created),
+        "modified_at": if status == "open" && chance(&mut r, 1, 2) { Value::Null } else { json!(ts_in(&mut r, created, SECOND..50 * MINUTE)) },
+        "custom_field_data": custom_data,
+        "payment_processor": "stripe",
+        "status": status,
+        "client_secret": secret,
+        "url": format!("https://buy.polar.sh/{secret}"),
+        "expires_at": timestamp(created + HOUR),
+        "success_url": format!("{site}/thank-you?checkout_id={{CHECKOUT_ID}}"),
+        "return_url": opt(chance(&mut r, 1, 2), json!(format!("{site}/pricing"))),
+        "embed_origin": opt(chance(&mut r, 1, 5), json!(site)),
+        "amount": amount,
+        "seats": seats,
+        "min_seats": min_seats,
+        "max_seats": max_seats,
+        "units": units,
+        "min_units": min_units,
+        "max_units": max_units,
+        "discount_amount": discount_amount,
+        "net_amount": net,
+        "tax_amount": tax,
+        "tax_behavior": tax.map(|_| if inclusive { "inclusive" } else { "exclusive" }),
+        "total_amount": total,
+        "currency": currency,
+        "allow_trial": allow_trial,
+        "active_trial_interval": active_trial.map(|t| t.0),
+        "active_trial_interval_count": active_trial.map(|t| t.1),
+        "trial_end": active_trial.map(|(i, c)| timestamp(add_interval(created, i, c))),
+    });
+    let rest = json!({
+        "organization_id": organization_id(seed),
+        "product_id": product.id,
+        "product_price_id": price.id,
+        "discount_id": discount.as_ref().map(|d| uuid("discounts", seed, d.index)),
+        "allow_discount_codes": !chance(&mut r, 1, 4),
+        "require_billing_address": require_billing_address,
+        "is_discount_applicable": discountable,
+        "is_free_product_price": amount == 0,
+        "is_payment_required": total > 0,
+        "is_payment_setup_required": product.is_recurring() && (total == 0 || active_trial.is_some()),
+        "is_payment_form_required": total > 0 || product.is_recurring(),
+        "customer_id": opt(status == "succeeded" || (customer_known && chance(&mut r, 1, 2)), json!(object_id("customers", seed, index))),
+        "is_business_customer": is_business,
+        "customer_name": opt(customer_known, json!(customer_name)),
+        "customer_email": opt(customer_known || chance(&mut r, 1, 2), json!(customer_email)),
+        "customer_ip_address": opt(status != "expired" || chance(&mut r, 1, 2), json!(customer_ip)),
+        "customer_billing_name": opt(is_business, json!(company_name(&mut r))),
+        "customer_billing_address": opt(customer_known, billing_address),
+        "customer_tax_id": opt(is_business && chance(&mut r, 2, 3), tax_id_value[0].clone()),
+        "locale": opt(chance(&mut r, 3, 4), json!(place.locale)),
+        "payment_method_type": opt(matches!(status, "succeeded" | "confirmed" | "failed") && total > 0, json!(pick(&mut r, &["card", "card", "card", "apple_pay", "google_pay", "link"]))),
+        "payment_processor_metadata": processor,
+        "billing_address_fields": {
+            "country": "required",
+            "state": address_mode(matches!(place.country, "US" | "CA")),
+            "city": address_mode(require_billing_address),
+            "postal_code": address_mode(require_billing_address || place.country == "US"),
+            "line1": address_mode(require_billing_address),
+            "line2": if full_address { "optional" } else { "disabled" },
+        },
+        "trial_interval": trial_override.map(|t| t.0),
+        "trial_interval_count": trial_override.map(|t| t.1),
+        "metadata": metadata(&mut r),
+        "external_customer_id": opt(chance(&mut r, 1, 3), json!(format!("usr_{}", alnum_token(&mut r, 12)))),
+        "products": products.iter().map(|p| checkout_product(p, seed, currency, product_created)).collect::<Vec<_>>(),
+        "product": checkout_product(product, seed, currency, product_created),
+        "product_price": price.render(seed, &product.id, product_created),
+        "prices": price_map,
+        "discount": discount.as_ref().map(|d| d.render(seed, created, false)),
+        "subscription_id": opt(status == "succeeded" && product.is_recurring(), json!(object_id("subscriptions", seed, index))),
+        "attached_custom_fields": attached,
+        "customer_metadata": customer_metadata,
+    });
+    merge(session, rest)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Organizations
+// ---------------------------------------------------------------------------------------------
+
+pub const ORGANIZATION_STATUSES: [&str; 8] =
+    ["active", "created", "review", "snoozed", "denied", "blocked", "offboarding", "offboarded"];
+
+/// `organizations` object `index`; organization 0 (active) owns every other generated object.
+fn organization(seed: u64, index: u64, created: i64) -> Value {
+    let mut r = rng_for("organizations", seed, index);
+    let status = ORGANIZATION_STATUSES[(index % 8) as usize];
+    let name = company_name(&mut r);
+    // Letters and dashes, then `-<index>`: unique per index.
+    let slug = format!("{}-{index}", slugify(&name));
+    let domain = format!("{}.{}", slugify(&name), pick(&mut r, &["com", "dev", "io", "so"]));
+    let place = pick(&mut r, PLACES);
+    let onboarded = !matches!(status, "created");
+    let operating = matches!(status, "active" | "review" | "snoozed");
+    let socials: Vec<Value> = (0..r.usize(0..4))
+        .map(|k| {
+            let platform = ["x", "github", "linkedin", "youtube", "discord", "instagram", "threads", "tiktok", "facebook", "other"][(k * 3 + r.usize(..3)) % 10];
+            let handle = slugify(&name).replace('-', "");
+            let url = match platform {
+                "x" => format!("https://x.com/{handle}"),
+                "github" => format!("https://github.com/{handle}"),
+                "linkedin" => format!("https://www.linkedin.com/company/{handle}"),
+                "youtube" => format!("https://www.youtube.com/@{handle}"),
+                "discord" => format!("https://discord.gg/{}", alnum_token(&mut r, 8)),
+                "instagram" => format!("https://www.instagram.com/{handle}"),
+                "threads" => format!("https://www.threads.net/@{handle}"),
+                "tiktok" => format!("https://www.tiktok.com/@{handle}"),
+                "facebook" => format!("https://www.facebook.com/{handle}"),
+                _ => format!("https://blog.{domain}"),
+            };
+            json!({"platform": platform, "url": url})
+        })
+        .collect();
+    let feature_settings = (!chance(&mut r, 1, 4)).then(|| {
+        let mut flags = Map::new();
+        for key in [
+            "issue_funding_enabled", "wallets_enabled", "member_model_enabled", "checkout_localization_enabled",
+            "reset_proration_behavior_enabled", "off_session_charges_enabled", "meter_cycling_enabled",
+            "slack_benefit_enabled", "preview_access_enabled", "disputes_enabled", "sso_enabled",
+            "dispute_auto_accept_enabled", "compass_enabled", "merchant_migration_enabled", "frame_ancestors_enforced",
+        ] {
+            flags.insert(key.into(), json!(chance(&mut r, 1, 3)));
+        }
+        flags.insert(
+            "overview_metrics".into(),
+            if chance(&mut r, 1, 2) { Value::Null } else { json!(["revenue", "orders", "active_subscriptions", "monthly_recurring_revenue"]) },
+        );
+        Value::Object(flags)
+    });
+    let email_settings: Map<String, Value> = [
+        "order_confirmation", "payment_method_expiration_reminder", "subscription_cancellation", "subscription_confirmation",
+        "subscription_cycled", "subscription_cycled_after_trial", "subscription_past_due", "subscription_paused",
+        "subscription_resumed", "subscription_renewal_reminder", "subscription_revoked",
+        "subscription_trial_conversion_reminder", "subscription_uncanceled", "subscription_updated",
+    ]
+    .into_iter()
+    .map(|k| (k.to_owned(), json!(!chance(&mut r, 1, 6))))
+    .collect();
+    let details = onboarded.then(|| r.i64(HOUR..10 * DAY));
+    let resubmission = matches!(status, "snoozed" | "review").then(|| r.i64(10 * DAY..30 * DAY)).filter(|_| r.bool());
+    let account = onboarded && !chance(&mut r, 1, 5);
+    json!({
+        "created_at": timestamp(created),
+        "modified_at": if chance(&mut r, 1, 5) { Value::Null } else { json!(ts_in(&mut r, created, MINUTE..200 * DAY)) },
+        "id": object_id("organizations", seed, index),
+        "name": name,
+        "slug": slug,
+        "avatar_url": if chance(&mut r, 1, 3) { Value::Null } else { json!(format!("https://avatars.githubusercontent.com/u/{}?v=4", r.u32(1_000_000..190_000_000))) },
+        "proration_behavior": pick(&mut r, &["invoice", "prorate", "next_period", "reset"]),
+        "allow_customer_updates": r.bool(),
+        "email": if chance(&mut r, 1, 4) { Value::Null } else { json!(format!("support@{domain}")) },
+        "website": if chance(&mut r, 1, 4) { Value::Null } else { json!(format!("https://{domain}")) },
+        "socials": socials,
+        "status": status,
+        "details_submitted_at": ts_offset(created, details),
+        "onboarding_resubmission_requested_at": ts_offset(created, resubmission),
+        "sso_enforced": chance(&mut r, 1, 10),
+        "default_presentment_currency": pick(&mut r, &["usd", "usd", "eur", "gbp"]),
+        "default_tax_behavior": pick(&mut r, &["location", "inclusive", "exclusive"]),
+        "feature_settings": feature_settings,
+        "subscription_settings": {
+            "allow_multiple_subscriptions": r.bool(),
+            "proration_behavior": pick(&mut r, &["invoice", "prorate", "next_period"]),
+            "benefit_revocation_grace_period": pick(&mut r, &[0, 3, 7, 14]),
+            "prevent_trial_abuse": r.bool(),
+            "allow_customer_updates": r.bool(),
+        },
+        "customer_email_settings": email_settings,
+        "customer_portal_settings": {
+            "usage": {"show": r.bool()},
+            "subscription": {"update_seats": r.bool(), "update_plan": r.bool(), "update_units": if chance(&mut r, 1, 3) { Value::Null } else { json!(r.bool()) }, "pause": if chance(&mut r, 1, 3) { Value::Null } else { json!(r.bool()) }},
+            "customer": if chance(&mut r, 1, 3) { Value::Null } else { json!({"allow_email_change": if chance(&mut r, 1, 4) { Value::Null } else { json!(r.bool()) }}) },
+        },
+        "dispute_settings": {"auto_accept_below_amount": if chance(&mut r, 2, 3) { Value::Null } else { json!(pick(&mut r, &[1_000, 2_500, 5_000])) }},
+        "embed_hosts": if chance(&mut r, 1, 2) { json!([]) } else { json!([domain.clone(), format!("*.{domain}"), "localhost:3000".to_owned()]) },
+        "country": if onboarded { json!(place.country) } else { Value::Null },
+        "account_id": if account { json!(uuid("accounts", seed, index)) } else { Value::Null },
+        "payout_account_id": if account && chance(&mut r, 3, 4) { json!(uuid("payout_accounts", seed, index)) } else { Value::Null },
+        "capabilities": {
+            "checkout_payments": operating,
+            "subscription_renewals": operating || status == "offboarding",
+            "payouts": status == "active",
+            "refunds": !matches!(status, "created" | "offboarded"),
+            "api_access": !matches!(status, "blocked" | "offboarded"),
+            "dashboard_access": status != "blocked",
+        },
+    })
+}

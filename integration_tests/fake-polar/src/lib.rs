@@ -1,0 +1,2 @@
+//! A local server that behaves like Polar's list endpoints.
+pub mod data;

@@ -1,0 +1,64 @@
+//! The `check` command: does the token work, and does it hold every stream's scope?
+//!
+//! One small request per stream (`limit=1`), all at once. Whatever the user can fix (a bad token, missing
+//! scopes, an unreachable or wrong server) is a CONNECTION_STATUS FAILED whose message says what to do;
+//! the protocol wants exit code 0 for those.
+
+use futures::future::join_all;
+
+use crate::client::{ApiError, PolarClient};
+use crate::output::OutputClosed;
+use crate::streams::STREAMS;
+
+/// `Ok(Ok(()))` when every stream can be read; `Ok(Err(message))` for a FAILED status.
+pub async fn check(client: &PolarClient) -> Result<Result<(), String>, OutputClosed> {
+    // One request first, so that an unreachable server or a bad token is said once, not eight times.
+    let first = client.fetch_page(&STREAMS[0], 1, 1).await;
+    if let Err(ApiError::Exhausted { problem, .. }) = &first {
+        return Ok(Err(format!(
+            "cannot reach Polar at {}: it kept {problem}. Check 'server' and 'base_url', and that this machine \
+             can reach the address",
+            client.base_url()
+        )));
+    }
+    let rest = join_all(STREAMS[1..].iter().map(|stream| client.fetch_page(stream, 1, 1))).await;
+    let results = std::iter::once(first).chain(rest);
+    let mut missing_scopes = Vec::new();
+    let mut not_found = Vec::new();
+    let mut other = Vec::new();
+    for (stream, result) in STREAMS.iter().zip(results) {
+        match result {
+            Ok(_) => {}
+            Err(ApiError::Unauthorized { .. }) => {
+                return Ok(Err("Polar rejected the access token (401 Unauthorized): it is invalid, expired or revoked. \
+                     Create a new Organization Access Token in the Polar dashboard (Settings > General > \
+                     Developers) with the read scopes listed in the connector's documentation, and check that \
+                     'server' matches where the token was created (production or sandbox)."
+                    .into()));
+            }
+            Err(ApiError::MissingScope { scope, .. }) => missing_scopes.push(scope),
+            Err(ApiError::NotFound { .. }) => not_found.push(stream.name),
+            Err(ApiError::Output(closed)) => return Err(closed),
+            Err(error) => other.push(format!("{}: {error}", stream.name)),
+        }
+    }
+    if not_found.len() == STREAMS.len() {
+        return Ok(Err(format!(
+            "every Polar list endpoint answered 404 Not Found: the server does not accept API version {} \
+             (the Polar-Version header), or 'base_url' does not point at Polar's API",
+            crate::client::API_VERSION
+        )));
+    }
+    let mut problems = Vec::new();
+    if !missing_scopes.is_empty() {
+        problems.push(format!(
+            "the access token lacks these scopes: {}. Polar tokens cannot gain scopes: create a new Organization \
+             Access Token with all eight read scopes (benefits:read, checkouts:read, customers:read, orders:read, \
+             organizations:read, products:read, refunds:read, subscriptions:read) and update the config",
+            missing_scopes.join(", ")
+        ));
+    }
+    problems.extend(not_found.iter().map(|name| format!("{name}: 404 Not Found")));
+    problems.extend(other);
+    Ok(if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) })
+}

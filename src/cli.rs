@@ -1,0 +1,61 @@
+//! The command line: the four Airbyte commands and their options, with the help users read.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Airbyte source for Polar.sh: syncs customers, products, orders, subscriptions, refunds, checkouts,
+/// benefits and organizations.
+///
+/// Every command writes Airbyte protocol messages to stdout, one JSON object per line, and nothing else.
+#[derive(Debug, Parser)]
+#[command(name = "source-polar", version, propagate_version = true)]
+pub struct Cli {
+    /// Log every API request (method, path, status, latency) as DEBUG messages. Also on when the environment
+    /// variable LOG_LEVEL is "debug", as the Airbyte platform sets it.
+    #[arg(long, global = true)]
+    pub debug: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the connector's specification: the config fields it accepts.
+    Spec,
+    /// Check a config: validate it, then verify with Polar that the token works and holds every scope.
+    ///
+    /// Exits 0 with CONNECTION_STATUS SUCCEEDED or FAILED (the message says what to fix).
+    Check {
+        /// The config file (JSON): organization_access_token, server, base_url, requests_per_minute.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Print the catalog: the eight streams with their JSON schemas.
+    Discover {
+        /// The config file (JSON), validated but not used to call Polar.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Sync the catalog's streams (all eight without --catalog) as RECORD messages, with progress, states and
+    /// statuses. Exits non-zero if any stream failed.
+    Read {
+        /// The config file (JSON).
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+        /// The configured catalog (JSON) selecting the streams; without it, every stream is read.
+        #[arg(long, value_name = "FILE")]
+        catalog: Option<PathBuf>,
+        /// The state of a previous attempt (JSON list of STATE messages): streams resume from their checkpoint.
+        #[arg(long, value_name = "FILE")]
+        state: Option<PathBuf>,
+    },
+}
+
+impl Cli {
+    /// Whether DEBUG logging is on: `--debug`, or `LOG_LEVEL=debug` in the environment.
+    pub fn debug_enabled(&self) -> bool {
+        self.debug || std::env::var("LOG_LEVEL").is_ok_and(|level| level.trim().eq_ignore_ascii_case("debug"))
+    }
+}

@@ -1,0 +1,202 @@
+//! source-polar: an Airbyte source connector for Polar.sh.
+//!
+//! `main` parses the command line, starts the stdout writer and the async runtime, runs one command, and
+//! turns its outcome into Airbyte messages and an exit code. Errors are typed inside the modules and become a
+//! TRACE ERROR with the right `failure_type` here.
+
+mod catalog;
+mod check;
+mod cli;
+mod client;
+mod config;
+mod input;
+mod output;
+mod page;
+mod protocol;
+mod rate_limit;
+mod reader;
+mod state;
+mod streams;
+mod sync;
+mod tuning;
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::client::PolarClient;
+use crate::config::Config;
+use crate::input::InputError;
+use crate::output::{Output, OutputClosed};
+use crate::protocol::{FailureType, LogLevel, Message};
+use crate::tuning::Tuning;
+
+/// A command that failed as a whole: reported as one TRACE ERROR, exit code 1.
+struct Failure {
+    failure_type: FailureType,
+    message: String,
+}
+
+impl Failure {
+    fn config(message: impl Into<String>) -> Self {
+        Failure { failure_type: FailureType::ConfigError, message: message.into() }
+    }
+}
+
+impl From<InputError> for Failure {
+    fn from(error: InputError) -> Self {
+        Failure::config(capitalized(&error.to_string()))
+    }
+}
+
+enum Outcome {
+    Done(ExitCode),
+    Failed(Failure),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let (output, writer) = Output::start(std::io::stdout(), cli.debug_enabled());
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("source-polar: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(async {
+        let outcome = match run(cli.command, &output).await {
+            Ok(outcome) => outcome,
+            Err(OutputClosed) => return None,
+        };
+        match outcome {
+            Outcome::Done(code) => Some(code),
+            Outcome::Failed(failure) => {
+                let sent = output.send(&Message::error(failure.failure_type, &failure.message, None, None)).await;
+                sent.ok().map(|()| ExitCode::FAILURE)
+            }
+        }
+    });
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    drop(output);
+    match (writer.finish(), code) {
+        (Ok(()), Some(code)) => code,
+        _ => {
+            // Nobody reads stdout any more: stop quietly (one line for whoever reads stderr).
+            eprintln!("source-polar: stdout was closed before the command finished; stopping");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, output: &Output) -> Result<Outcome, OutputClosed> {
+    match command {
+        Command::Spec => {
+            output.send(&Message::Spec { spec: config::spec() }).await?;
+            Ok(Outcome::Done(ExitCode::SUCCESS))
+        }
+        Command::Check { config } => check(&config, output).await,
+        Command::Discover { config } => {
+            if let Err(failure) = load_config(&config) {
+                return Ok(Outcome::Failed(failure));
+            }
+            output.send(&Message::Catalog { catalog: catalog::discover() }).await?;
+            Ok(Outcome::Done(ExitCode::SUCCESS))
+        }
+        Command::Read { config, catalog, state } => read(&config, catalog.as_deref(), state.as_deref(), output).await,
+    }
+}
+
+fn load_config(path: &Path) -> Result<Config, Failure> {
+    let raw = input::read_json_file("config", path)?;
+    Config::from_json(&raw)
+        .map_err(|error| Failure::config(format!("Config validation error in '{}': {error}", path.display())))
+}
+
+async fn check(path: &Path, output: &Output) -> Result<Outcome, OutputClosed> {
+    let raw = match input::read_json_file("config", path) {
+        Ok(raw) => raw,
+        Err(error) => return Ok(Outcome::Failed(error.into())),
+    };
+    let config = match Config::from_json(&raw) {
+        Ok(config) => config,
+        Err(error) => {
+            output.send(&Message::connection_failed(format!("Config validation error: {error}"))).await?;
+            return Ok(Outcome::Done(ExitCode::SUCCESS));
+        }
+    };
+    // A check answers within about a minute even when Polar is unreachable.
+    let mut tuning = Tuning::from_env();
+    tuning.max_attempts = tuning.max_attempts.min(3);
+    tuning.max_retry_wait = tuning.max_retry_wait.min(Duration::from_secs(30));
+    let client = match PolarClient::new(Arc::new(config), tuning, output.clone()) {
+        Ok(client) => client,
+        Err(error) => return Ok(Outcome::Failed(Failure::config(error.to_string()))),
+    };
+    match check::check(&client).await? {
+        Ok(()) => output.send(&Message::connection_succeeded()).await?,
+        Err(message) => output.send(&Message::connection_failed(message)).await?,
+    }
+    Ok(Outcome::Done(ExitCode::SUCCESS))
+}
+
+async fn read(
+    config_path: &Path,
+    catalog_path: Option<&Path>,
+    state_path: Option<&Path>,
+    output: &Output,
+) -> Result<Outcome, OutputClosed> {
+    let prepared = (|| -> Result<_, Failure> {
+        let config = load_config(config_path)?;
+        let (streams, incremental) = match catalog_path {
+            Some(path) => {
+                let raw = input::read_json_file("catalog", path)?;
+                let shown = path.display().to_string();
+                (catalog::parse_configured(&shown, &raw)?, catalog::asks_incremental(&raw))
+            }
+            None => (streams::STREAMS.iter().collect(), false),
+        };
+        let state = match state_path {
+            Some(path) => state::parse(&path.display().to_string(), &input::read_json_file("state", path)?)?,
+            None => state::InputState::new(),
+        };
+        Ok((config, streams, incremental, state))
+    })();
+    let (config, streams, incremental, state) = match prepared {
+        Ok(prepared) => prepared,
+        Err(failure) => return Ok(Outcome::Failed(failure)),
+    };
+    if incremental {
+        output
+            .log(LogLevel::Info, "Incremental sync was requested; Polar's list endpoints support full refresh only, so these streams are read in full")
+            .await?;
+    }
+    if streams.is_empty() {
+        output.log(LogLevel::Warn, "The catalog selects no streams: nothing to read").await?;
+        return Ok(Outcome::Done(ExitCode::SUCCESS));
+    }
+    let tuning = Tuning::from_env();
+    let client = match PolarClient::new(Arc::new(config), tuning.clone(), output.clone()) {
+        Ok(client) => Arc::new(client),
+        Err(error) => return Ok(Outcome::Failed(Failure::config(error.to_string()))),
+    };
+    let outcome = sync::read(client, output, streams, &state, &tuning).await?;
+    if outcome.failed.is_empty() {
+        return Ok(Outcome::Done(ExitCode::SUCCESS));
+    }
+    let failure_type = sync::overall_failure_type(&outcome.failed);
+    let summary: Vec<String> = outcome.failed.iter().map(|(name, error)| format!("{name}: {error}")).collect();
+    Ok(Outcome::Failed(Failure {
+        failure_type,
+        message: format!("During the sync, these streams did not sync successfully: {}", summary.join(" | ")),
+    }))
+}
+
+fn capitalized(text: &str) -> String {
+    let mut chars = text.chars();
+    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}

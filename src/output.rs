@@ -1,0 +1,96 @@
+//! The one writer of stdout.
+//!
+//! Every Airbyte message goes through an [`Output`] handle into a channel drained by a single thread that owns
+//! stdout behind a large buffer, so messages never interleave however many streams run at once. The buffer is
+//! flushed whenever the channel runs dry, so a slow sync still shows its progress promptly.
+//!
+//! If the reader of stdout goes away (a closed pipe), the writer stops, every later send fails with
+//! [`OutputClosed`], and the command ends quietly instead of panicking.
+
+use std::io::{self, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+
+use tokio::sync::mpsc;
+
+use crate::protocol::{LogLevel, Message};
+
+/// Bytes buffered before stdout is written, and the channel's depth in batches.
+const BUFFER_BYTES: usize = 1 << 20;
+const CHANNEL_BATCHES: usize = 64;
+
+/// stdout is gone: nobody reads what we write any more.
+#[derive(Debug, thiserror::Error)]
+#[error("stdout was closed by its reader")]
+pub struct OutputClosed;
+
+/// A cheap, cloneable handle to the stdout writer.
+#[derive(Clone)]
+pub struct Output {
+    sender: mpsc::Sender<Vec<u8>>,
+    debug: Arc<AtomicBool>,
+}
+
+/// The writer thread; [`Writer::finish`] waits until everything sent has reached stdout.
+pub struct Writer {
+    thread: JoinHandle<io::Result<()>>,
+}
+
+impl Output {
+    /// Starts the writer thread on `sink` (stdout in the binary).
+    pub fn start(sink: impl Write + Send + 'static, debug: bool) -> (Output, Writer) {
+        let (sender, receiver) = mpsc::channel(CHANNEL_BATCHES);
+        let thread = std::thread::Builder::new()
+            .name("stdout-writer".into())
+            .spawn(move || drain(receiver, sink))
+            .expect("spawn the stdout writer thread");
+        (Output { sender, debug: Arc::new(AtomicBool::new(debug)) }, Writer { thread })
+    }
+
+    /// Sends a batch of complete lines.
+    pub async fn send_lines(&self, lines: Vec<u8>) -> Result<(), OutputClosed> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        self.sender.send(lines).await.map_err(|_| OutputClosed)
+    }
+
+    pub async fn send(&self, message: &Message) -> Result<(), OutputClosed> {
+        let mut line = Vec::with_capacity(256);
+        message.write_line(&mut line);
+        self.send_lines(line).await
+    }
+
+    pub async fn log(&self, level: LogLevel, text: impl Into<String>) -> Result<(), OutputClosed> {
+        if level == LogLevel::Debug && !self.debug_enabled() {
+            return Ok(());
+        }
+        self.send(&Message::log(level, text)).await
+    }
+
+    pub fn debug_enabled(&self) -> bool {
+        self.debug.load(Ordering::Relaxed)
+    }
+}
+
+impl Writer {
+    /// Waits for every message sent before all [`Output`] handles were dropped to reach the sink.
+    pub fn finish(self) -> Result<(), OutputClosed> {
+        match self.thread.join() {
+            Ok(Ok(())) => Ok(()),
+            _ => Err(OutputClosed),
+        }
+    }
+}
+
+fn drain(mut receiver: mpsc::Receiver<Vec<u8>>, sink: impl Write) -> io::Result<()> {
+    let mut out = io::BufWriter::with_capacity(BUFFER_BYTES, sink);
+    while let Some(batch) = receiver.blocking_recv() {
+        out.write_all(&batch)?;
+        if receiver.is_empty() {
+            out.flush()?;
+        }
+    }
+    out.flush()
+}

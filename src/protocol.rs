@@ -1,0 +1,243 @@
+//! The Airbyte protocol messages this source emits, and how each is framed as one JSON line.
+//!
+//! Every message leaves the process through [`crate::output`]; this module only turns values into bytes.
+//! RECORD messages are framed by hand around the raw bytes Polar sent (see [`write_record`]) so that records
+//! pass through without being re-encoded; every other message goes through serde.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// Milliseconds since the Unix epoch, the unit of every `emitted_at`.
+pub fn now_millis() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Airbyte's `failure_type`: who has to act on an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureType {
+    /// The user must change something (config, token scopes, catalog).
+    ConfigError,
+    /// Retrying later may succeed (rate limits, outages).
+    TransientError,
+    /// Something unexpected: a bug here or an API answering off-contract.
+    SystemError,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum LogLevel {
+    Warn,
+    Info,
+    Debug,
+}
+
+/// A stream's lifecycle as Airbyte's STREAM_STATUS trace describes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum StreamStatus {
+    Started,
+    Running,
+    Complete,
+    Incomplete,
+}
+
+/// One Airbyte message other than RECORD.
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Message {
+    Log {
+        log: LogBody,
+    },
+    Spec {
+        spec: Value,
+    },
+    ConnectionStatus {
+        #[serde(rename = "connectionStatus")]
+        connection_status: ConnectionStatus,
+    },
+    Catalog {
+        catalog: Value,
+    },
+    State {
+        state: Value,
+    },
+    Trace {
+        trace: Value,
+    },
+}
+
+#[derive(Debug, Serialize)]
+pub struct LogBody {
+    pub level: LogLevel,
+    pub message: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ConnectionStatus {
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+impl Message {
+    pub fn log(level: LogLevel, message: impl Into<String>) -> Self {
+        Message::Log { log: LogBody { level, message: message.into() } }
+    }
+
+    pub fn connection_succeeded() -> Self {
+        Message::ConnectionStatus {
+            connection_status: ConnectionStatus { status: "SUCCEEDED", message: None },
+        }
+    }
+
+    pub fn connection_failed(message: impl Into<String>) -> Self {
+        Message::ConnectionStatus {
+            connection_status: ConnectionStatus { status: "FAILED", message: Some(message.into()) },
+        }
+    }
+
+    pub fn stream_status(stream: &str, status: StreamStatus) -> Self {
+        Message::Trace {
+            trace: json!({
+                "type": "STREAM_STATUS",
+                "emitted_at": now_millis(),
+                "stream_status": {"stream_descriptor": {"name": stream}, "status": status},
+            }),
+        }
+    }
+
+    /// STREAM_STATUS RUNNING with reason RATE_LIMITED, as the CDK emits while it waits out a 429.
+    pub fn rate_limited(stream: &str, quota_reset_millis: u64) -> Self {
+        Message::Trace {
+            trace: json!({
+                "type": "STREAM_STATUS",
+                "emitted_at": now_millis(),
+                "stream_status": {
+                    "stream_descriptor": {"name": stream},
+                    "status": StreamStatus::Running,
+                    "reasons": [{"type": "RATE_LIMITED", "rate_limited": {"quota_reset": quota_reset_millis}}],
+                },
+            }),
+        }
+    }
+
+    pub fn estimate(stream: &str, row_estimate: u64) -> Self {
+        Message::Trace {
+            trace: json!({
+                "type": "ESTIMATE",
+                "emitted_at": now_millis(),
+                "estimate": {"name": stream, "type": "STREAM", "row_estimate": row_estimate},
+            }),
+        }
+    }
+
+    /// A TRACE ERROR. `stream` is set when the error belongs to one stream.
+    pub fn error(
+        failure_type: FailureType,
+        message: &str,
+        internal_message: Option<&str>,
+        stream: Option<&str>,
+    ) -> Self {
+        let mut error = json!({"message": message, "failure_type": failure_type});
+        if let Some(internal) = internal_message {
+            error["internal_message"] = json!(internal);
+        }
+        if let Some(stream) = stream {
+            error["stream_descriptor"] = json!({"name": stream});
+        }
+        Message::Trace { trace: json!({"type": "ERROR", "emitted_at": now_millis(), "error": error}) }
+    }
+
+    /// A STREAM state: `stream_state` is the checkpoint, `record_count` the records emitted since the previous
+    /// state of this stream.
+    pub fn stream_state(stream: &str, stream_state: Value, record_count: u64) -> Self {
+        Message::State {
+            state: json!({
+                "type": "STREAM",
+                "stream": {"stream_descriptor": {"name": stream}, "stream_state": stream_state},
+                // A double, as the protocol asks ("should always have a decimal point").
+                "sourceStats": {"recordCount": record_count as f64},
+            }),
+        }
+    }
+
+    /// Appends this message and a newline to `out`.
+    pub fn write_line(&self, out: &mut Vec<u8>) {
+        // Serializing these types cannot fail: they hold only strings, numbers and `Value`s.
+        serde_json::to_writer(&mut *out, self).expect("Airbyte message serializes");
+        out.push(b'\n');
+    }
+}
+
+/// Appends one RECORD line to `out`, with `data` exactly as Polar sent it.
+///
+/// A raw value keeps the server's whitespace; JSON whitespace may include newlines, which would break the
+/// one-message-per-line framing, so such an item (rare: Polar answers compact JSON) has its whitespace between
+/// tokens dropped. Every token, numbers and strings included, stays byte for byte.
+/// `data` is the text of one JSON value (a `RawValue`'s).
+pub fn write_record(out: &mut Vec<u8>, stream: &str, data: &str, emitted_at: u64) {
+    out.extend_from_slice(b"{\"type\":\"RECORD\",\"record\":{\"stream\":");
+    serde_json::to_writer(&mut *out, stream).expect("a string serializes");
+    out.extend_from_slice(b",\"data\":");
+    let text = data;
+    if text.bytes().any(|b| b == b'\n' || b == b'\r') {
+        write_without_whitespace(out, text.as_bytes());
+    } else {
+        out.extend_from_slice(text.as_bytes());
+    }
+    out.extend_from_slice(b",\"emitted_at\":");
+    out.extend_from_slice(emitted_at.to_string().as_bytes());
+    out.extend_from_slice(b"}}\n");
+}
+
+/// Copies valid JSON `text` to `out` without the whitespace between tokens (inside strings nothing changes:
+/// a raw newline cannot occur there, JSON escapes it).
+fn write_without_whitespace(out: &mut Vec<u8>, text: &[u8]) {
+    let mut in_string = false;
+    let mut escaped = false;
+    for &byte in text {
+        if in_string {
+            out.push(byte);
+            if escaped {
+                escaped = false;
+            } else if byte == b'\\' {
+                escaped = true;
+            } else if byte == b'"' {
+                in_string = false;
+            }
+        } else if !matches!(byte, b' ' | b'\n' | b'\r' | b'\t') {
+            in_string = byte == b'"';
+            out.push(byte);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::value::RawValue;
+
+    #[test]
+    fn record_keeps_numbers_byte_for_byte_and_stays_on_one_line() {
+        let raw: Box<RawValue> =
+            serde_json::from_str("{\n  \"id\": \"a b\",\n  \"n\": 1.50,\r\n \"big\": 123456789012345678901234, \"s\": \"x\\\" \\n y\"\n}").unwrap();
+        let mut out = Vec::new();
+        write_record(&mut out, "orders", raw.get(), 7);
+        let line = String::from_utf8(out).unwrap();
+        assert_eq!(
+            line,
+            "{\"type\":\"RECORD\",\"record\":{\"stream\":\"orders\",\"data\":{\"id\":\"a b\",\"n\":1.50,\"big\":123456789012345678901234,\"s\":\"x\\\" \\n y\"},\"emitted_at\":7}}\n"
+        );
+    }
+
+    #[test]
+    fn compact_record_passes_through_untouched() {
+        let raw: Box<RawValue> = serde_json::from_str("{\"id\":\"x\",\"a\":[1, 2]}").unwrap();
+        let mut out = Vec::new();
+        write_record(&mut out, "products", raw.get(), 1);
+        assert!(String::from_utf8(out).unwrap().contains("\"data\":{\"id\":\"x\",\"a\":[1, 2]}"));
+    }
+}

@@ -1,0 +1,104 @@
+//! The stream table: everything that differs between Polar streams is a row here, and nothing else in the
+//! connector knows a stream by name. Adding a stream is one row and one schema file.
+
+/// One Polar list endpoint synced as one Airbyte stream.
+#[derive(Debug)]
+pub struct StreamDef {
+    pub name: &'static str,
+    /// The list endpoint, with its trailing slash.
+    pub path: &'static str,
+    /// The scope an Organization Access Token needs to list it.
+    pub scope: &'static str,
+    pub description: &'static str,
+    /// The `sorting` criteria sent on every page request, most significant first.
+    ///
+    /// Polar pages with SQL `OFFSET/LIMIT` over exactly these criteria and adds no tie-breaker, so they are
+    /// chosen for stable paging while the organization keeps changing: first an immutable creation time in
+    /// ascending order, so records created during a sync land after every page already read instead of
+    /// pushing older records across page boundaries; then, where the API offers one, a key that breaks ties
+    /// between records created in the same instant (unique for orders, organizations and individual
+    /// customers). Each criterion is also the name of a field of the record, which the reader uses to detect
+    /// ties and shifts (see `reader`).
+    pub sorting: &'static [&'static str],
+    /// The JSON schema of one record (Polar API 2026-10), from `schemas/<name>.json`.
+    pub schema: &'static str,
+}
+
+pub const STREAMS: &[StreamDef] = &[
+    StreamDef {
+        name: "customers",
+        path: "/v1/customers/",
+        scope: "customers:read",
+        description: "Customers of the organization, individuals and teams, with billing details and metadata.",
+        sorting: &["created_at", "email"],
+        schema: include_str!("../schemas/customers.json"),
+    },
+    StreamDef {
+        name: "products",
+        path: "/v1/products/",
+        scope: "products:read",
+        description: "Products, one-time and recurring, archived included, with their prices, benefits and media.",
+        sorting: &["created_at", "name"],
+        schema: include_str!("../schemas/products.json"),
+    },
+    StreamDef {
+        name: "orders",
+        path: "/v1/orders/",
+        scope: "orders:read",
+        description: "Orders (purchases and subscription renewals) with amounts, taxes, refunds and line items.",
+        sorting: &["created_at", "invoice_number"],
+        schema: include_str!("../schemas/orders.json"),
+    },
+    StreamDef {
+        name: "subscriptions",
+        path: "/v1/subscriptions/",
+        scope: "subscriptions:read",
+        description: "Subscriptions, active and ended, with their customer, product, prices and billing periods.",
+        // Subscriptions cannot be sorted by creation time; `started_at` is set once when the subscription
+        // starts (null before that, and nulls sort last in ascending order).
+        sorting: &["started_at"],
+        schema: include_str!("../schemas/subscriptions.json"),
+    },
+    StreamDef {
+        name: "refunds",
+        path: "/v1/refunds/",
+        scope: "refunds:read",
+        description: "Refunds of orders, with amount, tax, reason and status.",
+        sorting: &["created_at", "amount"],
+        schema: include_str!("../schemas/refunds.json"),
+    },
+    StreamDef {
+        name: "checkouts",
+        path: "/v1/checkouts/",
+        scope: "checkouts:read",
+        description: "Checkout sessions, open, confirmed, succeeded, failed and expired.",
+        sorting: &["created_at"],
+        schema: include_str!("../schemas/checkouts.json"),
+    },
+    StreamDef {
+        name: "benefits",
+        path: "/v1/benefits/",
+        scope: "benefits:read",
+        description: "Benefits granted with products: custom, Discord, GitHub repository, downloadables, license keys, meter credits, feature flags and Slack shared channels.",
+        sorting: &["created_at", "description"],
+        schema: include_str!("../schemas/benefits.json"),
+    },
+    StreamDef {
+        name: "organizations",
+        path: "/v1/organizations/",
+        scope: "organizations:read",
+        description: "The organization the token belongs to, with its profile, settings and status.",
+        sorting: &["created_at", "slug"],
+        schema: include_str!("../schemas/organizations.json"),
+    },
+];
+
+/// The stream called `name`, if there is one.
+pub fn find(name: &str) -> Option<&'static StreamDef> {
+    STREAMS.iter().find(|stream| stream.name == name)
+}
+
+/// The names of all streams, for messages.
+pub fn names() -> String {
+    STREAMS.iter().map(|stream| stream.name).collect::<Vec<_>>().join(", ")
+}
