@@ -17,8 +17,9 @@ use crate::input::json_type;
 
 pub const DOCUMENTATION_URL: &str = "https://docs.airbyte.com/integrations/sources/polar";
 pub const TOKEN_PREFIX: &str = "polar_oat_";
-/// The largest `requests_per_minute` accepted: Polar's production limit.
-pub const MAX_REQUESTS_PER_MINUTE: u32 = 500;
+/// The largest `requests_per_minute` accepted. Polar's own limit is lower (500 in production); more is
+/// for proxies and local servers with higher limits, and the client still slows down on 429s.
+pub const MAX_REQUESTS_PER_MINUTE: u32 = 100_000;
 
 /// Polar Spec
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -46,7 +47,7 @@ pub struct ConfigSpec {
     /// Optional. The most API requests per minute this connector may send. Polar allows about 500 per minute
     /// in production and 100 in sandbox per organization, shared by everything that uses the organization's
     /// tokens: lower this to leave room for your own production traffic. Default: 400 (production), 80 (sandbox).
-    #[schemars(title = "Requests per minute", range(min = 1, max = 500), extend("order" = 3))]
+    #[schemars(title = "Requests per minute", range(min = 1, max = 100_000), extend("order" = 3))]
     requests_per_minute: Option<u32>,
 }
 
@@ -285,7 +286,8 @@ mod tests {
             (json!({"organization_access_token": "polar_oat_a", "base_url": "http://api.polar.sh"}), ConfigError::BaseUrlInsecure("http://api.polar.sh".into())),
             (json!({"organization_access_token": "polar_oat_a", "base_url": "https://x.io/?a=1"}), ConfigError::BaseUrlExtras),
             (json!({"organization_access_token": "polar_oat_a", "requests_per_minute": 0}), ConfigError::BadRate("0".into())),
-            (json!({"organization_access_token": "polar_oat_a", "requests_per_minute": 501}), ConfigError::BadRate("501".into())),
+            (json!({"organization_access_token": "polar_oat_a", "requests_per_minute": 100_001}), ConfigError::BadRate("100001".into())),
+            (json!({"organization_access_token": "polar_oat_a", "requests_per_minute": 1.5}), ConfigError::BadRate("1.5".into())),
         ];
         for (raw, expected) in cases {
             assert_eq!(Config::from_json(&raw).unwrap_err(), expected, "{raw}");

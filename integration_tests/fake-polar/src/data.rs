@@ -429,10 +429,10 @@ struct CustomFieldDef {
 
 const CUSTOM_FIELDS: &[CustomFieldDef] = &[
     CustomFieldDef { kind: "text", slug: "company", name: "Company name", help: Some("As it should appear on your invoice"), options: &[] },
-    CustomFieldDef { kind: "number", slug: "team_size", name: "Team size", help: None, options: &[] },
+    CustomFieldDef { kind: "number", slug: "team_size", name: "Team size", help: Some("Including yourself"), options: &[] },
     CustomFieldDef { kind: "date", slug: "start_date", name: "Preferred start date", help: Some("We will onboard you on that day"), options: &[] },
-    CustomFieldDef { kind: "checkbox", slug: "marketing_consent", name: "Send me product updates", help: None, options: &[] },
-    CustomFieldDef { kind: "select", slug: "role", name: "Your role", help: None, options: &[("developer", "Developer"), ("designer", "Designer"), ("manager", "Manager"), ("founder", "Founder")] },
+    CustomFieldDef { kind: "checkbox", slug: "marketing_consent", name: "Send me product updates", help: Some("At most one email a month"), options: &[] },
+    CustomFieldDef { kind: "select", slug: "role", name: "Your role", help: Some("Helps us tailor onboarding"), options: &[("developer", "Developer"), ("designer", "Designer"), ("manager", "Manager"), ("founder", "Founder")] },
     CustomFieldDef { kind: "text", slug: "github_username", name: "GitHub username", help: Some("We invite this account to the private repository"), options: &[] },
     CustomFieldDef { kind: "number", slug: "years_experience", name: "Years of experience", help: None, options: &[] },
     CustomFieldDef { kind: "date", slug: "birthday", name: "Date of birth", help: None, options: &[] },
@@ -444,16 +444,24 @@ fn custom_field(seed: u64, k: usize, created: i64) -> Value {
     let def = &CUSTOM_FIELDS[k];
     let mut r = rng_for("custom_fields", seed, k as u64);
     let modified = modified_offset(&mut r, 90);
+    let maybe = |v: Value, r: &mut Rng| if chance(r, 1, 3) { Value::Null } else { v };
     let form = json!({
-        "form_label": def.name,
-        "form_help_text": def.help,
-        "form_placeholder": if chance(&mut r, 1, 2) { Value::Null } else { json!(format!("e.g. {}", def.name.to_lowercase())) },
+        "form_label": maybe(json!(def.name), &mut r),
+        "form_help_text": def.help.map_or(Value::Null, |h| maybe(json!(h), &mut r)),
+        "form_placeholder": maybe(json!(format!("e.g. {}", def.name.to_lowercase())), &mut r),
     });
     let specific = match def.kind {
-        "text" => json!({"textarea": false, "min_length": if chance(&mut r, 1, 2) { json!(2) } else { Value::Null }, "max_length": 120}),
-        "number" => json!({"ge": 0, "le": if def.slug == "team_size" { json!(10_000) } else { json!(80) }}),
+        "text" => json!({
+            "textarea": maybe(json!(r.bool()), &mut r),
+            "min_length": maybe(json!(2), &mut r),
+            "max_length": maybe(json!(pick(&mut r, &[40, 120, 500])), &mut r),
+        }),
+        "number" => json!({"ge": maybe(json!(0), &mut r), "le": maybe(json!(if def.slug == "team_size" { 10_000 } else { 80 }), &mut r)}),
         // Date bounds are Unix timestamps in seconds.
-        "date" => json!({"ge": if def.slug == "birthday" { json!(-1_577_923_200) } else { json!(1_735_689_600) }, "le": Value::Null}),
+        "date" => json!({
+            "ge": maybe(json!(if def.slug == "birthday" { -1_577_923_200 } else { 1_735_689_600 }), &mut r),
+            "le": maybe(json!(if def.slug == "birthday" { 1_262_304_000 } else { 1_893_456_000 }), &mut r),
+        }),
         "checkbox" => json!({}),
         _ => json!({"options": def.options.iter().map(|(value, label)| json!({"value": value, "label": label})).collect::<Vec<_>>()}),
     };
@@ -523,14 +531,17 @@ fn customer(seed: u64, index: u64, created: i64) -> Value {
         let email = (!chance(&mut r, 1, 4)).then(|| format!("{role}+{index}@{slug}.{tld}"));
         let billing = format!("{company}, attn. {first} {last}");
         let tax = if chance(&mut r, 2, 3) { tax_id(&mut r, &place) } else { Value::Null };
-        (Some(company), email, (!chance(&mut r, 1, 3)).then_some(billing), tax)
+        let name = (!chance(&mut r, 1, 10)).then_some(company);
+        (name, email, (!chance(&mut r, 1, 3)).then_some(billing), tax)
     } else {
         let full = format!("{first} {last}");
         let local = format!("{}.{}", first.to_lowercase(), last.to_lowercase().replace(' ', ""));
         // Names have no digits, so `<first>.<last><index>` is unique per index.
         let email = Some(format!("{local}{index}@{}", pick(&mut r, EMAIL_DOMAINS)));
         let name = (!chance(&mut r, 1, 10)).then_some(full.clone());
-        (name, email, chance(&mut r, 1, 3).then_some(full), Value::Null)
+        // Sole traders sometimes register a VAT number too.
+        let tax = if chance(&mut r, 1, 15) { tax_id(&mut r, &place) } else { Value::Null };
+        (name, email, chance(&mut r, 1, 3).then_some(full), tax)
     };
     let billing_address = if chance(&mut r, 3, 4) { address(&mut r, &place) } else { Value::Null };
     let external_id = chance(&mut r, 1, 2).then(|| format!("usr_{}", alnum_token(&mut r, 12)));
@@ -747,7 +758,7 @@ fn meter(seed: u64, k: usize, created: i64, full: bool) -> Value {
 }
 
 /// The number of discounts the organization has; discount `d`'s variant is `d % 4`.
-const DISCOUNTS: u64 = 8;
+const DISCOUNTS: u64 = 24;
 
 struct DiscountPlan {
     index: u64,
@@ -815,7 +826,7 @@ impl DiscountPlan {
         }
         let mut r = rng_for("discounts.full", seed, self.index);
         let modified = modified_offset(&mut r, 30);
-        let starts = chance(&mut r, 1, 2).then_some(0);
+        let starts = chance(&mut r, 1, 2).then(|| r.i64(0..3 * DAY));
         let ends = chance(&mut r, 1, 2).then(|| r.i64(7..120) * DAY);
         let max = chance(&mut r, 1, 2).then(|| r.u32(1..20) * 50);
         merge(
@@ -960,6 +971,12 @@ impl Price {
     }
 }
 
+/// A purchasable quantity for a unit-based price: a few licenses, or credits by the hundred.
+fn unit_quantity(r: &mut Rng, kind: &PriceKind) -> i64 {
+    let expensive = matches!(kind, PriceKind::UnitBased { tiers, .. } if tiers[0].1.parse::<f64>().unwrap_or(0.0) >= 100.0);
+    if expensive { r.i64(5..60) } else { r.i64(1..50) * 100 }
+}
+
 /// Cost in cents of `quantity` units on `(upper bound, cents per unit)` tiers.
 fn tiered_cost(tiers: &[(Option<i64>, &str)], quantity: i64, tier_type: &str) -> i64 {
     let rate = |s: &str| s.parse::<f64>().unwrap_or(0.0);
@@ -1017,10 +1034,6 @@ impl ProductPlan {
     fn seat_based(&self) -> bool {
         self.prices.iter().any(|p| matches!(p.kind, PriceKind::SeatBased { .. }))
     }
-
-    fn unit_based(&self) -> bool {
-        self.prices.iter().any(|p| matches!(p.kind, PriceKind::UnitBased { .. }))
-    }
 }
 
 /// The index of a product with template `template` (`0..8`), spread over the first 32 products.
@@ -1061,7 +1074,12 @@ fn product_plan(seed: u64, index: u64) -> ProductPlan {
     match template {
         0 => specs.push(PriceKind::Fixed { amount: price_cents(&mut r, 9, 199) }),
         1 => {
-            specs.push(PriceKind::Fixed { amount: price_cents(&mut r, 19, 99) });
+            if chance(&mut r, 1, 3) {
+                // Licenses bought in bulk, billed per unit every period.
+                specs.push(PriceKind::UnitBased { tier_type: "volume", tiers: vec![(Some(100), "900"), (None, "700")], minimum: Some(5), label: false });
+            } else {
+                specs.push(PriceKind::Fixed { amount: price_cents(&mut r, 19, 99) });
+            }
             specs.push(PriceKind::MeteredUnit { meter: 0, unit_amount: pick(&mut r, &["0.05", "0.1", "0.25", "1"]), cap: chance(&mut r, 1, 2).then(|| r.i64(50..500) * 100) });
         }
         2 => specs.push(PriceKind::Custom {
@@ -1197,7 +1215,7 @@ fn media(seed: u64, k: u64, created: i64) -> Value {
         "checksum_sha256_base64": if uploaded { json!(base64(&digest)) } else { Value::Null },
         "checksum_sha256_hex": if uploaded { json!(sha_hex) } else { Value::Null },
         "last_modified_at": if uploaded { json!(ts_jitter(&mut r, created + 2 * SECOND)) } else { Value::Null },
-        "version": Value::Null,
+        "version": if uploaded && chance(&mut r, 1, 3) { json!(format!("{}", r.u32(1..4))) } else { Value::Null },
         "service": "product_media",
         "is_uploaded": uploaded,
         "created_at": timestamp(created),
@@ -1322,7 +1340,7 @@ fn subscription_plan(seed: u64, index: u64) -> SubscriptionPlan {
     let currency = product.currencies().find(|c| *c == home).unwrap_or("usd");
     let (interval, interval_count) = product.recurring.unwrap_or(("month", 1));
     let seats = product.seat_based().then(|| pick(&mut r, &[1, 3, 5, 12, 25, 60]));
-    let units = product.unit_based().then(|| r.i64(1..50) * 100);
+    let units = product.prices.iter().find(|p| matches!(p.kind, PriceKind::UnitBased { .. })).map(|p| unit_quantity(&mut r, &p.kind));
     let quantity = seats.or(units).unwrap_or(1);
     let amount = product.prices_in(currency).iter().map(|p| p.charge(quantity)).sum();
     let discount = chance(&mut r, 1, 5).then(|| discount_plan(seed, r.u64(..DISCOUNTS)));
@@ -1381,7 +1399,7 @@ fn subscription_base(plan: &SubscriptionPlan, seed: u64, r: &mut Rng, created: i
     json!({
         "metadata": metadata(r),
         "created_at": timestamp(created),
-        "modified_at": if started || chance(r, 1, 2) { json!(ts_in(r, created, SECOND..DAY)) } else { Value::Null },
+        "modified_at": if chance(r, 1, 4) { Value::Null } else { json!(ts_in(r, created, SECOND..DAY)) },
         "id": object_id("subscriptions", seed, plan.index),
         "amount": plan.amount,
         "currency": plan.currency,
@@ -1435,7 +1453,7 @@ fn subscription(seed: u64, index: u64, created: i64) -> Value {
             let credited = if chance(&mut r, 1, 3) { pick(&mut r, &[1_000, 10_000]) } else { 0 };
             json!({
                 "created_at": timestamp(created),
-                "modified_at": ts_in(&mut r, created, HOUR..20 * DAY),
+                "modified_at": if chance(&mut r, 1, 5) { Value::Null } else { json!(ts_in(&mut r, created, HOUR..20 * DAY)) },
                 "id": uuid("subscription_meters", seed, index * 4 + k as u64),
                 "consumed_units": consumed,
                 "credited_units": credited,
@@ -1450,12 +1468,12 @@ fn subscription(seed: u64, index: u64, created: i64) -> Value {
         let upgrade = chance(&mut r, 1, 2).then(|| object_id("products", seed, product_index(RECURRING_TEMPLATES[r.usize(..5)], r.u64(..4))));
         json!({
             "created_at": ts_jitter(&mut r, created + 5 * DAY),
-            "modified_at": Value::Null,
+            "modified_at": if chance(&mut r, 1, 2) { Value::Null } else { json!(ts_in(&mut r, created, 5 * DAY..6 * DAY)) },
             "id": uuid("subscription_updates", seed, index),
             "applies_at": period_end,
             "product_id": upgrade,
             "seats": plan.seats.map(|s| s + 2),
-            "units": plan.units.map(|u| u + 100),
+            "units": plan.units.map(|u| u + u / 5 + 1),
         })
     });
     let custom_data = if chance(&mut r, 1, 6) { Value::Null } else { custom_field_data(&mut r, &plan.product.custom_fields) };
@@ -1528,9 +1546,9 @@ impl OrderPlan {
 }
 
 /// The subscription an order with a subscription billing reason belongs to: one whose status
-/// has invoices (active, canceled, trialing or past due), near the order's index.
+/// has invoices (active, canceled, trialing, past due, unpaid or paused), near the order's index.
 fn order_subscription_index(index: u64) -> u64 {
-    8 * (index / 8) + [0, 1, 2, 3][(index % 4) as usize]
+    8 * (index / 8) + [0, 1, 2, 3, 6, 7][(index % 6) as usize]
 }
 
 fn order_plan(seed: u64, index: u64) -> OrderPlan {
@@ -1595,7 +1613,7 @@ fn order_plan(seed: u64, index: u64) -> OrderPlan {
         (None, Some(prod)) => {
             let p = prod.prices_in(currency)[0];
             let quantity = if matches!(p.kind, PriceKind::UnitBased { .. }) {
-                let u = r.i64(1..50) * 100;
+                let u = unit_quantity(&mut r, &p.kind);
                 units = Some(u);
                 u
             } else {
@@ -1679,7 +1697,7 @@ fn order(seed: u64, index: u64, created: i64) -> Value {
         .map(|(k, it)| {
             json!({
                 "created_at": timestamp(created),
-                "modified_at": Value::Null,
+                "modified_at": if it.proration || chance(&mut r, 1, 10) { json!(ts_in(&mut r, created, SECOND..MINUTE)) } else { Value::Null },
                 "id": uuid("order_items", seed, index * 16 + k as u64),
                 "label": it.label,
                 "amount": it.amount,
@@ -1790,7 +1808,7 @@ fn refund(seed: u64, index: u64, created: i64) -> Value {
         let needs_evidence = matches!(status, "needs_response" | "under_review");
         json!({
             "created_at": ts_in(&mut r, created, -5 * DAY..-HOUR),
-            "modified_at": ts_in(&mut r, created, MINUTE..DAY),
+            "modified_at": if chance(&mut r, 1, 4) { Value::Null } else { json!(ts_in(&mut r, created, MINUTE..DAY)) },
             "id": uuid("disputes", seed, index),
             "status": status,
             "resolved": matches!(status, "won" | "lost"),
@@ -1857,7 +1875,7 @@ fn checkout(seed: u64, index: u64, created: i64) -> Value {
             s
         }
         PriceKind::UnitBased { tiers, minimum, .. } => {
-            let u = r.i64(1..40) * 100;
+            let u = unit_quantity(&mut r, &price.kind);
             units = Some(u);
             min_units = *minimum;
             max_units = tiers[tiers.len() - 1].0;

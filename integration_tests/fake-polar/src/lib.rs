@@ -1,2 +1,9 @@
-//! A local server that behaves like Polar's list endpoints.
+//! A local server that behaves like Polar's list endpoints (API 2026-10), for the end-to-end tests, the
+//! README's demo and the benchmark: realistic generated data (`data`), Polar's sorting and pagination
+//! (`store`), and the HTTP behaviour with auth, scopes, rate limits, faults and churn (`server`).
+
 pub mod data;
+pub mod server;
+pub mod store;
+
+pub use server::{Churn, FakePolar, Fault, FaultKind, LoggedRequest, Options, API_VERSION, TOKEN};

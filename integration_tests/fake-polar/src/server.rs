@@ -1,0 +1,483 @@
+//! The HTTP side of the fake: Polar's eight list endpoints with its pagination, bearer-token auth with
+//! per-scope 403s, API-version check, a sliding-window rate limit answering 429 with `Retry-After`, latency,
+//! a scriptable fault schedule and a churn mode. It runs on its own thread and runtime, so tests can be plain
+//! `#[test]` functions that run the connector as a child process.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Value, json};
+
+use crate::data;
+use crate::store::{self, Store};
+
+pub const API_VERSION: &str = "2026-10";
+pub const TOKEN: &str = "polar_oat_FAKE0123456789abcdefghijklmnopqrstuvwx";
+
+/// What the fake serves and how it behaves.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Records per stream (streams not named have none).
+    pub counts: HashMap<String, usize>,
+    pub seed: u64,
+    pub token: String,
+    /// Scopes the token holds; `None`: all of them.
+    pub scopes: Option<Vec<String>>,
+    /// Added to every request before it is answered.
+    pub latency: Duration,
+    /// Requests per minute before 429s (a sliding 60-second window); `None`: no limit.
+    pub rate_limit_per_minute: Option<u32>,
+    /// Consecutive records sharing one creation time (1: none), to exercise tie handling.
+    pub tie_every: usize,
+    pub port: u16,
+}
+
+impl Options {
+    /// `per_stream` records in every stream.
+    pub fn with_records(per_stream: usize) -> Options {
+        Options {
+            counts: data::STREAMS.iter().map(|stream| (stream.to_string(), per_stream)).collect(),
+            seed: 7,
+            token: TOKEN.to_owned(),
+            scopes: None,
+            latency: Duration::ZERO,
+            rate_limit_per_minute: None,
+            tie_every: 1,
+            port: 0,
+        }
+    }
+
+    pub fn count(mut self, stream: &str, count: usize) -> Options {
+        self.counts.insert(stream.to_owned(), count);
+        self
+    }
+}
+
+/// A fault to inject: what the server does instead of answering normally.
+#[derive(Debug, Clone)]
+pub enum FaultKind {
+    /// Answer with this status, optional `Retry-After` value, and body.
+    Status { status: u16, retry_after: Option<String>, body: String },
+    /// Wait this long, then answer normally.
+    Delay(Duration),
+    /// Send the headers and part of the body, then drop the connection.
+    CutBody,
+    /// A complete 200 response whose JSON is truncated.
+    MalformedJson,
+    /// A 200 response of valid JSON that is not a Polar page.
+    Body(String),
+    /// The page with its first item stripped of `id`.
+    ItemWithoutId,
+    /// The page pretty-printed over many lines.
+    Indented,
+}
+
+/// A fault applied to the next `times` requests matching `stream` and `pages`.
+#[derive(Debug, Clone)]
+pub struct Fault {
+    pub stream: Option<String>,
+    /// Inclusive page range the fault applies to.
+    pub pages: (u32, u32),
+    pub times: usize,
+    pub kind: FaultKind,
+}
+
+impl Fault {
+    pub fn new(stream: &str, kind: FaultKind) -> Fault {
+        Fault { stream: Some(stream.to_owned()), pages: (1, u32::MAX), times: 1, kind }
+    }
+
+    pub fn pages(mut self, first: u32, last: u32) -> Fault {
+        self.pages = (first, last);
+        self
+    }
+
+    pub fn times(mut self, times: usize) -> Fault {
+        self.times = times;
+        self
+    }
+
+    pub fn status(stream: &str, status: u16) -> Fault {
+        Fault::new(stream, FaultKind::Status { status, retry_after: None, body: String::new() })
+    }
+}
+
+/// Records created and deleted around every page request of one stream.
+#[derive(Debug, Clone)]
+pub struct Churn {
+    pub stream: String,
+    pub creates_per_request: usize,
+    pub deletes_per_request: usize,
+    /// Stop churning after this many requests.
+    pub requests: usize,
+}
+
+/// One request as the fake saw it.
+#[derive(Debug, Clone)]
+pub struct LoggedRequest {
+    pub stream: String,
+    pub page: u32,
+    pub limit: u32,
+    pub sorting: Vec<String>,
+    pub status: u16,
+    pub user_agent: String,
+    pub polar_version: String,
+    pub authorization: String,
+}
+
+struct Shared {
+    store: Mutex<Store>,
+    options: Options,
+    faults: Mutex<Vec<Fault>>,
+    churn: Mutex<Option<Churn>>,
+    log: Mutex<Vec<LoggedRequest>>,
+    window: Mutex<VecDeque<Instant>>,
+    rng: Mutex<fastrand::Rng>,
+    /// Ids of records deleted by churn, and created by it.
+    deleted: Mutex<Vec<String>>,
+    created: Mutex<Vec<String>>,
+}
+
+/// A running fake; stops when dropped.
+pub struct FakePolar {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl FakePolar {
+    pub fn start(options: Options) -> FakePolar {
+        let start_ms = 1_735_689_600_000; // 2025-01-01T00:00:00Z
+        let store = Store::new(options.seed, &options.counts, start_ms, 61_000, options.tie_every);
+        let shared = Arc::new(Shared {
+            store: Mutex::new(store),
+            faults: Mutex::new(Vec::new()),
+            churn: Mutex::new(None),
+            log: Mutex::new(Vec::new()),
+            window: Mutex::new(VecDeque::new()),
+            rng: Mutex::new(fastrand::Rng::with_seed(options.seed)),
+            deleted: Mutex::new(Vec::new()),
+            created: Mutex::new(Vec::new()),
+            options,
+        });
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("fake-polar")
+            .enable_all()
+            .build()
+            .expect("start the fake's runtime");
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind(("127.0.0.1", shared.options.port)))
+            .expect("bind the fake on 127.0.0.1");
+        let addr = listener.local_addr().expect("the fake's address");
+        let app = axum::Router::new().route("/v1/{resource}/", get(list)).fallback(not_found).with_state(shared.clone());
+        runtime.spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        FakePolar { shared, addr, runtime: Some(runtime) }
+    }
+
+    /// The base URL to put in the connector's config.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A connector config for this fake.
+    pub fn config(&self) -> Value {
+        json!({"organization_access_token": self.shared.options.token, "base_url": self.url(), "requests_per_minute": 100_000})
+    }
+
+    /// The records of `stream` as they are now, in creation order.
+    pub fn objects(&self, stream: &str) -> Vec<Value> {
+        let store = self.shared.store.lock().unwrap();
+        store.streams[stream].rows.iter().map(|row| store.object(stream, row)).collect()
+    }
+
+    pub fn ids(&self, stream: &str) -> Vec<String> {
+        let store = self.shared.store.lock().unwrap();
+        store.streams[stream].rows.iter().map(|row| data::object_id(stream, store.seed, row.index)).collect()
+    }
+
+    pub fn push_fault(&self, fault: Fault) {
+        self.shared.faults.lock().unwrap().push(fault);
+    }
+
+    pub fn set_churn(&self, churn: Churn) {
+        *self.shared.churn.lock().unwrap() = Some(churn);
+    }
+
+    /// Ids deleted and created by churn so far.
+    pub fn churned(&self) -> (Vec<String>, Vec<String>) {
+        (self.shared.deleted.lock().unwrap().clone(), self.shared.created.lock().unwrap().clone())
+    }
+
+    pub fn requests(&self) -> Vec<LoggedRequest> {
+        self.shared.log.lock().unwrap().clone()
+    }
+
+    pub fn clear_requests(&self) {
+        self.shared.log.lock().unwrap().clear();
+    }
+}
+
+impl Drop for FakePolar {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+async fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, axum::Json(json!({"detail": "Not Found"}))).into_response()
+}
+
+fn error(status: StatusCode, name: &str, detail: &str) -> Response {
+    (status, axum::Json(json!({"error": name, "detail": detail}))).into_response()
+}
+
+fn scope_of(resource: &str) -> String {
+    format!("{resource}:read")
+}
+
+async fn list(
+    State(shared): State<Arc<Shared>>,
+    Path(resource): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let header_text = |name: header::HeaderName| {
+        headers.get(name).and_then(|value| value.to_str().ok()).unwrap_or_default().to_owned()
+    };
+    let mut logged = LoggedRequest {
+        stream: resource.clone(),
+        page: 0,
+        limit: 0,
+        sorting: Vec::new(),
+        status: 0,
+        user_agent: header_text(header::USER_AGENT),
+        polar_version: headers.get("polar-version").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned(),
+        authorization: header_text(header::AUTHORIZATION),
+    };
+    let response = answer(&shared, &resource, query.as_deref().unwrap_or_default(), &mut logged).await;
+    logged.status = response.status().as_u16();
+    shared.log.lock().unwrap().push(logged);
+    response
+}
+
+async fn answer(shared: &Shared, resource: &str, query: &str, logged: &mut LoggedRequest) -> Response {
+    let options = &shared.options;
+    if !options.latency.is_zero() {
+        tokio::time::sleep(options.latency).await;
+    }
+    if !logged.polar_version.is_empty() && logged.polar_version != API_VERSION {
+        return not_found().await;
+    }
+    if !data::STREAMS.contains(&resource) {
+        return not_found().await;
+    }
+    if let Some(limit) = options.rate_limit_per_minute {
+        let mut window = shared.window.lock().unwrap();
+        let now = Instant::now();
+        while window.front().is_some_and(|at| now.duration_since(*at) >= Duration::from_secs(60)) {
+            window.pop_front();
+        }
+        if window.len() >= limit as usize {
+            let wait = Duration::from_secs(60) - now.duration_since(window[0]);
+            let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            return Response::builder()
+                .status(StatusCode::TOO_MANY_REQUESTS)
+                .header(header::RETRY_AFTER, seconds.to_string())
+                .body(Body::empty())
+                .unwrap();
+        }
+        window.push_back(now);
+    }
+    if logged.authorization != format!("Bearer {}", options.token) {
+        return error(StatusCode::UNAUTHORIZED, "Unauthorized", "Invalid or expired token");
+    }
+    if let Some(scopes) = &options.scopes {
+        let needed = scope_of(resource);
+        let write = format!("{resource}:write");
+        if !scopes.iter().any(|scope| *scope == needed || (*scope == write && resource != "orders")) {
+            return error(StatusCode::FORBIDDEN, "MissingScope", &format!("The scope {needed} is required."));
+        }
+    }
+    // Query: page, limit, sorting (repeatable).
+    let mut page: i64 = 1;
+    let mut limit: i64 = 10;
+    let mut sorting = Vec::new();
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        match &*key {
+            "page" => page = value.parse().unwrap_or(-1),
+            "limit" => limit = value.parse().unwrap_or(-1),
+            "sorting" => sorting.push(value.into_owned()),
+            _ => {}
+        }
+    }
+    if page < 1 || limit < 1 {
+        return validation_error("page and limit must be positive integers");
+    }
+    let limit = limit.min(100) as usize;
+    let page_number = page as u32;
+    logged.page = page_number;
+    logged.limit = limit as u32;
+    logged.sorting = sorting.clone();
+    let allowed = store::sort_fields(resource);
+    let unmodeled = store::unmodeled_sort_keys(resource);
+    for criterion in &sorting {
+        let name = criterion.trim_start_matches('-');
+        if !allowed.contains(&name) && !unmodeled.contains(&name) {
+            return validation_error(&format!("Input should be a valid sort key, got '{criterion}'"));
+        }
+    }
+    if sorting.is_empty() {
+        sorting.push(store::default_sorting(resource).to_owned());
+    }
+    let fault = take_fault(shared, resource, page_number);
+    if let Some(FaultKind::Delay(delay)) = &fault {
+        tokio::time::sleep(*delay).await;
+    }
+    if let Some(FaultKind::Status { status, retry_after, body }) = &fault {
+        let mut response = Response::builder().status(*status);
+        if let Some(value) = retry_after {
+            response = response.header(header::RETRY_AFTER, value);
+        }
+        return response.body(Body::from(body.clone())).unwrap();
+    }
+    churn(shared, resource);
+    let body = render_page(shared, resource, &sorting, page as usize, limit, fault.as_ref());
+    match fault {
+        Some(FaultKind::CutBody) => {
+            let cut = body.len() / 2;
+            let head = body[..cut].to_vec();
+            let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+                vec![Ok(head), Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "cut"))];
+            Response::builder()
+                .status(StatusCode::OK)
+                .header(header::CONTENT_TYPE, "application/json")
+                .header(header::CONTENT_LENGTH, body.len().to_string())
+                .body(Body::from_stream(tokio_stream::iter(chunks)))
+                .unwrap()
+        }
+        Some(FaultKind::MalformedJson) => json_response(body[..body.len() / 2].to_vec()),
+        Some(FaultKind::Body(text)) => json_response(text.into_bytes()),
+        _ => json_response(body),
+    }
+}
+
+fn json_response(body: Vec<u8>) -> Response {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header(header::CONTENT_TYPE, "application/json")
+        .header("polar-version", API_VERSION)
+        .body(Body::from(body))
+        .unwrap()
+}
+
+fn validation_error(message: &str) -> Response {
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        axum::Json(json!({"detail": [{"loc": ["query", "sorting"], "msg": message, "type": "enum"}]})),
+    )
+        .into_response()
+}
+
+fn take_fault(shared: &Shared, resource: &str, page: u32) -> Option<FaultKind> {
+    let mut faults = shared.faults.lock().unwrap();
+    let position = faults.iter().position(|fault| {
+        fault.times > 0
+            && fault.stream.as_deref().is_none_or(|stream| stream == resource)
+            && (fault.pages.0..=fault.pages.1).contains(&page)
+    })?;
+    faults[position].times -= 1;
+    Some(faults[position].kind.clone())
+}
+
+/// Creates and deletes records of the churned stream before this request is answered.
+fn churn(shared: &Shared, resource: &str) {
+    let mut churn_slot = shared.churn.lock().unwrap();
+    let Some(churn) = churn_slot.as_mut().filter(|churn| churn.stream == resource && churn.requests > 0) else {
+        return;
+    };
+    churn.requests -= 1;
+    let mut store = shared.store.lock().unwrap();
+    let seed = store.seed;
+    let stream: &'static str = data::STREAMS.iter().find(|name| **name == resource).expect("known stream");
+    let mut rng = shared.rng.lock().unwrap();
+    for _ in 0..churn.deletes_per_request {
+        let rows = &store.streams[stream].rows;
+        if rows.is_empty() {
+            break;
+        }
+        // Delete from the first half, where the sync has already been: the case that shifts later records.
+        let position = rng.usize(..rows.len().div_ceil(2));
+        let row = store.stream(stream).remove(position);
+        shared.deleted.lock().unwrap().push(data::object_id(stream, seed, row.index));
+    }
+    for _ in 0..churn.creates_per_request {
+        let now = chrono::Utc::now().timestamp_millis();
+        let last = store.streams[stream].rows.last().map_or(now, |row| row.created_at_ms + 1);
+        let index = store.stream(stream).push(stream, seed, now.max(last));
+        shared.created.lock().unwrap().push(data::object_id(stream, seed, index));
+    }
+}
+
+/// The JSON body of one page, with ties straddling the page's edges shuffled as an unordered query would.
+fn render_page(
+    shared: &Shared,
+    resource: &str,
+    sorting: &[String],
+    page: usize,
+    limit: usize,
+    fault: Option<&FaultKind>,
+) -> Vec<u8> {
+    let mut store = shared.store.lock().unwrap();
+    let stream: &'static str = data::STREAMS.iter().find(|name| **name == resource).expect("known stream");
+    let data_for_stream = store.stream(stream);
+    let mut order = data_for_stream.ordered(resource, sorting).to_vec();
+    let total = order.len();
+    let start = (page - 1).saturating_mul(limit).min(total);
+    let end = (start + limit).min(total);
+    let mut rng = shared.rng.lock().unwrap();
+    for edge in [start, end] {
+        if edge == 0 || edge >= total {
+            continue;
+        }
+        // The tie group around the edge, if the edge cuts through one.
+        if !data_for_stream.tied(resource, sorting, order[edge - 1], order[edge]) {
+            continue;
+        }
+        let mut low = edge - 1;
+        while low > 0 && data_for_stream.tied(resource, sorting, order[low - 1], order[edge]) {
+            low -= 1;
+        }
+        let mut high = edge + 1;
+        while high < total && data_for_stream.tied(resource, sorting, order[high], order[edge]) {
+            high += 1;
+        }
+        rng.shuffle(&mut order[low..high]);
+    }
+    drop(rng);
+    let rows: Vec<_> = order[start..end].iter().map(|&position| data_for_stream.rows[position].clone()).collect();
+    let mut items: Vec<Value> = rows.iter().map(|row| store.object(stream, row)).collect();
+    if let (Some(FaultKind::ItemWithoutId), Some(first)) = (fault, items.first_mut()) {
+        first.as_object_mut().expect("objects").remove("id");
+    }
+    let envelope = json!({
+        "items": items,
+        "pagination": {"total_count": total, "max_page": total.div_ceil(limit)},
+    });
+    if matches!(fault, Some(FaultKind::Indented)) {
+        serde_json::to_vec_pretty(&envelope).expect("serializes")
+    } else {
+        serde_json::to_vec(&envelope).expect("serializes")
+    }
+}

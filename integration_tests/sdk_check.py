@@ -1,0 +1,283 @@
+#!/usr/bin/env python3
+"""Validate Polar list pages with the official SDK's own loader (polar-sdk 1.0.2, API 2026-10).
+
+Every page envelope ({"items": [...], "pagination": {...}}) of every stream is loaded with
+``polar.base.deserialize(page, polar.v2026_10.outputs.ListResourceX)``, exactly as the SDK loads a
+real API response. Needs Python 3.11+ and ``pip install polar-sdk==1.0.2``; nothing else.
+
+Two sources of pages:
+  --dump-dir DIR              DIR/<stream>.json as written by
+                              `cargo run -p fake-polar --example dump -- DIR COUNT [SEED]`
+  --base-url URL --token T    GET URL/v1/<stream>/?page=N&limit=100 with `Authorization: Bearer T`
+                              and `Polar-Version: 2026-10`, following pagination.max_page
+
+For each stream it prints the number of items checked and the variants seen. It exits 1 if an
+item fails to load (reporting the SDK's error, the stream and the item index; the first failure of
+each stream), or if an expected variant is missing: individual and team customers and all eight
+benefit types always; with --all-variants also every product price type, one-time and recurring
+products and every order, subscription, checkout, refund and organization status (taken from the
+SDK's literals). With --strict-fields it also walks every object against the SDK's dataclasses
+and fails on a missing field (even an optional one) or an unknown one, which the loader tolerates.
+Exits 0 when everything passes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import dataclasses
+import json
+import types
+import sys
+import typing
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+try:
+    from polar import base as polar_base
+    from polar.v2026_10 import literals, outputs
+except ImportError:  # pragma: no cover - depends on the environment
+    sys.exit("sdk_check.py needs the Polar SDK: pip install polar-sdk==1.0.2")
+
+API_VERSION = "2026-10"
+PAGE_LIMIT = 100
+
+# stream -> (page type, item type)
+STREAMS: dict[str, tuple[typing.Any, typing.Any]] = {
+    "customers": (outputs.ListResourceCustomer, outputs.Customer),
+    "products": (outputs.ListResourceProduct, outputs.Product),
+    "orders": (outputs.ListResourceOrder, outputs.Order),
+    "subscriptions": (outputs.ListResourceSubscription, outputs.Subscription),
+    "refunds": (outputs.ListResourceRefund, outputs.Refund),
+    "checkouts": (outputs.ListResourceCheckout, outputs.Checkout),
+    "benefits": (outputs.ListResourceBenefit, outputs.Benefit),
+    "organizations": (outputs.ListResourceOrganization, outputs.Organization),
+}
+
+
+def literal_values(alias: typing.Any) -> set[str]:
+    return {str(v) for v in typing.get_args(alias)}
+
+
+def union_names(alias: typing.Any) -> set[str]:
+    return {t.__name__ for t in typing.get_args(alias)}
+
+
+PRICE_TYPE_NAMES = union_names(
+    typing.get_type_hints(outputs.Product)["prices"].__args__[0]
+)
+
+
+def variants(stream: str, item: typing.Any) -> list[tuple[str, str]]:
+    """(dimension, value) pairs describing one loaded item."""
+    match stream:
+        case "customers" | "benefits":
+            return [("type", type(item).__name__)]
+        case "products":
+            seen = [("kind", "recurring" if item.is_recurring else "one_time")]
+            seen += [("price", type(p).__name__) for p in item.prices]
+            return seen
+        case "orders":
+            return [("status", item.status), ("billing_reason", item.billing_reason)]
+        case "refunds":
+            seen = [("status", item.status), ("reason", item.reason)]
+            if item.dispute is not None:
+                seen.append(("dispute", item.dispute.status))
+            return seen
+        case _:
+            return [("status", item.status)]
+
+
+def expected_variants(all_variants: bool) -> dict[str, dict[str, set[str]]]:
+    expected: dict[str, dict[str, set[str]]] = {
+        "customers": {"type": union_names(outputs.Customer)},
+        "benefits": {"type": union_names(outputs.Benefit)},
+    }
+    if all_variants:
+        expected["products"] = {"kind": {"one_time", "recurring"}, "price": PRICE_TYPE_NAMES}
+        expected["orders"] = {
+            "status": literal_values(literals.OrderStatus),
+            "billing_reason": literal_values(literals.OrderBillingReason),
+        }
+        expected["subscriptions"] = {"status": literal_values(literals.SubscriptionStatus)}
+        expected["checkouts"] = {"status": literal_values(literals.CheckoutStatus)}
+        expected["refunds"] = {
+            "status": literal_values(literals.RefundStatus),
+            "reason": literal_values(literals.RefundReason),
+        }
+        expected["organizations"] = {"status": literal_values(literals.OrganizationStatus)}
+    return expected
+
+
+def pages_from_dump(directory: Path, stream: str) -> typing.Iterator[typing.Any]:
+    path = directory / f"{stream}.json"
+    with path.open("rb") as f:
+        yield json.load(f)
+
+
+def pages_from_api(base_url: str, token: str, stream: str) -> typing.Iterator[typing.Any]:
+    page = 1
+    while True:
+        query = urllib.parse.urlencode({"page": page, "limit": PAGE_LIMIT})
+        url = f"{base_url.rstrip('/')}/v1/{stream}/?{query}"
+        request = urllib.request.Request(
+            url,
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Polar-Version": API_VERSION,
+                "Accept": "application/json",
+            },
+        )
+        with urllib.request.urlopen(request, timeout=60) as response:
+            envelope = json.load(response)
+        yield envelope
+        max_page = envelope.get("pagination", {}).get("max_page", 0)
+        if not isinstance(max_page, int) or page >= max_page:
+            return
+        page += 1
+
+
+def field_problems(value: typing.Any, hint: typing.Any, path: str) -> list[str]:
+    """Fields missing from or unknown to the SDK type `hint`, anywhere inside `value`."""
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None:
+            return []
+        # Of the members that load the value, judge it by the one it fits best: a variant with
+        # an extra field (e.g. a repeating discount) also loads as its smaller sibling.
+        best: list[str] | None = None
+        for member in typing.get_args(hint):
+            if member is type(None):
+                continue
+            try:
+                polar_base.deserialize(value, member)
+            except polar_base.PolarDeserializationError:
+                continue
+            problems = field_problems(value, member, path)
+            if best is None or len(problems) < len(best):
+                best = problems
+        return best or []
+    if origin is list and isinstance(value, list):
+        (item_hint,) = typing.get_args(hint)
+        return [p for i, v in enumerate(value) for p in field_problems(v, item_hint, f"{path}[{i}]")]
+    if origin is dict and isinstance(value, dict):
+        _, value_hint = typing.get_args(hint)
+        return [p for k, v in value.items() for p in field_problems(v, value_hint, f"{path}.{k}")]
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint) and isinstance(value, dict):
+        hints = typing.get_type_hints(hint)
+        names = [f.name for f in dataclasses.fields(hint)]
+        problems = [f"{path}: missing field {n!r} of {hint.__name__}" for n in names if n not in value]
+        problems += [f"{path}: unknown field {k!r} for {hint.__name__}" for k in value if k not in hints]
+        for n in names:
+            if n in value:
+                problems += field_problems(value[n], hints[n], f"{path}.{n}")
+        return problems
+    return []
+
+
+def first_item_error(item_type: typing.Any, items: list[typing.Any]) -> tuple[int, str] | None:
+    for index, item in enumerate(items):
+        try:
+            polar_base.deserialize(item, item_type)
+        except polar_base.PolarDeserializationError as e:
+            return index, str(e)
+    return None
+
+
+def check_stream(
+    stream: str,
+    pages: typing.Iterable[typing.Any],
+    expected: dict[str, set[str]],
+    strict_fields: bool = False,
+) -> bool:
+    page_type, item_type = STREAMS[stream]
+    seen: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    checked = 0
+    ok = True
+    try:
+        for page_number, envelope in enumerate(pages, start=1):
+            try:
+                loaded = polar_base.deserialize(envelope, page_type)
+            except polar_base.PolarDeserializationError as e:
+                items = envelope.get("items") if isinstance(envelope, dict) else None
+                located = first_item_error(item_type, items) if isinstance(items, list) else None
+                if located is None:
+                    print(f"FAIL {stream}: page {page_number}: {e}")
+                else:
+                    index, message = located
+                    print(f"FAIL {stream}: item {checked + index} (page {page_number}, index {index}): {message}")
+                ok = False
+                break
+            if strict_fields:
+                for index, raw in enumerate(envelope["items"]):
+                    problems = field_problems(raw, item_type, "item")
+                    if problems:
+                        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+                        print(f"FAIL {stream}: item {checked + index} (page {page_number}): {problems[0]}{more}")
+                        ok = False
+                        break
+                if not ok:
+                    break
+            for item in loaded.items:
+                for dimension, value in variants(stream, item):
+                    seen[dimension][value] += 1
+            checked += len(loaded.items)
+    except (OSError, urllib.error.URLError, json.JSONDecodeError) as e:
+        print(f"FAIL {stream}: could not read pages: {e}")
+        ok = False
+
+    summary = "; ".join(
+        f"{dimension}: " + ", ".join(f"{value}={count}" for value, count in sorted(counts.items()))
+        for dimension, counts in seen.items()
+    )
+    print(f"{stream}: {checked} items checked" + (f" | {summary}" if summary else ""))
+    for dimension, wanted in expected.items():
+        missing = sorted(wanted - set(seen.get(dimension, {})))
+        if missing and ok:
+            print(f"FAIL {stream}: missing {dimension} variants: {', '.join(missing)}")
+            ok = False
+    return ok
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--dump-dir", type=Path, help="directory with <stream>.json page files")
+    source.add_argument("--base-url", help="server base URL, e.g. http://127.0.0.1:8080")
+    parser.add_argument("--token", help="bearer token (with --base-url)")
+    parser.add_argument("--streams", help="comma-separated subset of streams (default: all eight)")
+    parser.add_argument(
+        "--all-variants",
+        action="store_true",
+        help="also require every price type and every status of the other streams",
+    )
+    parser.add_argument(
+        "--strict-fields",
+        action="store_true",
+        help="also fail on fields missing from (even optional) or unknown to the SDK types",
+    )
+    args = parser.parse_args()
+    if args.base_url and not args.token:
+        parser.error("--base-url needs --token")
+
+    streams = list(STREAMS) if not args.streams else [s.strip() for s in args.streams.split(",") if s.strip()]
+    unknown = [s for s in streams if s not in STREAMS]
+    if unknown:
+        parser.error(f"unknown streams: {', '.join(unknown)}")
+
+    expected = expected_variants(args.all_variants)
+    all_ok = True
+    for stream in streams:
+        if args.dump_dir is not None:
+            pages = pages_from_dump(args.dump_dir, stream)
+        else:
+            pages = pages_from_api(args.base_url, args.token, stream)
+        all_ok &= check_stream(stream, pages, expected.get(stream, {}), args.strict_fields)
+    print("all streams passed" if all_ok else "some streams failed")
+    return 0 if all_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
