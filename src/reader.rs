@@ -446,7 +446,7 @@ mod tests {
 
     #[test]
     fn covering_window_holds_the_whole_group() {
-        for (first, last) in [(95, 104), (0, 0), (99, 100), (150, 249), (1234, 1240)] {
+        for (first, last) in [(95, 104), (0, 0), (99, 100), (200, 299), (1234, 1240), (150, 199)] {
             if let Some((page, limit)) = covering_window(first, last) {
                 let start = u64::from(page - 1) * u64::from(limit);
                 assert!(start <= first && last < start + u64::from(limit), "{first}..{last}: {page}/{limit}");
@@ -455,5 +455,6 @@ mod tests {
             }
         }
         assert_eq!(covering_window(10, 110), None, "a group larger than a page has no window");
+        assert_eq!(covering_window(150, 249), None, "no page of 100 starts at 150");
     }
 }
