@@ -35,7 +35,7 @@ Mapping rules
   description.  No ``$ref``/``allOf``/``anyOf``/``oneOf``/``not``/``definitions``.
 * ``typing.Any`` as a field -> every JSON type (nullable).
 * A type that contains itself (e.g. ``Filter.clauses: list[FilterClause | Filter]``)
-  stops at the cycle with a plain nullable object (``additionalProperties: true``).
+  is expanded one nested level, then stops with a plain nullable object (``additionalProperties: true``).
 * ``description`` comes from the docstring written under each field in the SDK.
 
 Timestamps (``"format": "date-time"``)
@@ -379,7 +379,9 @@ class Converter:
         node = Node(properties={}, is_record=True)
         node.add_type("object")
         node.additional = None
-        if cls in stack:  # recursive type: stop with a plain object
+        # A recursive type (Filter inside Filter clauses) is expanded one nested level, then stops with a plain
+        # object: Polar's own filters nest one level in practice.
+        if stack.count(cls) >= 2:
             node.is_record = False
             return node
         hints = typing.get_type_hints(cls, include_extras=True)

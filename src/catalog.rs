@@ -10,7 +10,8 @@ pub fn discover() -> Value {
     let streams: Vec<Value> = STREAMS
         .iter()
         .map(|stream| {
-            let schema: Value = serde_json::from_str(stream.schema).expect("embedded schemas are valid JSON");
+            let schema: Value =
+                serde_json::from_str(stream.schema).expect("embedded schemas are valid JSON");
             json!({
                 "name": stream.name,
                 "description": stream.description,
@@ -30,11 +31,20 @@ pub fn discover() -> Value {
 /// only supports full refresh: PyAirbyte asks for it by default and gets a full refresh); strict where a
 /// mistake would silently sync the wrong thing (unknown or duplicate streams, invalid sync modes).
 pub fn parse_configured(path: &str, raw: &Value) -> Result<Vec<&'static StreamDef>, InputError> {
-    let wrong = |problem: String| InputError::WrongShape { what: "catalog", path: path.to_owned(), problem };
+    let wrong = |problem: String| InputError::WrongShape {
+        what: "catalog",
+        path: path.to_owned(),
+        problem,
+    };
     let entries = raw
         .get("streams")
         .and_then(Value::as_array)
-        .ok_or_else(|| wrong(format!("must be a JSON object with a 'streams' array, found {}", describe_root(raw))))?;
+        .ok_or_else(|| {
+            wrong(format!(
+                "must be a JSON object with a 'streams' array, found {}",
+                describe_root(raw)
+            ))
+        })?;
     let mut selected: Vec<&'static StreamDef> = Vec::with_capacity(entries.len());
     for (index, entry) in entries.iter().enumerate() {
         let name = entry
@@ -43,13 +53,18 @@ pub fn parse_configured(path: &str, raw: &Value) -> Result<Vec<&'static StreamDe
             .and_then(Value::as_str)
             .ok_or_else(|| wrong(format!("has no 'stream.name' string in streams[{index}]")))?;
         let stream = streams::find(name).ok_or_else(|| {
-            wrong(format!("names the stream '{name}', which this source does not have (it has: {})", streams::names()))
+            wrong(format!(
+                "names the stream '{name}', which this source does not have (it has: {})",
+                streams::names()
+            ))
         })?;
         match entry.get("sync_mode") {
             None | Some(Value::Null) => {}
             Some(Value::String(mode)) if mode == "full_refresh" || mode == "incremental" => {}
             Some(other) => {
-                let shown = other.as_str().map_or_else(|| json_type(other).to_owned(), |mode| format!("'{mode}'"));
+                let shown = other
+                    .as_str()
+                    .map_or_else(|| json_type(other).to_owned(), |mode| format!("'{mode}'"));
                 return Err(wrong(format!(
                     "gives stream '{name}' the sync_mode {shown}: it must be 'full_refresh' (or 'incremental', \
                      read as a full refresh)"
@@ -57,7 +72,9 @@ pub fn parse_configured(path: &str, raw: &Value) -> Result<Vec<&'static StreamDe
             }
         }
         if selected.iter().any(|seen| seen.name == name) {
-            return Err(wrong(format!("lists the stream '{name}' twice: select each stream once")));
+            return Err(wrong(format!(
+                "lists the stream '{name}' twice: select each stream once"
+            )));
         }
         selected.push(stream);
     }
@@ -68,7 +85,11 @@ pub fn parse_configured(path: &str, raw: &Value) -> Result<Vec<&'static StreamDe
 pub fn asks_incremental(raw: &Value) -> bool {
     raw.get("streams")
         .and_then(Value::as_array)
-        .is_some_and(|entries| entries.iter().any(|entry| entry.get("sync_mode") == Some(&json!("incremental"))))
+        .is_some_and(|entries| {
+            entries
+                .iter()
+                .any(|entry| entry.get("sync_mode") == Some(&json!("incremental")))
+        })
 }
 
 fn describe_root(raw: &Value) -> String {
@@ -91,23 +112,41 @@ mod tests {
     fn selects_streams_in_catalog_order() {
         let raw = json!({"streams": [entry("orders", "full_refresh"), entry("customers", "incremental")]});
         let selected = parse_configured("c.json", &raw).unwrap();
-        assert_eq!(selected.iter().map(|s| s.name).collect::<Vec<_>>(), ["orders", "customers"]);
+        assert_eq!(
+            selected.iter().map(|s| s.name).collect::<Vec<_>>(),
+            ["orders", "customers"]
+        );
         assert!(asks_incremental(&raw));
     }
 
     #[test]
     fn rejects_what_would_sync_the_wrong_thing() {
         let cases = [
-            (json!({"streams": [entry("nope", "full_refresh")]}), "names the stream 'nope'"),
-            (json!({"streams": [entry("orders", "INVALID")]}), "sync_mode 'INVALID'"),
-            (json!({"streams": [entry("orders", "full_refresh"), entry("orders", "full_refresh")]}), "twice"),
-            (json!({"streams": [{"sync_mode": "full_refresh"}]}), "streams[0]"),
+            (
+                json!({"streams": [entry("nope", "full_refresh")]}),
+                "names the stream 'nope'",
+            ),
+            (
+                json!({"streams": [entry("orders", "INVALID")]}),
+                "sync_mode 'INVALID'",
+            ),
+            (
+                json!({"streams": [entry("orders", "full_refresh"), entry("orders", "full_refresh")]}),
+                "twice",
+            ),
+            (
+                json!({"streams": [{"sync_mode": "full_refresh"}]}),
+                "streams[0]",
+            ),
             (json!([1]), "found an array"),
             (json!({"stream": []}), "an object without it"),
         ];
         for (raw, expected) in cases {
             let message = parse_configured("c.json", &raw).unwrap_err().to_string();
-            assert!(message.contains(expected) && message.contains("c.json"), "{message}");
+            assert!(
+                message.contains(expected) && message.contains("c.json"),
+                "{message}"
+            );
         }
     }
 

@@ -21,7 +21,12 @@ pub async fn check(client: &PolarClient) -> Result<Result<(), String>, OutputClo
             client.base_url()
         )));
     }
-    let rest = join_all(STREAMS[1..].iter().map(|stream| client.fetch_page(stream, 1, 1))).await;
+    let rest = join_all(
+        STREAMS[1..]
+            .iter()
+            .map(|stream| client.fetch_page(stream, 1, 1)),
+    )
+    .await;
     let results = std::iter::once(first).chain(rest);
     let mut missing_scopes = Vec::new();
     let mut not_found = Vec::new();
@@ -58,7 +63,15 @@ pub async fn check(client: &PolarClient) -> Result<Result<(), String>, OutputClo
             missing_scopes.join(", ")
         ));
     }
-    problems.extend(not_found.iter().map(|name| format!("{name}: 404 Not Found")));
+    problems.extend(
+        not_found
+            .iter()
+            .map(|name| format!("{name}: 404 Not Found")),
+    );
     problems.extend(other);
-    Ok(if problems.is_empty() { Ok(()) } else { Err(problems.join("; ")) })
+    Ok(if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems.join("; "))
+    })
 }

@@ -56,6 +56,8 @@ pub enum Command {
 impl Cli {
     /// Whether DEBUG logging is on: `--debug`, or `LOG_LEVEL=debug` in the environment.
     pub fn debug_enabled(&self) -> bool {
-        self.debug || std::env::var("LOG_LEVEL").is_ok_and(|level| level.trim().eq_ignore_ascii_case("debug"))
+        self.debug
+            || std::env::var("LOG_LEVEL")
+                .is_ok_and(|level| level.trim().eq_ignore_ascii_case("debug"))
     }
 }

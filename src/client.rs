@@ -26,7 +26,11 @@ use crate::tuning::Tuning;
 
 /// The Polar API version every request asks for.
 pub const API_VERSION: &str = "2026-10";
-pub const USER_AGENT: &str = concat!("source-polar/", env!("CARGO_PKG_VERSION"), " (Airbyte source connector)");
+pub const USER_AGENT: &str = concat!(
+    "source-polar/",
+    env!("CARGO_PKG_VERSION"),
+    " (Airbyte source connector)"
+);
 /// The largest page Polar serves.
 pub const PAGE_SIZE: u32 = 100;
 
@@ -61,18 +65,33 @@ pub enum ApiError {
         "the access token lacks the '{scope}' scope (403 Forbidden for {request}). Create a token that has \
          '{scope}' (Polar tokens cannot gain scopes later) or deselect this stream"
     )]
-    MissingScope { request: RequestLabel, scope: &'static str },
+    MissingScope {
+        request: RequestLabel,
+        scope: &'static str,
+    },
     #[error(
         "Polar answered 404 Not Found for {request}, an endpoint that exists in API version {API_VERSION}: \
          the server does not accept API version {API_VERSION}, or 'base_url' does not point at Polar's API"
     )]
     NotFound { request: RequestLabel },
     #[error("Polar refused {request} with HTTP {status}: {detail}")]
-    Refused { request: RequestLabel, status: u16, detail: String },
+    Refused {
+        request: RequestLabel,
+        status: u16,
+        detail: String,
+    },
     #[error("Polar kept {problem} for {request} after {attempts} attempts over {} s", waited.as_secs())]
-    Exhausted { request: RequestLabel, problem: String, attempts: u32, waited: Duration },
+    Exhausted {
+        request: RequestLabel,
+        problem: String,
+        attempts: u32,
+        waited: Duration,
+    },
     #[error("Polar answered {request} with a response this connector cannot use: {problem}")]
-    OffContract { request: RequestLabel, problem: OffContract },
+    OffContract {
+        request: RequestLabel,
+        problem: OffContract,
+    },
     #[error(transparent)]
     Output(#[from] OutputClosed),
 }
@@ -80,7 +99,9 @@ pub enum ApiError {
 impl ApiError {
     pub fn failure_type(&self) -> FailureType {
         match self {
-            ApiError::Unauthorized { .. } | ApiError::MissingScope { .. } => FailureType::ConfigError,
+            ApiError::Unauthorized { .. } | ApiError::MissingScope { .. } => {
+                FailureType::ConfigError
+            }
             ApiError::Exhausted { .. } => FailureType::TransientError,
             ApiError::NotFound { .. } | ApiError::Refused { .. } | ApiError::OffContract { .. } => {
                 FailureType::SystemError
@@ -119,8 +140,10 @@ pub struct PolarClient {
 
 impl PolarClient {
     pub fn new(config: Arc<Config>, tuning: Tuning, output: Output) -> anyhow::Result<Self> {
-        let mut authorization = HeaderValue::try_from(format!("Bearer {}", config.token.expose_secret()))
-            .map_err(|_| anyhow::anyhow!("the access token cannot be sent in an HTTP header"))?;
+        let mut authorization =
+            HeaderValue::try_from(format!("Bearer {}", config.token.expose_secret())).map_err(
+                |_| anyhow::anyhow!("the access token cannot be sent in an HTTP header"),
+            )?;
         authorization.set_sensitive(true);
         let mut headers = HeaderMap::new();
         headers.insert(header::AUTHORIZATION, authorization);
@@ -138,16 +161,35 @@ impl PolarClient {
             .map_err(|error| anyhow::anyhow!("cannot set up the HTTP client: {error}"))?;
         let rate_limit = AdaptiveRateLimit::new(config.requests_per_minute);
         let in_flight = Semaphore::new(tuning.max_in_flight);
-        Ok(PolarClient { http, config, tuning, rate_limit, in_flight, output, stats: RequestStats::default() })
+        Ok(PolarClient {
+            http,
+            config,
+            tuning,
+            rate_limit,
+            in_flight,
+            output,
+            stats: RequestStats::default(),
+        })
     }
 
     /// Fetches one page of `stream`, retrying what is worth retrying.
-    pub async fn fetch_page(&self, stream: &StreamDef, page: u32, limit: u32) -> Result<Page, ApiError> {
-        let label = RequestLabel { path: stream.path, page, limit };
+    pub async fn fetch_page(
+        &self,
+        stream: &StreamDef,
+        page: u32,
+        limit: u32,
+    ) -> Result<Page, ApiError> {
+        let label = RequestLabel {
+            path: stream.path,
+            page,
+            limit,
+        };
         let mut url = self.config.endpoint(stream.path);
         {
             let mut query = url.query_pairs_mut();
-            query.append_pair("page", &page.to_string()).append_pair("limit", &limit.to_string());
+            query
+                .append_pair("page", &page.to_string())
+                .append_pair("limit", &limit.to_string());
             for criterion in stream.sorting {
                 query.append_pair("sorting", criterion);
             }
@@ -170,7 +212,8 @@ impl PolarClient {
             let delay = retryable
                 .retry_after
                 .unwrap_or_else(|| delays.next().unwrap_or(self.tuning.backoff_max));
-            let out_of_budget = attempt >= self.tuning.max_attempts || waited + delay > self.tuning.max_retry_wait;
+            let out_of_budget =
+                attempt >= self.tuning.max_attempts || waited + delay > self.tuning.max_retry_wait;
             if out_of_budget {
                 return Err(ApiError::Exhausted {
                     request: label,
@@ -183,7 +226,9 @@ impl PolarClient {
             if retryable.rate_limited {
                 self.rate_limit.rate_limited(delay);
                 let reset = now_millis() + delay.as_millis() as u64;
-                self.output.send(&Message::rate_limited(stream.name, reset)).await?;
+                self.output
+                    .send(&Message::rate_limited(stream.name, reset))
+                    .await?;
             }
             let message = format!(
                 "{}: Polar is {} for {label}; retry {} of {} in {:.1} s",
@@ -207,7 +252,11 @@ impl PolarClient {
         url: &url::Url,
     ) -> Result<Result<Page, ApiError>, Retryable> {
         self.rate_limit.acquire().await;
-        let _slot = self.in_flight.acquire().await.expect("the semaphore is never closed");
+        let _slot = self
+            .in_flight
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         let sent = Instant::now();
         let response = self.http.get(url.clone()).send().await;
@@ -215,7 +264,11 @@ impl PolarClient {
             Ok(response) => response,
             Err(error) => {
                 self.debug_log(label, "failed", sent).await;
-                return Err(Retryable { problem: describe_transport_error(&error, &self.tuning), retry_after: None, rate_limited: false });
+                return Err(Retryable {
+                    problem: describe_transport_error(&error, &self.tuning),
+                    retry_after: None,
+                    rate_limited: false,
+                });
             }
         };
         let status = response.status();
@@ -225,7 +278,10 @@ impl PolarClient {
             let body = response.text().await;
             self.debug_log(label, status.as_str(), sent).await;
             let body = body.map_err(|error| Retryable {
-                problem: format!("cutting the response body short ({})", describe_body_error(&error)),
+                problem: format!(
+                    "cutting the response body short ({})",
+                    describe_body_error(&error)
+                ),
                 retry_after: None,
                 rate_limited: false,
             })?;
@@ -236,26 +292,51 @@ impl PolarClient {
                     retry_after: None,
                     rate_limited: false,
                 }),
-                Err(problem) => Ok(Err(ApiError::OffContract { request: label.clone(), problem })),
+                Err(problem) => Ok(Err(ApiError::OffContract {
+                    request: label.clone(),
+                    problem,
+                })),
             };
         }
         let body = response.text().await.unwrap_or_default();
         self.debug_log(label, status.as_str(), sent).await;
-        let retryable = |problem: String| Retryable { problem, retry_after: None, rate_limited: false };
+        let retryable = |problem: String| Retryable {
+            problem,
+            retry_after: None,
+            rate_limited: false,
+        };
         match status {
             StatusCode::TOO_MANY_REQUESTS => {
                 self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
-                Err(Retryable { problem: "answering 429 Too Many Requests".into(), retry_after, rate_limited: true })
+                Err(Retryable {
+                    problem: "answering 429 Too Many Requests".into(),
+                    retry_after,
+                    rate_limited: true,
+                })
             }
-            StatusCode::SERVICE_UNAVAILABLE => Err(Retryable { retry_after, ..retryable(format!("answering {status}")) }),
+            StatusCode::SERVICE_UNAVAILABLE => Err(Retryable {
+                retry_after,
+                ..retryable(format!("answering {status}"))
+            }),
             StatusCode::REQUEST_TIMEOUT
             | StatusCode::INTERNAL_SERVER_ERROR
             | StatusCode::BAD_GATEWAY
             | StatusCode::GATEWAY_TIMEOUT => Err(retryable(format!("answering {status}"))),
-            StatusCode::UNAUTHORIZED => Ok(Err(ApiError::Unauthorized { request: label.clone() })),
-            StatusCode::FORBIDDEN => Ok(Err(ApiError::MissingScope { request: label.clone(), scope: stream.scope })),
-            StatusCode::NOT_FOUND => Ok(Err(ApiError::NotFound { request: label.clone() })),
-            _ => Ok(Err(ApiError::Refused { request: label.clone(), status: status.as_u16(), detail: excerpt(&body) })),
+            StatusCode::UNAUTHORIZED => Ok(Err(ApiError::Unauthorized {
+                request: label.clone(),
+            })),
+            StatusCode::FORBIDDEN => Ok(Err(ApiError::MissingScope {
+                request: label.clone(),
+                scope: stream.scope,
+            })),
+            StatusCode::NOT_FOUND => Ok(Err(ApiError::NotFound {
+                request: label.clone(),
+            })),
+            _ => Ok(Err(ApiError::Refused {
+                request: label.clone(),
+                status: status.as_u16(),
+                detail: excerpt(&body),
+            })),
         }
     }
 
@@ -263,7 +344,13 @@ impl PolarClient {
         if self.output.debug_enabled() {
             let millis = sent.elapsed().as_millis();
             // Best effort: a closed stdout is reported by the next regular message.
-            let _ = self.output.log(LogLevel::Debug, format!("{label} -> {status} in {millis} ms")).await;
+            let _ = self
+                .output
+                .log(
+                    LogLevel::Debug,
+                    format!("{label} -> {status} in {millis} ms"),
+                )
+                .await;
         }
     }
 
@@ -271,14 +358,32 @@ impl PolarClient {
     /// every request until its reset.
     fn observe_rate_limit_headers(&self, headers: &HeaderMap) {
         let number = |names: [&str; 2]| {
-            names.iter().find_map(|name| headers.get(*name)?.to_str().ok()?.trim().parse::<u64>().ok())
+            names.iter().find_map(|name| {
+                headers
+                    .get(*name)?
+                    .to_str()
+                    .ok()?
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
         };
-        let Some(0) = number(["ratelimit-remaining", "x-ratelimit-remaining"]) else { return };
+        let Some(0) = number(["ratelimit-remaining", "x-ratelimit-remaining"]) else {
+            return;
+        };
         if let Some(reset) = number(["ratelimit-reset", "x-ratelimit-reset"]) {
             // Some servers send seconds until the reset, others the reset's Unix time.
-            let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs();
-            let seconds = if reset > 1_000_000_000 { reset.saturating_sub(now) } else { reset };
-            self.rate_limit.budget_spent(Duration::from_secs(seconds.min(3600)));
+            let now = SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs();
+            let seconds = if reset > 1_000_000_000 {
+                reset.saturating_sub(now)
+            } else {
+                reset
+            };
+            self.rate_limit
+                .budget_spent(Duration::from_secs(seconds.min(3600)));
         }
     }
 
@@ -295,24 +400,38 @@ impl PolarClient {
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(seconds) = value.parse::<f64>() {
-        return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds.min(86_400.0)));
+        return (seconds.is_finite() && seconds >= 0.0)
+            .then(|| Duration::from_secs_f64(seconds.min(86_400.0)));
     }
     let at = httpdate::parse_http_date(value).ok()?;
-    Some(at.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO))
+    Some(
+        at.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 fn describe_transport_error(error: &reqwest::Error, tuning: &Tuning) -> String {
     if error.is_timeout() {
-        format!("not answering within {} s", tuning.request_timeout.as_secs_f64())
+        format!(
+            "not answering within {} s",
+            tuning.request_timeout.as_secs_f64()
+        )
     } else if error.is_connect() {
-        format!("refusing or dropping the connection ({})", root_cause(error))
+        format!(
+            "refusing or dropping the connection ({})",
+            root_cause(error)
+        )
     } else {
         format!("dropping the connection ({})", root_cause(error))
     }
 }
 
 fn describe_body_error(error: &reqwest::Error) -> String {
-    if error.is_timeout() { "timed out".into() } else { root_cause(error) }
+    if error.is_timeout() {
+        "timed out".into()
+    } else {
+        root_cause(error)
+    }
 }
 
 /// The innermost cause of an error, which says what actually happened ("connection refused").

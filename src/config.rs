@@ -52,7 +52,7 @@ pub struct ConfigSpec {
 }
 
 /// A Polar environment.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Server {
     #[default]
@@ -107,7 +107,9 @@ pub enum ConfigError {
          '{TOKEN_PREFIX}' (personal and OAuth tokens cannot read an organization's data)"
     )]
     TokenPrefix,
-    #[error("'organization_access_token' contains spaces or control characters: paste the token alone")]
+    #[error(
+        "'organization_access_token' contains spaces or control characters: paste the token alone"
+    )]
     TokenCharacters,
     #[error("'server' must be \"production\" or \"sandbox\", found {0}")]
     BadServer(String),
@@ -115,18 +117,26 @@ pub enum ConfigError {
     BaseUrlNotString(&'static str),
     #[error("'base_url' is not a valid URL ({0}): give a full URL such as https://api.polar.sh")]
     BaseUrlInvalid(String),
-    #[error("'base_url' must use https (plain http is allowed only on a loopback address), found '{0}'")]
+    #[error(
+        "'base_url' must use https (plain http is allowed only on a loopback address), found '{0}'"
+    )]
     BaseUrlInsecure(String),
-    #[error("'base_url' must not carry a query, fragment or credentials: give just the scheme, host and path")]
+    #[error(
+        "'base_url' must not carry a query, fragment or credentials: give just the scheme, host and path"
+    )]
     BaseUrlExtras,
-    #[error("'requests_per_minute' must be a whole number from 1 to {MAX_REQUESTS_PER_MINUTE}, found {0}")]
+    #[error(
+        "'requests_per_minute' must be a whole number from 1 to {MAX_REQUESTS_PER_MINUTE}, found {0}"
+    )]
     BadRate(String),
 }
 
 impl Config {
     /// Validates a raw config. Unknown fields are ignored (Airbyte adds its own).
     pub fn from_json(raw: &Value) -> Result<Config, ConfigError> {
-        let fields = raw.as_object().ok_or(ConfigError::NotAnObject(json_type(raw)))?;
+        let fields = raw
+            .as_object()
+            .ok_or(ConfigError::NotAnObject(json_type(raw)))?;
         let token = validate_token(fields)?;
         let server = match present(fields, "server") {
             None => Server::default(),
@@ -137,7 +147,9 @@ impl Config {
         };
         let base_url = match present(fields, "base_url") {
             None => Url::parse(server.url()).expect("a built-in URL parses"),
-            Some(Value::String(text)) if text.trim().is_empty() => Url::parse(server.url()).expect("built-in"),
+            Some(Value::String(text)) if text.trim().is_empty() => {
+                Url::parse(server.url()).expect("built-in")
+            }
             Some(Value::String(text)) => validate_base_url(text.trim())?,
             Some(other) => return Err(ConfigError::BaseUrlNotString(json_type(other))),
         };
@@ -149,7 +161,11 @@ impl Config {
                 .and_then(|n| NonZeroU32::new(n as u32))
                 .ok_or_else(|| ConfigError::BadRate(describe(value)))?,
         };
-        Ok(Config { token, base_url, requests_per_minute })
+        Ok(Config {
+            token,
+            base_url,
+            requests_per_minute,
+        })
     }
 
     /// The URL of an API path such as `/v1/orders/`.
@@ -187,7 +203,10 @@ fn validate_token(fields: &Map<String, Value>) -> Result<SecretString, ConfigErr
     if !token.starts_with(TOKEN_PREFIX) {
         return Err(ConfigError::TokenPrefix);
     }
-    if token.chars().any(|c| c.is_whitespace() || c.is_control() || !c.is_ascii()) {
+    if token
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || !c.is_ascii())
+    {
         return Err(ConfigError::TokenCharacters);
     }
     Ok(SecretString::from(token.to_owned()))
@@ -196,9 +215,15 @@ fn validate_token(fields: &Map<String, Value>) -> Result<SecretString, ConfigErr
 fn validate_base_url(text: &str) -> Result<Url, ConfigError> {
     let url = Url::parse(text).map_err(|error| ConfigError::BaseUrlInvalid(error.to_string()))?;
     if url.host().is_none() || !matches!(url.scheme(), "https" | "http") {
-        return Err(ConfigError::BaseUrlInvalid("it needs an http(s) scheme and a host".into()));
+        return Err(ConfigError::BaseUrlInvalid(
+            "it needs an http(s) scheme and a host".into(),
+        ));
     }
-    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
+    if url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
         return Err(ConfigError::BaseUrlExtras);
     }
     if url.scheme() == "http" && !is_loopback(&url) {
@@ -253,23 +278,37 @@ mod tests {
 
     #[test]
     fn minimal_config_defaults_to_production() {
-        let config = config(json!({"organization_access_token": "polar_oat_abc", "extra": 1})).unwrap();
+        let config =
+            config(json!({"organization_access_token": "polar_oat_abc", "extra": 1})).unwrap();
         assert_eq!(config.base_url.as_str(), "https://api.polar.sh/");
         assert_eq!(config.requests_per_minute.get(), 400);
         assert_eq!(config.token.expose_secret(), "polar_oat_abc");
         assert!(!format!("{config:?}").contains("polar_oat_abc"));
-        assert_eq!(config.endpoint("/v1/orders/").as_str(), "https://api.polar.sh/v1/orders/");
+        assert_eq!(
+            config.endpoint("/v1/orders/").as_str(),
+            "https://api.polar.sh/v1/orders/"
+        );
     }
 
     #[test]
     fn sandbox_and_overrides() {
-        let config = config(json!({"organization_access_token": "polar_oat_x", "server": "sandbox",
-            "base_url": "http://127.0.0.1:8080/proxy/", "requests_per_minute": 30}))
+        let config = config(
+            json!({"organization_access_token": "polar_oat_x", "server": "sandbox",
+            "base_url": "http://127.0.0.1:8080/proxy/", "requests_per_minute": 30}),
+        )
         .unwrap();
-        assert_eq!(config.endpoint("/v1/orders/").as_str(), "http://127.0.0.1:8080/proxy/v1/orders/");
+        assert_eq!(
+            config.endpoint("/v1/orders/").as_str(),
+            "http://127.0.0.1:8080/proxy/v1/orders/"
+        );
         assert_eq!(config.requests_per_minute.get(), 30);
-        let sandbox = Config::from_json(&json!({"organization_access_token": "polar_oat_x", "server": "sandbox"}));
-        assert_eq!(sandbox.unwrap().base_url.as_str(), "https://sandbox-api.polar.sh/");
+        let sandbox = Config::from_json(
+            &json!({"organization_access_token": "polar_oat_x", "server": "sandbox"}),
+        );
+        assert_eq!(
+            sandbox.unwrap().base_url.as_str(),
+            "https://sandbox-api.polar.sh/"
+        );
     }
 
     #[test]
@@ -277,28 +316,72 @@ mod tests {
         let cases = [
             (json!([]), ConfigError::NotAnObject("an array")),
             (json!({}), ConfigError::MissingToken),
-            (json!({"organization_access_token": ""}), ConfigError::MissingToken),
-            (json!({"organization_access_token": 12}), ConfigError::TokenNotString("a number")),
-            (json!({"organization_access_token": "polar_pat_x"}), ConfigError::TokenPrefix),
-            (json!({"organization_access_token": "polar_oat_a b"}), ConfigError::TokenCharacters),
-            (json!({"organization_access_token": "polar_oat_a", "server": "prod"}), ConfigError::BadServer("\"prod\"".into())),
-            (json!({"organization_access_token": "polar_oat_a", "base_url": 3}), ConfigError::BaseUrlNotString("a number")),
-            (json!({"organization_access_token": "polar_oat_a", "base_url": "http://api.polar.sh"}), ConfigError::BaseUrlInsecure("http://api.polar.sh".into())),
-            (json!({"organization_access_token": "polar_oat_a", "base_url": "https://x.io/?a=1"}), ConfigError::BaseUrlExtras),
-            (json!({"organization_access_token": "polar_oat_a", "requests_per_minute": 0}), ConfigError::BadRate("0".into())),
-            (json!({"organization_access_token": "polar_oat_a", "requests_per_minute": 100_001}), ConfigError::BadRate("100001".into())),
-            (json!({"organization_access_token": "polar_oat_a", "requests_per_minute": 1.5}), ConfigError::BadRate("1.5".into())),
+            (
+                json!({"organization_access_token": ""}),
+                ConfigError::MissingToken,
+            ),
+            (
+                json!({"organization_access_token": 12}),
+                ConfigError::TokenNotString("a number"),
+            ),
+            (
+                json!({"organization_access_token": "polar_pat_x"}),
+                ConfigError::TokenPrefix,
+            ),
+            (
+                json!({"organization_access_token": "polar_oat_a b"}),
+                ConfigError::TokenCharacters,
+            ),
+            (
+                json!({"organization_access_token": "polar_oat_a", "server": "prod"}),
+                ConfigError::BadServer("\"prod\"".into()),
+            ),
+            (
+                json!({"organization_access_token": "polar_oat_a", "base_url": 3}),
+                ConfigError::BaseUrlNotString("a number"),
+            ),
+            (
+                json!({"organization_access_token": "polar_oat_a", "base_url": "http://api.polar.sh"}),
+                ConfigError::BaseUrlInsecure("http://api.polar.sh".into()),
+            ),
+            (
+                json!({"organization_access_token": "polar_oat_a", "base_url": "https://x.io/?a=1"}),
+                ConfigError::BaseUrlExtras,
+            ),
+            (
+                json!({"organization_access_token": "polar_oat_a", "requests_per_minute": 0}),
+                ConfigError::BadRate("0".into()),
+            ),
+            (
+                json!({"organization_access_token": "polar_oat_a", "requests_per_minute": 100_001}),
+                ConfigError::BadRate("100001".into()),
+            ),
+            (
+                json!({"organization_access_token": "polar_oat_a", "requests_per_minute": 1.5}),
+                ConfigError::BadRate("1.5".into()),
+            ),
         ];
         for (raw, expected) in cases {
             assert_eq!(Config::from_json(&raw).unwrap_err(), expected, "{raw}");
         }
-        assert!(matches!(config(json!({"organization_access_token": "polar_oat_a", "base_url": "not a url"})), Err(ConfigError::BaseUrlInvalid(_))));
+        assert!(matches!(
+            config(json!({"organization_access_token": "polar_oat_a", "base_url": "not a url"})),
+            Err(ConfigError::BaseUrlInvalid(_))
+        ));
     }
 
     #[test]
     fn loopback_may_use_http() {
-        for url in ["http://localhost:1", "http://127.0.0.2:9", "http://[::1]:80"] {
-            assert!(config(json!({"organization_access_token": "polar_oat_a", "base_url": url})).is_ok(), "{url}");
+        for url in [
+            "http://localhost:1",
+            "http://127.0.0.2:9",
+            "http://[::1]:80",
+        ] {
+            assert!(
+                config(json!({"organization_access_token": "polar_oat_a", "base_url": url}))
+                    .is_ok(),
+                "{url}"
+            );
         }
     }
 }

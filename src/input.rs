@@ -12,24 +12,52 @@ pub const MAX_INPUT_BYTES: u64 = 16 * 1024 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum InputError {
     #[error("cannot read the {what} file '{path}': {source}")]
-    Unreadable { what: &'static str, path: String, source: std::io::Error },
-    #[error("the {what} file '{path}' is {size} bytes, more than the {MAX_INPUT_BYTES} bytes a {what} can be")]
-    TooLarge { what: &'static str, path: String, size: u64 },
+    Unreadable {
+        what: &'static str,
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "the {what} file '{path}' is {size} bytes, more than the {MAX_INPUT_BYTES} bytes a {what} can be"
+    )]
+    TooLarge {
+        what: &'static str,
+        path: String,
+        size: u64,
+    },
     #[error("the {what} file '{path}' is empty: it must hold a JSON object")]
     Empty { what: &'static str, path: String },
     #[error("the {what} file '{path}' is not valid JSON (line {line}, column {column}): {reason}")]
-    NotJson { what: &'static str, path: String, line: usize, column: usize, reason: String },
+    NotJson {
+        what: &'static str,
+        path: String,
+        line: usize,
+        column: usize,
+        reason: String,
+    },
     #[error("the {what} file '{path}' {problem}")]
-    WrongShape { what: &'static str, path: String, problem: String },
+    WrongShape {
+        what: &'static str,
+        path: String,
+        problem: String,
+    },
 }
 
 /// Reads `path` as JSON. `what` names the file's role in messages ("config", "catalog", "state").
 pub fn read_json_file(what: &'static str, path: &Path) -> Result<Value, InputError> {
     let shown = path.display().to_string();
-    let unreadable = |source| InputError::Unreadable { what, path: shown.clone(), source };
+    let unreadable = |source| InputError::Unreadable {
+        what,
+        path: shown.clone(),
+        source,
+    };
     let size = std::fs::metadata(path).map_err(unreadable)?.len();
     if size > MAX_INPUT_BYTES {
-        return Err(InputError::TooLarge { what, path: shown, size });
+        return Err(InputError::TooLarge {
+            what,
+            path: shown,
+            size,
+        });
     }
     let bytes = std::fs::read(path).map_err(unreadable)?;
     parse_json(what, &shown, &bytes)
@@ -38,7 +66,10 @@ pub fn read_json_file(what: &'static str, path: &Path) -> Result<Value, InputErr
 /// Parses `bytes` as JSON; `path` is only for messages.
 pub fn parse_json(what: &'static str, path: &str, bytes: &[u8]) -> Result<Value, InputError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(InputError::Empty { what, path: path.to_owned() });
+        return Err(InputError::Empty {
+            what,
+            path: path.to_owned(),
+        });
     }
     serde_json::from_slice(bytes).map_err(|error| InputError::NotJson {
         what,

@@ -43,7 +43,10 @@ struct Failure {
 
 impl Failure {
     fn config(message: impl Into<String>) -> Self {
-        Failure { failure_type: FailureType::ConfigError, message: message.into() }
+        Failure {
+            failure_type: FailureType::ConfigError,
+            message: message.into(),
+        }
     }
 }
 
@@ -61,7 +64,11 @@ enum Outcome {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let (output, writer) = Output::start(std::io::stdout(), cli.debug_enabled());
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("source-polar: cannot start the async runtime: {error}");
@@ -76,7 +83,14 @@ fn main() -> ExitCode {
         match outcome {
             Outcome::Done(code) => Some(code),
             Outcome::Failed(failure) => {
-                let sent = output.send(&Message::error(failure.failure_type, &failure.message, None, None)).await;
+                let sent = output
+                    .send(&Message::error(
+                        failure.failure_type,
+                        &failure.message,
+                        None,
+                        None,
+                    ))
+                    .await;
                 sent.ok().map(|()| ExitCode::FAILURE)
             }
         }
@@ -96,7 +110,11 @@ fn main() -> ExitCode {
 async fn run(command: Command, output: &Output) -> Result<Outcome, OutputClosed> {
     match command {
         Command::Spec => {
-            output.send(&Message::Spec { spec: config::spec() }).await?;
+            output
+                .send(&Message::Spec {
+                    spec: config::spec(),
+                })
+                .await?;
             Ok(Outcome::Done(ExitCode::SUCCESS))
         }
         Command::Check { config } => check(&config, output).await,
@@ -104,17 +122,29 @@ async fn run(command: Command, output: &Output) -> Result<Outcome, OutputClosed>
             if let Err(failure) = load_config(&config) {
                 return Ok(Outcome::Failed(failure));
             }
-            output.send(&Message::Catalog { catalog: catalog::discover() }).await?;
+            output
+                .send(&Message::Catalog {
+                    catalog: catalog::discover(),
+                })
+                .await?;
             Ok(Outcome::Done(ExitCode::SUCCESS))
         }
-        Command::Read { config, catalog, state } => read(&config, catalog.as_deref(), state.as_deref(), output).await,
+        Command::Read {
+            config,
+            catalog,
+            state,
+        } => read(&config, catalog.as_deref(), state.as_deref(), output).await,
     }
 }
 
 fn load_config(path: &Path) -> Result<Config, Failure> {
     let raw = input::read_json_file("config", path)?;
-    Config::from_json(&raw)
-        .map_err(|error| Failure::config(format!("Config validation error in '{}': {error}", path.display())))
+    Config::from_json(&raw).map_err(|error| {
+        Failure::config(format!(
+            "Config validation error in '{}': {error}",
+            path.display()
+        ))
+    })
 }
 
 async fn check(path: &Path, output: &Output) -> Result<Outcome, OutputClosed> {
@@ -125,7 +155,11 @@ async fn check(path: &Path, output: &Output) -> Result<Outcome, OutputClosed> {
     let config = match Config::from_json(&raw) {
         Ok(config) => config,
         Err(error) => {
-            output.send(&Message::connection_failed(format!("Config validation error: {error}"))).await?;
+            output
+                .send(&Message::connection_failed(format!(
+                    "Config validation error: {error}"
+                )))
+                .await?;
             return Ok(Outcome::Done(ExitCode::SUCCESS));
         }
     };
@@ -156,12 +190,18 @@ async fn read(
             Some(path) => {
                 let raw = input::read_json_file("catalog", path)?;
                 let shown = path.display().to_string();
-                (catalog::parse_configured(&shown, &raw)?, catalog::asks_incremental(&raw))
+                (
+                    catalog::parse_configured(&shown, &raw)?,
+                    catalog::asks_incremental(&raw),
+                )
             }
             None => (streams::STREAMS.iter().collect(), false),
         };
         let state = match state_path {
-            Some(path) => state::parse(&path.display().to_string(), &input::read_json_file("state", path)?)?,
+            Some(path) => state::parse(
+                &path.display().to_string(),
+                &input::read_json_file("state", path)?,
+            )?,
             None => state::InputState::new(),
         };
         Ok((config, streams, incremental, state))
@@ -176,7 +216,12 @@ async fn read(
             .await?;
     }
     if streams.is_empty() {
-        output.log(LogLevel::Warn, "The catalog selects no streams: nothing to read").await?;
+        output
+            .log(
+                LogLevel::Warn,
+                "The catalog selects no streams: nothing to read",
+            )
+            .await?;
         return Ok(Outcome::Done(ExitCode::SUCCESS));
     }
     let tuning = Tuning::from_env();
@@ -189,14 +234,24 @@ async fn read(
         return Ok(Outcome::Done(ExitCode::SUCCESS));
     }
     let failure_type = sync::overall_failure_type(&outcome.failed);
-    let summary: Vec<String> = outcome.failed.iter().map(|(name, error)| format!("{name}: {error}")).collect();
+    let summary: Vec<String> = outcome
+        .failed
+        .iter()
+        .map(|(name, error)| format!("{name}: {error}"))
+        .collect();
     Ok(Outcome::Failed(Failure {
         failure_type,
-        message: format!("During the sync, these streams did not sync successfully: {}", summary.join(" | ")),
+        message: format!(
+            "During the sync, these streams did not sync successfully: {}",
+            summary.join(" | ")
+        ),
     }))
 }
 
 fn capitalized(text: &str) -> String {
     let mut chars = text.chars();
-    chars.next().map(|first| first.to_uppercase().chain(chars).collect()).unwrap_or_default()
+    chars
+        .next()
+        .map(|first| first.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }

@@ -45,7 +45,13 @@ impl Output {
             .name("stdout-writer".into())
             .spawn(move || drain(receiver, sink))
             .expect("spawn the stdout writer thread");
-        (Output { sender, debug: Arc::new(AtomicBool::new(debug)) }, Writer { thread })
+        (
+            Output {
+                sender,
+                debug: Arc::new(AtomicBool::new(debug)),
+            },
+            Writer { thread },
+        )
     }
 
     /// Sends a batch of complete lines.

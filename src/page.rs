@@ -8,8 +8,8 @@
 use std::fmt;
 use std::ops::Range;
 
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
 /// A response that does not keep Polar's promise.
@@ -67,11 +67,20 @@ impl Page {
     /// Parses a list response. `sorting` names the fields whose values make an item's sort key.
     pub fn parse(body: String, sorting: &[&str]) -> Result<Page, OffContract> {
         let envelope: Envelope<'_> = serde_json::from_str(&body).map_err(|error| {
-            OffContract::NotJson(format!("{error}").split(" at line").next().unwrap_or_default().to_owned())
+            OffContract::NotJson(
+                format!("{error}")
+                    .split(" at line")
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
         })?;
         let raw_items = envelope.items.ok_or(OffContract::MissingItems)?;
         let (total_count, max_page) = match envelope.pagination {
-            Some(Pagination { total_count: Some(total), max_page: Some(max) }) => (total, max),
+            Some(Pagination {
+                total_count: Some(total),
+                max_page: Some(max),
+            }) => (total, max),
             _ => return Err(OffContract::MissingPagination),
         };
         let base = body.as_ptr() as usize;
@@ -92,7 +101,12 @@ impl Page {
             });
         }
         drop(raw_items);
-        Ok(Page { body, items, total_count, max_page })
+        Ok(Page {
+            body,
+            items,
+            total_count,
+            max_page,
+        })
     }
 
     /// The record's JSON text exactly as Polar sent it.
@@ -152,12 +166,16 @@ impl<'de> Visitor<'de> for KeyFields<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Keys<'de>, A::Error> {
-        let mut keys = Keys { id: None, sort_values: [None; MAX_SORT_CRITERIA] };
+        let mut keys = Keys {
+            id: None,
+            sort_values: [None; MAX_SORT_CRITERIA],
+        };
         while let Some(name) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             if name == "id" {
                 let id: &'de RawValue = map.next_value()?;
                 keys.id = (id.get() != "null").then_some(id);
-            } else if let Some(index) = self.sorting.iter().position(|criterion| *criterion == name) {
+            } else if let Some(index) = self.sorting.iter().position(|criterion| *criterion == name)
+            {
                 keys.sort_values[index] = Some(map.next_value()?);
             } else {
                 map.next_value::<IgnoredAny>()?;
@@ -178,26 +196,46 @@ mod tests {
         let page = Page::parse(body.to_owned(), &["created_at", "email"]).unwrap();
         assert_eq!(page.total_count, 2);
         assert_eq!(page.max_page, 1);
-        assert_eq!(page.text(&page.items[0]), r#"{"id": "a", "n": 1.50, "created_at": "t1", "x": {"id": "inner"}}"#);
+        assert_eq!(
+            page.text(&page.items[0]),
+            r#"{"id": "a", "n": 1.50, "created_at": "t1", "x": {"id": "inner"}}"#
+        );
         assert_eq!(page.id_json(&page.items[0]), "\"a\"");
         assert_eq!(page.items[0].id, hash("\"a\""));
         assert_ne!(page.items[0].sort_key, page.items[1].sort_key);
         let same = Page::parse(r#"{"items": [{"id": "c", "created_at": null, "email": null}], "pagination": {"total_count": 1, "max_page": 1}}"#.into(), &["created_at", "email"]).unwrap();
-        assert_eq!(same.items[0].sort_key, page.items[1].sort_key, "absent and null sort the same");
-        assert_eq!(page.text(&page.items[1]), r#"{"created_at": null, "id": "b"}"#);
+        assert_eq!(
+            same.items[0].sort_key, page.items[1].sort_key,
+            "absent and null sort the same"
+        );
+        assert_eq!(
+            page.text(&page.items[1]),
+            r#"{"created_at": null, "id": "b"}"#
+        );
     }
 
     #[test]
     fn off_contract_bodies_are_named() {
         let parse = |body: &str| Page::parse(body.to_owned(), &["created_at"]).unwrap_err();
         assert!(matches!(parse("<html>502</html>"), OffContract::NotJson(_)));
-        assert!(matches!(parse(r#"{"items": [{"id": "a"}"#), OffContract::NotJson(_)));
-        assert_eq!(parse(r#"{"pagination": {"total_count": 0, "max_page": 0}}"#), OffContract::MissingItems);
+        assert!(matches!(
+            parse(r#"{"items": [{"id": "a"}"#),
+            OffContract::NotJson(_)
+        ));
+        assert_eq!(
+            parse(r#"{"pagination": {"total_count": 0, "max_page": 0}}"#),
+            OffContract::MissingItems
+        );
         assert_eq!(parse(r#"{"items": []}"#), OffContract::MissingPagination);
         assert_eq!(
-            parse(r#"{"items": [{"id": "a"}, {"name": "b"}], "pagination": {"total_count": 2, "max_page": 1}}"#),
+            parse(
+                r#"{"items": [{"id": "a"}, {"name": "b"}], "pagination": {"total_count": 2, "max_page": 1}}"#
+            ),
             OffContract::MissingId(1)
         );
-        assert_eq!(parse(r#"{"items": [3], "pagination": {"total_count": 1, "max_page": 1}}"#), OffContract::ItemNotObject(0));
+        assert_eq!(
+            parse(r#"{"items": [3], "pagination": {"total_count": 1, "max_page": 1}}"#),
+            OffContract::ItemNotObject(0)
+        );
     }
 }

@@ -11,7 +11,9 @@ use serde_json::{Value, json};
 
 /// Milliseconds since the Unix epoch, the unit of every `emitted_at`.
 pub fn now_millis() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Airbyte's `failure_type`: who has to act on an error.
@@ -84,18 +86,29 @@ pub struct ConnectionStatus {
 
 impl Message {
     pub fn log(level: LogLevel, message: impl Into<String>) -> Self {
-        Message::Log { log: LogBody { level, message: message.into() } }
+        Message::Log {
+            log: LogBody {
+                level,
+                message: message.into(),
+            },
+        }
     }
 
     pub fn connection_succeeded() -> Self {
         Message::ConnectionStatus {
-            connection_status: ConnectionStatus { status: "SUCCEEDED", message: None },
+            connection_status: ConnectionStatus {
+                status: "SUCCEEDED",
+                message: None,
+            },
         }
     }
 
     pub fn connection_failed(message: impl Into<String>) -> Self {
         Message::ConnectionStatus {
-            connection_status: ConnectionStatus { status: "FAILED", message: Some(message.into()) },
+            connection_status: ConnectionStatus {
+                status: "FAILED",
+                message: Some(message.into()),
+            },
         }
     }
 
@@ -148,7 +161,9 @@ impl Message {
         if let Some(stream) = stream {
             error["stream_descriptor"] = json!({"name": stream});
         }
-        Message::Trace { trace: json!({"type": "ERROR", "emitted_at": now_millis(), "error": error}) }
+        Message::Trace {
+            trace: json!({"type": "ERROR", "emitted_at": now_millis(), "error": error}),
+        }
     }
 
     /// A STREAM state: `stream_state` is the checkpoint, `record_count` the records emitted since the previous
@@ -238,6 +253,10 @@ mod tests {
         let raw: Box<RawValue> = serde_json::from_str("{\"id\":\"x\",\"a\":[1, 2]}").unwrap();
         let mut out = Vec::new();
         write_record(&mut out, "products", raw.get(), 1);
-        assert!(String::from_utf8(out).unwrap().contains("\"data\":{\"id\":\"x\",\"a\":[1, 2]}"));
+        assert!(
+            String::from_utf8(out)
+                .unwrap()
+                .contains("\"data\":{\"id\":\"x\",\"a\":[1, 2]}")
+        );
     }
 }

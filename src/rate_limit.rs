@@ -23,13 +23,19 @@ struct State {
 }
 
 fn limiter(per_minute: NonZeroU32) -> Arc<DefaultDirectRateLimiter> {
-    Arc::new(RateLimiter::direct(Quota::per_minute(per_minute).allow_burst(NonZeroU32::MIN)))
+    Arc::new(RateLimiter::direct(
+        Quota::per_minute(per_minute).allow_burst(NonZeroU32::MIN),
+    ))
 }
 
 impl AdaptiveRateLimit {
     pub fn new(per_minute: NonZeroU32) -> Self {
         AdaptiveRateLimit {
-            state: Mutex::new(State { limiter: limiter(per_minute), per_minute, paused_until: None }),
+            state: Mutex::new(State {
+                limiter: limiter(per_minute),
+                per_minute,
+                paused_until: None,
+            }),
         }
     }
 
@@ -64,11 +70,18 @@ impl AdaptiveRateLimit {
 
     /// The server says its budget is spent until `reset_after` from now: pause without slowing down.
     pub fn budget_spent(&self, reset_after: Duration) {
-        self.state.lock().expect("rate limit state").pause(reset_after);
+        self.state
+            .lock()
+            .expect("rate limit state")
+            .pause(reset_after);
     }
 
     pub fn per_minute(&self) -> u32 {
-        self.state.lock().expect("rate limit state").per_minute.get()
+        self.state
+            .lock()
+            .expect("rate limit state")
+            .per_minute
+            .get()
     }
 }
 

@@ -69,12 +69,20 @@ pub enum StreamError {
         "Polar reported {total} {stream} but only {delivered} distinct ones arrived: records were deleted or \
          moved while the sync paged through them. Nothing is wrong with the data; run the sync again"
     )]
-    Lost { stream: &'static str, total: u64, delivered: u64 },
+    Lost {
+        stream: &'static str,
+        total: u64,
+        delivered: u64,
+    },
     #[error(
         "{count} {stream} share the same sort values around offset {offset} and Polar returned them in an \
          unstable order, so some may be missing; run the sync again"
     )]
-    UnstableTies { stream: &'static str, count: u64, offset: u64 },
+    UnstableTies {
+        stream: &'static str,
+        count: u64,
+        offset: u64,
+    },
     #[error(
         "the number of {stream} changed by {change} between two page requests, more than can be recovered; \
          run the sync again when fewer records are being deleted"
@@ -87,9 +95,9 @@ impl StreamError {
         match self {
             StreamError::Api(api) => api.failure_type(),
             // The data moved under the sync: the next attempt reads it afresh.
-            StreamError::Lost { .. } | StreamError::UnstableTies { .. } | StreamError::TooMuchChurn { .. } => {
-                FailureType::TransientError
-            }
+            StreamError::Lost { .. }
+            | StreamError::UnstableTies { .. }
+            | StreamError::TooMuchChurn { .. } => FailureType::TransientError,
         }
     }
 }
@@ -118,20 +126,39 @@ pub struct Resume {
 /// Reads a checkpoint left by [`Checkpoint::state`]. `Ok(None)`: start from page 1 (no state, or the
 /// stream completed). `Err`: a checkpoint that does not fit this reader, with the reason to log.
 pub fn resume_point(stream: &StreamDef, state: Option<&Value>) -> Result<Option<Resume>, String> {
-    let Some(state) = state.filter(|state| !state.is_null()) else { return Ok(None) };
-    if state.get(COMPLETE_MARKER) == Some(&Value::Bool(true)) || state.as_object().is_some_and(|o| o.is_empty()) {
+    let Some(state) = state.filter(|state| !state.is_null()) else {
+        return Ok(None);
+    };
+    if state.get(COMPLETE_MARKER) == Some(&Value::Bool(true))
+        || state.as_object().is_some_and(|o| o.is_empty())
+    {
         return Ok(None);
     }
-    let page = state.get("page").and_then(Value::as_u64).filter(|page| (1..=u64::from(u32::MAX)).contains(page));
-    let Some(page) = page else { return Err(format!("the checkpoint {state} has no valid 'page'")) };
+    let page = state
+        .get("page")
+        .and_then(Value::as_u64)
+        .filter(|page| (1..=u64::from(u32::MAX)).contains(page));
+    let Some(page) = page else {
+        return Err(format!("the checkpoint {state} has no valid 'page'"));
+    };
     if state.get("limit").and_then(Value::as_u64) != Some(u64::from(PAGE_SIZE)) {
-        return Err(format!("the checkpoint was taken with another page size ({state})"));
+        return Err(format!(
+            "the checkpoint was taken with another page size ({state})"
+        ));
     }
     if state.get("sorting") != Some(&json!(stream.sorting)) {
-        return Err(format!("the checkpoint was taken with another sort order ({state})"));
+        return Err(format!(
+            "the checkpoint was taken with another sort order ({state})"
+        ));
     }
-    let last_id = state.get("last_id").and_then(Value::as_str).map(str::to_owned);
-    Ok(Some(Resume { page: page as u32, last_id }))
+    let last_id = state
+        .get("last_id")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    Ok(Some(Resume {
+        page: page as u32,
+        last_id,
+    }))
 }
 
 /// The reader of one stream.
@@ -162,7 +189,12 @@ struct TieGroup {
 }
 
 impl<'a> StreamReader<'a> {
-    pub fn new(client: &'a PolarClient, output: &'a Output, stream: &'static StreamDef, pages_ahead: usize) -> Self {
+    pub fn new(
+        client: &'a PolarClient,
+        output: &'a Output,
+        stream: &'static StreamDef,
+        pages_ahead: usize,
+    ) -> Self {
         StreamReader {
             client,
             output,
@@ -187,8 +219,13 @@ impl<'a> StreamReader<'a> {
         if let Some(resume) = resume {
             first_page = self.resume_start(resume).await?;
         }
-        let page = self.client.fetch_page(self.stream, first_page, PAGE_SIZE).await?;
-        self.output.send(&Message::estimate(self.stream.name, page.total_count)).await?;
+        let page = self
+            .client
+            .fetch_page(self.stream, first_page, PAGE_SIZE)
+            .await?;
+        self.output
+            .send(&Message::estimate(self.stream.name, page.total_count))
+            .await?;
         let mut max_page = page.max_page;
         self.process(first_page, page).await?;
         let mut next = first_page + 1;
@@ -198,7 +235,9 @@ impl<'a> StreamReader<'a> {
             let client = self.client;
             let stream = self.stream;
             let mut pages = futures::stream::iter(next..=last)
-                .map(|number| async move { (number, client.fetch_page(stream, number, PAGE_SIZE).await) })
+                .map(|number| async move {
+                    (number, client.fetch_page(stream, number, PAGE_SIZE).await)
+                })
                 .buffered(self.pages_ahead);
             while let Some((number, page)) = pages.next().await {
                 let page = page?;
@@ -214,11 +253,19 @@ impl<'a> StreamReader<'a> {
         self.close_group().await?;
         let total = self.last_total.unwrap_or(0);
         if self.summary.records < total && first_page == 1 {
-            return Err(StreamError::Lost { stream: self.stream.name, total, delivered: self.summary.records });
+            return Err(StreamError::Lost {
+                stream: self.stream.name,
+                total,
+                delivered: self.summary.records,
+            });
         }
         let complete = json!({ COMPLETE_MARKER: true });
         self.output
-            .send(&Message::stream_state(self.stream.name, complete, std::mem::take(&mut self.records_since_state)))
+            .send(&Message::stream_state(
+                self.stream.name,
+                complete,
+                std::mem::take(&mut self.records_since_state),
+            ))
             .await?;
         Ok(self.summary)
     }
@@ -230,9 +277,13 @@ impl<'a> StreamReader<'a> {
             return Ok(1);
         }
         let overlap = resume.page - 1;
-        let page = self.client.fetch_page(self.stream, overlap, PAGE_SIZE).await?;
+        let page = self
+            .client
+            .fetch_page(self.stream, overlap, PAGE_SIZE)
+            .await?;
         let found = resume.last_id.as_deref().is_some_and(|last| {
-            let wanted = crate::page::hash(&serde_json::to_string(last).expect("a string serializes"));
+            let wanted =
+                crate::page::hash(&serde_json::to_string(last).expect("a string serializes"));
             page.items.iter().any(|item| item.id == wanted)
         });
         if !found {
@@ -244,9 +295,14 @@ impl<'a> StreamReader<'a> {
             self.output.log(LogLevel::Warn, message).await?;
             return Ok(1);
         }
-        let message = format!("{}: resuming from the checkpoint at page {}", self.stream.name, resume.page);
+        let message = format!(
+            "{}: resuming from the checkpoint at page {}",
+            self.stream.name, resume.page
+        );
         self.output.log(LogLevel::Info, message).await?;
-        self.output.send(&Message::estimate(self.stream.name, page.total_count)).await?;
+        self.output
+            .send(&Message::estimate(self.stream.name, page.total_count))
+            .await?;
         // The overlap page is processed like any other: records from before `last_id` may be delivered again.
         self.process(overlap, page).await?;
         Ok(resume.page)
@@ -256,11 +312,20 @@ impl<'a> StreamReader<'a> {
     async fn process(&mut self, number: u32, page: Page) -> Result<(), StreamError> {
         if !self.running {
             self.running = true;
-            self.output.send(&Message::stream_status(self.stream.name, StreamStatus::Running)).await?;
+            self.output
+                .send(&Message::stream_status(
+                    self.stream.name,
+                    StreamStatus::Running,
+                ))
+                .await?;
         }
         self.summary.pages += 1;
-        let total_changed = self.last_total.is_some_and(|total| total != page.total_count);
-        let change = self.last_total.map_or(0, |total| total.abs_diff(page.total_count));
+        let total_changed = self
+            .last_total
+            .is_some_and(|total| total != page.total_count);
+        let change = self
+            .last_total
+            .map_or(0, |total| total.abs_diff(page.total_count));
         self.last_total = Some(page.total_count);
         let base_offset = u64::from(number - 1) * u64::from(PAGE_SIZE);
         self.emit(&page, Some(base_offset)).await?;
@@ -279,19 +344,28 @@ impl<'a> StreamReader<'a> {
         if self.recent.len() >= REMEMBERED_PAGES {
             self.recent.pop_front();
         }
-        self.recent.push_back(HashSet::with_capacity(page.items.len()));
+        self.recent
+            .push_back(HashSet::with_capacity(page.items.len()));
         let emitted_at = now_millis();
         let mut lines = Vec::with_capacity(page.items.len() * 1024);
         let mut emitted = 0;
         for (index, item) in page.items.iter().enumerate() {
             if let Some(base) = base_offset {
-                self.track_tie(base + index as u64, index == 0, item.sort_key).await?;
+                self.track_tie(base + index as u64, index == 0, item.sort_key)
+                    .await?;
             }
             let duplicate = self.seen(item.id);
-            if let Some(group) = self.group.as_mut().filter(|group| group.key == item.sort_key) {
+            if let Some(group) = self
+                .group
+                .as_mut()
+                .filter(|group| group.key == item.sort_key)
+            {
                 group.members.insert(item.id);
             }
-            self.recent.back_mut().expect("pushed above").insert(item.id);
+            self.recent
+                .back_mut()
+                .expect("pushed above")
+                .insert(item.id);
             if duplicate {
                 continue;
             }
@@ -306,11 +380,19 @@ impl<'a> StreamReader<'a> {
 
     fn seen(&self, id: u64) -> bool {
         self.recent.iter().any(|ids| ids.contains(&id))
-            || self.group.as_ref().is_some_and(|group| group.members.contains(&id))
+            || self
+                .group
+                .as_ref()
+                .is_some_and(|group| group.members.contains(&id))
     }
 
     /// Follows tie groups through the main pass and verifies each one that crossed a page boundary.
-    async fn track_tie(&mut self, offset: u64, page_start: bool, sort_key: u64) -> Result<(), StreamError> {
+    async fn track_tie(
+        &mut self,
+        offset: u64,
+        page_start: bool,
+        sort_key: u64,
+    ) -> Result<(), StreamError> {
         match self.group.as_mut() {
             Some(group) if group.key == sort_key => {
                 group.last_offset = offset;
@@ -333,13 +415,20 @@ impl<'a> StreamReader<'a> {
 
     /// Verifies the group that just ended: a group over `n` offsets must have yielded `n` distinct ids.
     async fn close_group(&mut self) -> Result<(), StreamError> {
-        let Some(group) = self.group.take() else { return Ok(()) };
+        let Some(group) = self.group.take() else {
+            return Ok(());
+        };
         let size = group.last_offset - group.first_offset + 1;
         if !group.spans_pages || group.members.len() as u64 >= size {
             return Ok(());
         }
-        let Some((page_number, limit)) = covering_window(group.first_offset, group.last_offset) else {
-            return Err(StreamError::UnstableTies { stream: self.stream.name, count: size, offset: group.first_offset });
+        let Some((page_number, limit)) = covering_window(group.first_offset, group.last_offset)
+        else {
+            return Err(StreamError::UnstableTies {
+                stream: self.stream.name,
+                count: size,
+                offset: group.first_offset,
+            });
         };
         self.output
             .log(
@@ -353,9 +442,16 @@ impl<'a> StreamReader<'a> {
                 ),
             )
             .await?;
-        let page = self.client.fetch_page(self.stream, page_number, limit).await?;
+        let page = self
+            .client
+            .fetch_page(self.stream, page_number, limit)
+            .await?;
         self.summary.recovery_requests += 1;
-        let in_group: Vec<_> = page.items.iter().filter(|item| item.sort_key == group.key).collect();
+        let in_group: Vec<_> = page
+            .items
+            .iter()
+            .filter(|item| item.sort_key == group.key)
+            .collect();
         let mut members = group.members;
         let mut lines = Vec::new();
         let emitted_at = now_millis();
@@ -369,7 +465,11 @@ impl<'a> StreamReader<'a> {
         }
         self.output.send_lines(lines).await?;
         if (members.len() as u64) < size {
-            return Err(StreamError::UnstableTies { stream: self.stream.name, count: size, offset: group.first_offset });
+            return Err(StreamError::UnstableTies {
+                stream: self.stream.name,
+                count: size,
+                offset: group.first_offset,
+            });
         }
         // The group's ids stay remembered until the pages around it are forgotten.
         if let Some(current) = self.recent.back_mut() {
@@ -383,7 +483,10 @@ impl<'a> StreamReader<'a> {
     async fn recover_shift(&mut self, number: u32, change: u64) -> Result<(), StreamError> {
         let pages_back = change.div_ceil(u64::from(PAGE_SIZE)).max(1);
         if pages_back > MAX_RECOVERED_PAGES {
-            return Err(StreamError::TooMuchChurn { stream: self.stream.name, change });
+            return Err(StreamError::TooMuchChurn {
+                stream: self.stream.name,
+                change,
+            });
         }
         self.output
             .log(
@@ -396,8 +499,13 @@ impl<'a> StreamReader<'a> {
             )
             .await?;
         for back in 1..=pages_back as u32 {
-            let Some(earlier) = number.checked_sub(back).filter(|page| *page >= 1) else { break };
-            let page = self.client.fetch_page(self.stream, earlier, PAGE_SIZE).await?;
+            let Some(earlier) = number.checked_sub(back).filter(|page| *page >= 1) else {
+                break;
+            };
+            let page = self
+                .client
+                .fetch_page(self.stream, earlier, PAGE_SIZE)
+                .await?;
             self.summary.recovery_requests += 1;
             self.last_total = Some(page.total_count);
             self.emit(&page, None).await?;
@@ -413,7 +521,9 @@ impl<'a> StreamReader<'a> {
             "last_id": self.last_id,
         });
         let count = std::mem::take(&mut self.records_since_state);
-        self.output.send(&Message::stream_state(self.stream.name, state, count)).await?;
+        self.output
+            .send(&Message::stream_state(self.stream.name, state, count))
+            .await?;
         Ok(())
     }
 
@@ -434,10 +544,12 @@ impl<'a> StreamReader<'a> {
 /// A page (number, limit) whose single window holds offsets `first..=last` (0-based), if one exists.
 fn covering_window(first: u64, last: u64) -> Option<(u32, u32)> {
     let size = last - first + 1;
-    (size..=u64::from(PAGE_SIZE)).find(|limit| first / limit == last / limit).map(|limit| {
-        let page = first / limit + 1;
-        (u32::try_from(page).unwrap_or(u32::MAX), limit as u32)
-    })
+    (size..=u64::from(PAGE_SIZE))
+        .find(|limit| first / limit == last / limit)
+        .map(|limit| {
+            let page = first / limit + 1;
+            (u32::try_from(page).unwrap_or(u32::MAX), limit as u32)
+        })
 }
 
 #[cfg(test)]
@@ -446,15 +558,33 @@ mod tests {
 
     #[test]
     fn covering_window_holds_the_whole_group() {
-        for (first, last) in [(95, 104), (0, 0), (99, 100), (200, 299), (1234, 1240), (150, 199)] {
+        for (first, last) in [
+            (95, 104),
+            (0, 0),
+            (99, 100),
+            (200, 299),
+            (1234, 1240),
+            (150, 199),
+        ] {
             if let Some((page, limit)) = covering_window(first, last) {
                 let start = u64::from(page - 1) * u64::from(limit);
-                assert!(start <= first && last < start + u64::from(limit), "{first}..{last}: {page}/{limit}");
+                assert!(
+                    start <= first && last < start + u64::from(limit),
+                    "{first}..{last}: {page}/{limit}"
+                );
             } else {
                 panic!("no window for {first}..{last}");
             }
         }
-        assert_eq!(covering_window(10, 110), None, "a group larger than a page has no window");
-        assert_eq!(covering_window(150, 249), None, "no page of 100 starts at 150");
+        assert_eq!(
+            covering_window(10, 110),
+            None,
+            "a group larger than a page has no window"
+        );
+        assert_eq!(
+            covering_window(150, 249),
+            None,
+            "no page of 100 starts at 150"
+        );
     }
 }

@@ -16,18 +16,30 @@ use crate::input::{InputError, json_type};
 pub type InputState = HashMap<String, Value>;
 
 pub fn parse(path: &str, raw: &Value) -> Result<InputState, InputError> {
-    let wrong = |problem: String| InputError::WrongShape { what: "state", path: path.to_owned(), problem };
+    let wrong = |problem: String| InputError::WrongShape {
+        what: "state",
+        path: path.to_owned(),
+        problem,
+    };
     let mut states = InputState::new();
     let messages: Vec<&Value> = match raw {
         Value::Null => Vec::new(),
         Value::Array(messages) => messages.iter().collect(),
         Value::Object(object) if object.is_empty() => Vec::new(),
         Value::Object(_) => vec![raw],
-        other => return Err(wrong(format!("must be a JSON array of state messages, found {}", json_type(other)))),
+        other => {
+            return Err(wrong(format!(
+                "must be a JSON array of state messages, found {}",
+                json_type(other)
+            )));
+        }
     };
     for (index, message) in messages.into_iter().enumerate() {
         let Value::Object(message) = message else {
-            return Err(wrong(format!("has {} at [{index}] where a state message belongs", json_type(message))));
+            return Err(wrong(format!(
+                "has {} at [{index}] where a state message belongs",
+                json_type(message)
+            )));
         };
         // A whole AirbyteMessage ({"type": "STATE", "state": {...}}) or just its `state`.
         let state = match message.get("state") {
@@ -36,18 +48,30 @@ pub fn parse(path: &str, raw: &Value) -> Result<InputState, InputError> {
         };
         let mut stream_states: Vec<&Value> = state.get("stream").into_iter().collect();
         for key in ["global", "global_"] {
-            if let Some(list) = state.get(key).and_then(|global| global.get("stream_states")).and_then(Value::as_array) {
+            if let Some(list) = state
+                .get(key)
+                .and_then(|global| global.get("stream_states"))
+                .and_then(Value::as_array)
+            {
                 stream_states.extend(list);
             }
         }
         for stream_state in stream_states {
-            let Some(name) = stream_state.pointer("/stream_descriptor/name").and_then(Value::as_str) else {
+            let Some(name) = stream_state
+                .pointer("/stream_descriptor/name")
+                .and_then(Value::as_str)
+            else {
                 if stream_state.is_null() {
                     continue;
                 }
-                return Err(wrong(format!("has a stream state without 'stream_descriptor.name' at [{index}]")));
+                return Err(wrong(format!(
+                    "has a stream state without 'stream_descriptor.name' at [{index}]"
+                )));
             };
-            let blob = stream_state.get("stream_state").cloned().unwrap_or(Value::Null);
+            let blob = stream_state
+                .get("stream_state")
+                .cloned()
+                .unwrap_or(Value::Null);
             states.insert(name.to_owned(), blob);
         }
     }
@@ -80,8 +104,19 @@ mod tests {
 
     #[test]
     fn rejects_what_cannot_be_state() {
-        assert!(parse("s.json", &json!("x")).unwrap_err().to_string().contains("s.json"));
+        assert!(
+            parse("s.json", &json!("x"))
+                .unwrap_err()
+                .to_string()
+                .contains("s.json")
+        );
         assert!(parse("s.json", &json!([1])).is_err());
-        assert!(parse("s.json", &json!([{"type": "STREAM", "stream": {"stream_state": {}}}])).is_err());
+        assert!(
+            parse(
+                "s.json",
+                &json!([{"type": "STREAM", "stream": {"stream_state": {}}}])
+            )
+            .is_err()
+        );
     }
 }

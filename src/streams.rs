@@ -55,8 +55,9 @@ pub const STREAMS: &[StreamDef] = &[
         scope: "subscriptions:read",
         description: "Subscriptions, active and ended, with their customer, product, prices and billing periods.",
         // Subscriptions cannot be sorted by creation time; `started_at` is set once when the subscription
-        // starts (null before that, and nulls sort last in ascending order).
-        sorting: &["started_at"],
+        // starts (null before that, and nulls sort last in ascending order). The customer, then the amount,
+        // split the many subscriptions that have not started (all null) into small tie groups.
+        sorting: &["started_at", "customer", "amount"],
         schema: include_str!("../schemas/subscriptions.json"),
     },
     StreamDef {
@@ -100,5 +101,9 @@ pub fn find(name: &str) -> Option<&'static StreamDef> {
 
 /// The names of all streams, for messages.
 pub fn names() -> String {
-    STREAMS.iter().map(|stream| stream.name).collect::<Vec<_>>().join(", ")
+    STREAMS
+        .iter()
+        .map(|stream| stream.name)
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -45,7 +45,14 @@ pub async fn read(
         .map(|stream| {
             let client = client.clone();
             async move {
-                let result = read_stream(&client, output, stream, state.get(stream.name), tuning.pages_ahead).await;
+                let result = read_stream(
+                    &client,
+                    output,
+                    stream,
+                    state.get(stream.name),
+                    tuning.pages_ahead,
+                )
+                .await;
                 (stream.name, result)
             }
         })
@@ -86,17 +93,28 @@ async fn read_stream(
     pages_ahead: usize,
 ) -> Result<(), StreamError> {
     let started = Instant::now();
-    output.send(&Message::stream_status(stream.name, StreamStatus::Started)).await?;
+    output
+        .send(&Message::stream_status(stream.name, StreamStatus::Started))
+        .await?;
     let resume = match reader::resume_point(stream, state) {
         Ok(resume) => resume,
         Err(reason) => {
             output
-                .log(LogLevel::Warn, format!("{}: ignoring the input state and starting from page 1: {reason}", stream.name))
+                .log(
+                    LogLevel::Warn,
+                    format!(
+                        "{}: ignoring the input state and starting from page 1: {reason}",
+                        stream.name
+                    ),
+                )
                 .await?;
             None
         }
     };
-    match StreamReader::new(client, output, stream, pages_ahead).run(resume).await {
+    match StreamReader::new(client, output, stream, pages_ahead)
+        .run(resume)
+        .await
+    {
         Ok(summary) => {
             let message = format!(
                 "{}: {} records in {} pages{} in {:.1} s",
@@ -104,22 +122,39 @@ async fn read_stream(
                 summary.records,
                 summary.pages,
                 if summary.recovery_requests > 0 {
-                    format!(" (+{} requests to recover moved records)", summary.recovery_requests)
+                    format!(
+                        " (+{} requests to recover moved records)",
+                        summary.recovery_requests
+                    )
                 } else {
                     String::new()
                 },
                 started.elapsed().as_secs_f64()
             );
             output.log(LogLevel::Info, message).await?;
-            output.send(&Message::stream_status(stream.name, StreamStatus::Complete)).await?;
+            output
+                .send(&Message::stream_status(stream.name, StreamStatus::Complete))
+                .await?;
             Ok(())
         }
         Err(StreamError::Api(crate::client::ApiError::Output(closed))) => Err(closed.into()),
         Err(error) => {
-            output.send(&Message::stream_status(stream.name, StreamStatus::Incomplete)).await?;
+            output
+                .send(&Message::stream_status(
+                    stream.name,
+                    StreamStatus::Incomplete,
+                ))
+                .await?;
             let failure_type = error.failure_type();
             let message = format!("Stream '{}' failed: {error}", stream.name);
-            output.send(&Message::error(failure_type, &message, None, Some(stream.name))).await?;
+            output
+                .send(&Message::error(
+                    failure_type,
+                    &message,
+                    None,
+                    Some(stream.name),
+                ))
+                .await?;
             Err(error)
         }
     }
@@ -127,9 +162,16 @@ async fn read_stream(
 
 /// The failure type of a sync whose `failed` streams are given: the user's problem first, then a passing one.
 pub fn overall_failure_type(failed: &[(&str, StreamError)]) -> FailureType {
-    let types: Vec<FailureType> = failed.iter().map(|(_, error)| error.failure_type()).collect();
-    [FailureType::ConfigError, FailureType::SystemError, FailureType::TransientError]
-        .into_iter()
-        .find(|wanted| types.contains(wanted))
-        .unwrap_or(FailureType::SystemError)
+    let types: Vec<FailureType> = failed
+        .iter()
+        .map(|(_, error)| error.failure_type())
+        .collect();
+    [
+        FailureType::ConfigError,
+        FailureType::SystemError,
+        FailureType::TransientError,
+    ]
+    .into_iter()
+    .find(|wanted| types.contains(wanted))
+    .unwrap_or(FailureType::SystemError)
 }

@@ -52,8 +52,14 @@ impl Tuning {
                 *slot = Duration::from_millis(value);
             }
         };
-        millis("SOURCE_POLAR_CONNECT_TIMEOUT_MS", &mut tuning.connect_timeout);
-        millis("SOURCE_POLAR_REQUEST_TIMEOUT_MS", &mut tuning.request_timeout);
+        millis(
+            "SOURCE_POLAR_CONNECT_TIMEOUT_MS",
+            &mut tuning.connect_timeout,
+        );
+        millis(
+            "SOURCE_POLAR_REQUEST_TIMEOUT_MS",
+            &mut tuning.request_timeout,
+        );
         millis("SOURCE_POLAR_BACKOFF_BASE_MS", &mut tuning.backoff_base);
         millis("SOURCE_POLAR_BACKOFF_MAX_MS", &mut tuning.backoff_max);
         millis("SOURCE_POLAR_MAX_RETRY_WAIT_MS", &mut tuning.max_retry_wait);
@@ -62,7 +68,10 @@ impl Tuning {
                 *slot = value.min(1024) as usize;
             }
         };
-        count("SOURCE_POLAR_CONCURRENT_STREAMS", &mut tuning.concurrent_streams);
+        count(
+            "SOURCE_POLAR_CONCURRENT_STREAMS",
+            &mut tuning.concurrent_streams,
+        );
         count("SOURCE_POLAR_PAGES_AHEAD", &mut tuning.pages_ahead);
         count("SOURCE_POLAR_MAX_IN_FLIGHT", &mut tuning.max_in_flight);
         if let Some(value) = positive("SOURCE_POLAR_MAX_ATTEMPTS") {
@@ -73,5 +82,10 @@ impl Tuning {
 }
 
 fn positive(name: &str) -> Option<u64> {
-    std::env::var(name).ok()?.trim().parse().ok().filter(|&n| n > 0)
+    std::env::var(name)
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+        .filter(|&n| n > 0)
 }

@@ -26,19 +26,30 @@ fn main() -> Result<()> {
         [dir, count, seed] => (dir, count, seed.as_str()),
         _ => bail!("usage: dump DIR COUNT [SEED]"),
     };
-    let count: u64 = count.parse().context("COUNT must be a non-negative integer")?;
-    let seed: u64 = seed.parse().context("SEED must be a non-negative integer")?;
+    let count: u64 = count
+        .parse()
+        .context("COUNT must be a non-negative integer")?;
+    let seed: u64 = seed
+        .parse()
+        .context("SEED must be a non-negative integer")?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {dir}"))?;
 
     for stream in STREAMS {
-        let items: Vec<_> = (0..count).map(|i| object(stream, seed, i, START_MS + i as i64 * STEP_MS)).collect();
+        let items: Vec<_> = (0..count)
+            .map(|i| object(stream, seed, i, START_MS + i as i64 * STEP_MS))
+            .collect();
         let page = json!({"items": items, "pagination": {"total_count": count, "max_page": 1}});
         let path = format!("{dir}/{stream}.json");
-        std::fs::write(&path, serde_json::to_vec_pretty(&page)?).with_context(|| format!("writing {path}"))?;
+        std::fs::write(&path, serde_json::to_vec_pretty(&page)?)
+            .with_context(|| format!("writing {path}"))?;
     }
     println!("wrote {count} objects per stream to {dir} (seed {seed})");
 
-    let profile = if cfg!(debug_assertions) { "debug" } else { "release" };
+    let profile = if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    };
     println!("generation time per object ({profile} build, {TIMING_OBJECTS} objects per stream):");
     let mut total_ns = 0.0;
     let mut total_bytes = 0usize;
@@ -55,6 +66,10 @@ fn main() -> Result<()> {
         total_bytes += bytes;
         println!("  {stream:<14} {:>8.2} us", ns / 1_000.0);
     }
-    println!("  {:<14} {:>8.2} us (mean of the eight streams; {total_bytes} top-level fields built)", "all", total_ns / 8_000.0);
+    println!(
+        "  {:<14} {:>8.2} us (mean of the eight streams; {total_bytes} top-level fields built)",
+        "all",
+        total_ns / 8_000.0
+    );
     Ok(())
 }

@@ -25,6 +25,31 @@ use chrono::{DateTime, Datelike, Months, Timelike};
 use fastrand::Rng;
 use serde_json::{Map, Value, json};
 
+/// Builds a JSON object like `obj!({...})` but moves each value in with `Value::from` instead of
+/// re-serializing it (`json!` deep-copies nested `Value`s, which dominated the generation time).
+/// Values are expressions; `{ ... }` nests an object and `null` is JSON null.
+macro_rules! obj {
+    (@fill $m:ident) => {};
+    (@fill $m:ident $key:literal : { $($inner:tt)* } $(, $($rest:tt)*)?) => {
+        $m.insert(String::from($key), obj!({ $($inner)* }));
+        $(obj!(@fill $m $($rest)*);)?
+    };
+    (@fill $m:ident $key:literal : null $(, $($rest:tt)*)?) => {
+        $m.insert(String::from($key), Value::Null);
+        $(obj!(@fill $m $($rest)*);)?
+    };
+    (@fill $m:ident $key:literal : $value:expr $(, $($rest:tt)*)?) => {
+        $m.insert(String::from($key), Value::from($value));
+        $(obj!(@fill $m $($rest)*);)?
+    };
+    ({ $($body:tt)* }) => {{
+        #[allow(unused_mut)]
+        let mut m = Map::new();
+        obj!(@fill m $($body)*);
+        Value::Object(m)
+    }};
+}
+
 /// The eight streams, in this order.
 pub const STREAMS: [&str; 8] = [
     "customers",
@@ -93,7 +118,9 @@ fn namespace_key(ns: &str, seed: u64) -> u64 {
 
 /// The RNG of entity `index` in namespace `ns`.
 fn rng_for(ns: &str, seed: u64, index: u64) -> Rng {
-    Rng::with_seed(mix64(namespace_key(ns, seed).rotate_left(21) ^ mix64(index)))
+    Rng::with_seed(mix64(
+        namespace_key(ns, seed).rotate_left(21) ^ mix64(index),
+    ))
 }
 
 /// A version-4-shaped UUID for (namespace, seed, index). Within one (namespace, seed) it is
@@ -104,18 +131,16 @@ pub fn uuid(ns: &str, seed: u64, index: u64) -> String {
     let x = mix64(index ^ k);
     let hi = (mix64(x ^ k.rotate_left(32)) & !0xF003) | 0x4000 | (x >> 62);
     let lo = (x & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000;
-    let mut out = [0u8; 36];
-    let mut pos = 0;
-    for (i, nibble_src) in (0..32).map(|i| if i < 16 { (i, hi) } else { (i - 16, lo) }).enumerate() {
-        if matches!(i, 8 | 12 | 16 | 20) {
-            out[pos] = b'-';
-            pos += 1;
+    let mut out = String::with_capacity(36);
+    for (i, word) in [hi, lo].into_iter().enumerate() {
+        for n in 0..16 {
+            if matches!(16 * i + n, 8 | 12 | 16 | 20) {
+                out.push('-');
+            }
+            out.push(HEX[((word >> (60 - 4 * n)) & 0xF) as usize] as char);
         }
-        let (n, word) = nibble_src;
-        out[pos] = HEX[((word >> (60 - 4 * n)) & 0xF) as usize];
-        pos += 1;
     }
-    String::from_utf8(out.to_vec()).expect("ascii")
+    out
 }
 
 const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -236,7 +261,11 @@ fn ts_in(r: &mut Rng, base: i64, range: std::ops::Range<i64>) -> String {
 /// `modified_at`: null for about a third of objects, otherwise some time after creation.
 /// Returns an offset in ms (drawn at plan time) so renders stay pure.
 fn modified_offset(r: &mut Rng, max_days: i64) -> Option<i64> {
-    if chance(r, 1, 3) { None } else { Some(r.i64(MINUTE..max_days * DAY)) }
+    if chance(r, 1, 3) {
+        None
+    } else {
+        Some(r.i64(MINUTE..max_days * DAY))
+    }
 }
 
 fn ts_offset(created: i64, offset: Option<i64>) -> Value {
@@ -248,7 +277,9 @@ fn ts_offset(created: i64, offset: Option<i64>) -> Value {
 
 /// `ms` plus `count` billing intervals (calendar months and years, like Polar's periods).
 fn add_interval(ms: i64, interval: &str, count: u32) -> i64 {
-    let Some(dt) = DateTime::from_timestamp_millis(ms) else { return ms };
+    let Some(dt) = DateTime::from_timestamp_millis(ms) else {
+        return ms;
+    };
     let shifted = match interval {
         "day" => Some(dt + chrono::Duration::days(count as i64)),
         "week" => Some(dt + chrono::Duration::weeks(count as i64)),
@@ -270,32 +301,121 @@ const FIRST_NAMES: &[&str] = &[
 ];
 
 const LAST_NAMES: &[&str] = &[
-    "Smith", "Johnson", "Garcia", "Martin", "Muller", "Rossi", "Silva", "Kim", "Nguyen", "Patel",
-    "Tanaka", "Dubois", "Andersson", "Nielsen", "Kowalski", "Novak", "Okafor", "Haddad", "Lopez",
-    "Schmidt", "Fischer", "Bernard", "Moreau", "Costa", "Santos", "Sato", "Chen", "Wang", "Singh",
-    "Brown", "Wilson", "Taylor", "Clarke", "Evans", "Larsen", "Jansen", "de Vries", "OBrien",
+    "Smith",
+    "Johnson",
+    "Garcia",
+    "Martin",
+    "Muller",
+    "Rossi",
+    "Silva",
+    "Kim",
+    "Nguyen",
+    "Patel",
+    "Tanaka",
+    "Dubois",
+    "Andersson",
+    "Nielsen",
+    "Kowalski",
+    "Novak",
+    "Okafor",
+    "Haddad",
+    "Lopez",
+    "Schmidt",
+    "Fischer",
+    "Bernard",
+    "Moreau",
+    "Costa",
+    "Santos",
+    "Sato",
+    "Chen",
+    "Wang",
+    "Singh",
+    "Brown",
+    "Wilson",
+    "Taylor",
+    "Clarke",
+    "Evans",
+    "Larsen",
+    "Jansen",
+    "de Vries",
+    "OBrien",
 ];
 
 const EMAIL_DOMAINS: &[&str] = &[
-    "gmail.com", "outlook.com", "proton.me", "icloud.com", "fastmail.com", "yahoo.com", "hey.com",
-    "gmx.de", "hotmail.co.uk", "orange.fr",
+    "gmail.com",
+    "outlook.com",
+    "proton.me",
+    "icloud.com",
+    "fastmail.com",
+    "yahoo.com",
+    "hey.com",
+    "gmx.de",
+    "hotmail.co.uk",
+    "orange.fr",
 ];
 
 const COMPANY_WORDS: &[&str] = &[
-    "Acme", "Globex", "Initech", "Hooli", "Vandelay", "Tyrell", "Soylent", "Aperture", "Cyberdyne",
-    "Wonka", "Stark", "Nimbus", "Lumen", "Northwind", "Bluebird", "Quantum", "Pixel", "Cobalt",
-    "Juniper", "Copperleaf", "Driftwood", "Halcyon", "Kestrel", "Monarch", "Orchid", "Sable",
+    "Acme",
+    "Globex",
+    "Initech",
+    "Hooli",
+    "Vandelay",
+    "Tyrell",
+    "Soylent",
+    "Aperture",
+    "Cyberdyne",
+    "Wonka",
+    "Stark",
+    "Nimbus",
+    "Lumen",
+    "Northwind",
+    "Bluebird",
+    "Quantum",
+    "Pixel",
+    "Cobalt",
+    "Juniper",
+    "Copperleaf",
+    "Driftwood",
+    "Halcyon",
+    "Kestrel",
+    "Monarch",
+    "Orchid",
+    "Sable",
 ];
 
 const COMPANY_SUFFIXES: &[&str] = &[
-    "Labs", "Inc", "Studio", "GmbH", "Ltd", "Collective", "Software", "Systems", "Analytics", "AB",
-    "BV", "SAS", "Cloud", "Works",
+    "Labs",
+    "Inc",
+    "Studio",
+    "GmbH",
+    "Ltd",
+    "Collective",
+    "Software",
+    "Systems",
+    "Analytics",
+    "AB",
+    "BV",
+    "SAS",
+    "Cloud",
+    "Works",
 ];
 
 const STREETS: &[&str] = &[
-    "Market Street", "Main Street", "Baker Street", "Hauptstrasse", "Rue de Rivoli", "Keizersgracht",
-    "Via Roma", "Calle Mayor", "Queen Street West", "George Street", "Drottninggatan",
-    "Bahnhofstrasse", "Avenida Paulista", "Park Avenue", "Mission Street",
+    "Market Street",
+    "Main Street",
+    "Baker Street",
+    "Hauptstrasse",
+    "Rue de Rivoli",
+    "Keizersgracht",
+    "Via Roma",
+    "Calle Mayor",
+    "Queen Street West",
+    "George Street",
+    "Drottninggatan",
+    "Bahnhofstrasse",
+    "Avenida Paulista",
+    "Park Avenue",
+    "Mission Street",
 ];
 
 /// A city with everything an address, a currency and a tax rate need.
@@ -314,24 +434,186 @@ struct Place {
 }
 
 const PLACES: &[Place] = &[
-    Place { country: "US", state: Some("CA"), city: "San Francisco", postal: "94107", currency: "usd", locale: "en-US", tax_bp: 0, tax_id: ("us_ein", "", 9) },
-    Place { country: "US", state: Some("NY"), city: "New York", postal: "10001", currency: "usd", locale: "en-US", tax_bp: 888, tax_id: ("us_ein", "", 9) },
-    Place { country: "US", state: Some("TX"), city: "Austin", postal: "78701", currency: "usd", locale: "en", tax_bp: 825, tax_id: ("us_ein", "", 9) },
-    Place { country: "US", state: Some("WA"), city: "Seattle", postal: "98101", currency: "usd", locale: "en-US", tax_bp: 1035, tax_id: ("us_ein", "", 9) },
-    Place { country: "CA", state: Some("ON"), city: "Toronto", postal: "M5V 2T6", currency: "cad", locale: "en-CA", tax_bp: 1300, tax_id: ("ca_gst_hst", "", 9) },
-    Place { country: "GB", state: None, city: "London", postal: "EC1V 9HX", currency: "gbp", locale: "en-GB", tax_bp: 2000, tax_id: ("gb_vat", "GB", 9) },
-    Place { country: "DE", state: None, city: "Berlin", postal: "10115", currency: "eur", locale: "de", tax_bp: 1900, tax_id: ("eu_vat", "DE", 9) },
-    Place { country: "FR", state: None, city: "Paris", postal: "75011", currency: "eur", locale: "fr", tax_bp: 2000, tax_id: ("eu_vat", "FR", 11) },
-    Place { country: "NL", state: None, city: "Amsterdam", postal: "1017 CT", currency: "eur", locale: "nl", tax_bp: 2100, tax_id: ("eu_vat", "NL", 12) },
-    Place { country: "ES", state: None, city: "Madrid", postal: "28013", currency: "eur", locale: "es", tax_bp: 2100, tax_id: ("eu_vat", "ES", 9) },
-    Place { country: "IT", state: None, city: "Milan", postal: "20121", currency: "eur", locale: "it", tax_bp: 2200, tax_id: ("eu_vat", "IT", 11) },
-    Place { country: "SE", state: None, city: "Stockholm", postal: "111 57", currency: "sek", locale: "sv", tax_bp: 2500, tax_id: ("eu_vat", "SE", 12) },
-    Place { country: "CH", state: None, city: "Zurich", postal: "8001", currency: "chf", locale: "de-CH", tax_bp: 810, tax_id: ("ch_vat", "CHE", 9) },
-    Place { country: "AU", state: Some("NSW"), city: "Sydney", postal: "2000", currency: "aud", locale: "en-AU", tax_bp: 1000, tax_id: ("au_abn", "", 11) },
-    Place { country: "BR", state: Some("SP"), city: "Sao Paulo", postal: "01310-100", currency: "brl", locale: "pt-BR", tax_bp: 0, tax_id: ("br_cnpj", "", 14) },
-    Place { country: "IN", state: Some("KA"), city: "Bengaluru", postal: "560001", currency: "inr", locale: "en-IN", tax_bp: 1800, tax_id: ("in_gst", "29", 13) },
-    Place { country: "JP", state: None, city: "Tokyo", postal: "150-0002", currency: "jpy", locale: "ja", tax_bp: 1000, tax_id: ("jp_cn", "", 13) },
-    Place { country: "IE", state: None, city: "Dublin", postal: "D02 X285", currency: "eur", locale: "en-IE", tax_bp: 2300, tax_id: ("eu_vat", "IE", 8) },
+    Place {
+        country: "US",
+        state: Some("CA"),
+        city: "San Francisco",
+        postal: "94107",
+        currency: "usd",
+        locale: "en-US",
+        tax_bp: 0,
+        tax_id: ("us_ein", "", 9),
+    },
+    Place {
+        country: "US",
+        state: Some("NY"),
+        city: "New York",
+        postal: "10001",
+        currency: "usd",
+        locale: "en-US",
+        tax_bp: 888,
+        tax_id: ("us_ein", "", 9),
+    },
+    Place {
+        country: "US",
+        state: Some("TX"),
+        city: "Austin",
+        postal: "78701",
+        currency: "usd",
+        locale: "en",
+        tax_bp: 825,
+        tax_id: ("us_ein", "", 9),
+    },
+    Place {
+        country: "US",
+        state: Some("WA"),
+        city: "Seattle",
+        postal: "98101",
+        currency: "usd",
+        locale: "en-US",
+        tax_bp: 1035,
+        tax_id: ("us_ein", "", 9),
+    },
+    Place {
+        country: "CA",
+        state: Some("ON"),
+        city: "Toronto",
+        postal: "M5V 2T6",
+        currency: "cad",
+        locale: "en-CA",
+        tax_bp: 1300,
+        tax_id: ("ca_gst_hst", "", 9),
+    },
+    Place {
+        country: "GB",
+        state: None,
+        city: "London",
+        postal: "EC1V 9HX",
+        currency: "gbp",
+        locale: "en-GB",
+        tax_bp: 2000,
+        tax_id: ("gb_vat", "GB", 9),
+    },
+    Place {
+        country: "DE",
+        state: None,
+        city: "Berlin",
+        postal: "10115",
+        currency: "eur",
+        locale: "de",
+        tax_bp: 1900,
+        tax_id: ("eu_vat", "DE", 9),
+    },
+    Place {
+        country: "FR",
+        state: None,
+        city: "Paris",
+        postal: "75011",
+        currency: "eur",
+        locale: "fr",
+        tax_bp: 2000,
+        tax_id: ("eu_vat", "FR", 11),
+    },
+    Place {
+        country: "NL",
+        state: None,
+        city: "Amsterdam",
+        postal: "1017 CT",
+        currency: "eur",
+        locale: "nl",
+        tax_bp: 2100,
+        tax_id: ("eu_vat", "NL", 12),
+    },
+    Place {
+        country: "ES",
+        state: None,
+        city: "Madrid",
+        postal: "28013",
+        currency: "eur",
+        locale: "es",
+        tax_bp: 2100,
+        tax_id: ("eu_vat", "ES", 9),
+    },
+    Place {
+        country: "IT",
+        state: None,
+        city: "Milan",
+        postal: "20121",
+        currency: "eur",
+        locale: "it",
+        tax_bp: 2200,
+        tax_id: ("eu_vat", "IT", 11),
+    },
+    Place {
+        country: "SE",
+        state: None,
+        city: "Stockholm",
+        postal: "111 57",
+        currency: "sek",
+        locale: "sv",
+        tax_bp: 2500,
+        tax_id: ("eu_vat", "SE", 12),
+    },
+    Place {
+        country: "CH",
+        state: None,
+        city: "Zurich",
+        postal: "8001",
+        currency: "chf",
+        locale: "de-CH",
+        tax_bp: 810,
+        tax_id: ("ch_vat", "CHE", 9),
+    },
+    Place {
+        country: "AU",
+        state: Some("NSW"),
+        city: "Sydney",
+        postal: "2000",
+        currency: "aud",
+        locale: "en-AU",
+        tax_bp: 1000,
+        tax_id: ("au_abn", "", 11),
+    },
+    Place {
+        country: "BR",
+        state: Some("SP"),
+        city: "Sao Paulo",
+        postal: "01310-100",
+        currency: "brl",
+        locale: "pt-BR",
+        tax_bp: 0,
+        tax_id: ("br_cnpj", "", 14),
+    },
+    Place {
+        country: "IN",
+        state: Some("KA"),
+        city: "Bengaluru",
+        postal: "560001",
+        currency: "inr",
+        locale: "en-IN",
+        tax_bp: 1800,
+        tax_id: ("in_gst", "29", 13),
+    },
+    Place {
+        country: "JP",
+        state: None,
+        city: "Tokyo",
+        postal: "150-0002",
+        currency: "jpy",
+        locale: "ja",
+        tax_bp: 1000,
+        tax_id: ("jp_cn", "", 13),
+    },
+    Place {
+        country: "IE",
+        state: None,
+        city: "Dublin",
+        postal: "D02 X285",
+        currency: "eur",
+        locale: "en-IE",
+        tax_bp: 2300,
+        tax_id: ("eu_vat", "IE", 8),
+    },
 ];
 
 /// A person or company name plus the ASCII slug used in emails and URLs.
@@ -346,7 +628,7 @@ fn company_name(r: &mut Rng) -> String {
 fn address(r: &mut Rng, place: &Place) -> Value {
     // Polar often only knows the country (checkouts that don't require a full address).
     if chance(r, 1, 6) {
-        return json!({"line1": null, "line2": null, "postal_code": null, "city": null, "state": null, "country": place.country});
+        return obj!({"line1": null, "line2": null, "postal_code": null, "city": null, "state": null, "country": place.country});
     }
     let number = r.u32(1..400);
     let line2 = match r.u32(..4) {
@@ -354,7 +636,7 @@ fn address(r: &mut Rng, place: &Place) -> Value {
         1 => Value::String(format!("Floor {}", r.u32(1..30))),
         _ => Value::Null,
     };
-    json!({
+    obj!({
         "line1": format!("{number} {}", pick(r, STREETS)),
         "line2": line2,
         "postal_code": place.postal,
@@ -375,7 +657,11 @@ const PRICE_CURRENCIES: [&str; 2] = ["usd", "eur"];
 /// A catalog price in cents, between `lo` and `hi` dollars, ending in `00` or `99`.
 fn price_cents(r: &mut Rng, lo: i64, hi: i64) -> i64 {
     let dollars = r.i64(lo..=hi);
-    if chance(r, 1, 2) { dollars * 100 - 1 } else { dollars * 100 }
+    if chance(r, 1, 2) {
+        dollars * 100 - 1
+    } else {
+        dollars * 100
+    }
 }
 
 /// Converts a USD amount to `currency` at a fixed, rounded rate.
@@ -403,12 +689,27 @@ fn metadata(r: &mut Rng) -> Value {
     let mut m = Map::new();
     for k in 0..n {
         let (key, value) = match (start + k) % KEYS {
-            0 => ("source", json!(pick(r, &["web", "api", "import", "partner", "mobile"]))),
-            1 => ("crm_id", json!(format!("hs_{}", digit_token(r, 9)))),
+            0 => (
+                "source",
+                json!(pick(r, &["web", "api", "import", "partner", "mobile"])),
+            ),
+            1 => ("crm_id", Value::String(format!("hs_{}", digit_token(r, 9)))),
             2 => ("seats_requested", json!(r.i64(1..250))),
             3 => ("lifetime_value", json!(r.u32(100..500_000) as f64 / 100.0)),
             4 => ("vip", json!(r.bool())),
-            5 => ("utm_campaign", json!(pick(r, &["spring_launch", "newsletter", "producthunt", "black_friday", "webinar"]))),
+            5 => (
+                "utm_campaign",
+                json!(pick(
+                    r,
+                    &[
+                        "spring_launch",
+                        "newsletter",
+                        "producthunt",
+                        "black_friday",
+                        "webinar"
+                    ]
+                )),
+            ),
             6 => ("legacy_user_id", json!(r.i64(1_000..9_999_999))),
             7 => ("churn_risk", json!(r.u32(0..100) as f64 / 100.0)),
             _ => ("beta_tester", json!(r.bool())),
@@ -428,16 +729,87 @@ struct CustomFieldDef {
 }
 
 const CUSTOM_FIELDS: &[CustomFieldDef] = &[
-    CustomFieldDef { kind: "text", slug: "company", name: "Company name", help: Some("As it should appear on your invoice"), options: &[] },
-    CustomFieldDef { kind: "number", slug: "team_size", name: "Team size", help: Some("Including yourself"), options: &[] },
-    CustomFieldDef { kind: "date", slug: "start_date", name: "Preferred start date", help: Some("We will onboard you on that day"), options: &[] },
-    CustomFieldDef { kind: "checkbox", slug: "marketing_consent", name: "Send me product updates", help: Some("At most one email a month"), options: &[] },
-    CustomFieldDef { kind: "select", slug: "role", name: "Your role", help: Some("Helps us tailor onboarding"), options: &[("developer", "Developer"), ("designer", "Designer"), ("manager", "Manager"), ("founder", "Founder")] },
-    CustomFieldDef { kind: "text", slug: "github_username", name: "GitHub username", help: Some("We invite this account to the private repository"), options: &[] },
-    CustomFieldDef { kind: "number", slug: "years_experience", name: "Years of experience", help: None, options: &[] },
-    CustomFieldDef { kind: "date", slug: "birthday", name: "Date of birth", help: None, options: &[] },
-    CustomFieldDef { kind: "checkbox", slug: "terms_accepted", name: "I accept the terms of service", help: None, options: &[] },
-    CustomFieldDef { kind: "select", slug: "heard_from", name: "How did you hear about us?", help: None, options: &[("twitter", "X / Twitter"), ("friend", "A friend"), ("search", "Search engine"), ("newsletter", "Newsletter"), ("podcast", "Podcast")] },
+    CustomFieldDef {
+        kind: "text",
+        slug: "company",
+        name: "Company name",
+        help: Some("As it should appear on your invoice"),
+        options: &[],
+    },
+    CustomFieldDef {
+        kind: "number",
+        slug: "team_size",
+        name: "Team size",
+        help: Some("Including yourself"),
+        options: &[],
+    },
+    CustomFieldDef {
+        kind: "date",
+        slug: "start_date",
+        name: "Preferred start date",
+        help: Some("We will onboard you on that day"),
+        options: &[],
+    },
+    CustomFieldDef {
+        kind: "checkbox",
+        slug: "marketing_consent",
+        name: "Send me product updates",
+        help: Some("At most one email a month"),
+        options: &[],
+    },
+    CustomFieldDef {
+        kind: "select",
+        slug: "role",
+        name: "Your role",
+        help: Some("Helps us tailor onboarding"),
+        options: &[
+            ("developer", "Developer"),
+            ("designer", "Designer"),
+            ("manager", "Manager"),
+            ("founder", "Founder"),
+        ],
+    },
+    CustomFieldDef {
+        kind: "text",
+        slug: "github_username",
+        name: "GitHub username",
+        help: Some("We invite this account to the private repository"),
+        options: &[],
+    },
+    CustomFieldDef {
+        kind: "number",
+        slug: "years_experience",
+        name: "Years of experience",
+        help: None,
+        options: &[],
+    },
+    CustomFieldDef {
+        kind: "date",
+        slug: "birthday",
+        name: "Date of birth",
+        help: None,
+        options: &[],
+    },
+    CustomFieldDef {
+        kind: "checkbox",
+        slug: "terms_accepted",
+        name: "I accept the terms of service",
+        help: None,
+        options: &[],
+    },
+    CustomFieldDef {
+        kind: "select",
+        slug: "heard_from",
+        name: "How did you hear about us?",
+        help: None,
+        options: &[
+            ("twitter", "X / Twitter"),
+            ("friend", "A friend"),
+            ("search", "Search engine"),
+            ("newsletter", "Newsletter"),
+            ("podcast", "Podcast"),
+        ],
+    },
 ];
 
 fn custom_field(seed: u64, k: usize, created: i64) -> Value {
@@ -445,27 +817,31 @@ fn custom_field(seed: u64, k: usize, created: i64) -> Value {
     let mut r = rng_for("custom_fields", seed, k as u64);
     let modified = modified_offset(&mut r, 90);
     let maybe = |v: Value, r: &mut Rng| if chance(r, 1, 3) { Value::Null } else { v };
-    let form = json!({
+    let form = obj!({
         "form_label": maybe(json!(def.name), &mut r),
         "form_help_text": def.help.map_or(Value::Null, |h| maybe(json!(h), &mut r)),
-        "form_placeholder": maybe(json!(format!("e.g. {}", def.name.to_lowercase())), &mut r),
+        "form_placeholder": maybe(Value::String(format!("e.g. {}", def.name.to_lowercase())), &mut r),
     });
     let specific = match def.kind {
-        "text" => json!({
+        "text" => obj!({
             "textarea": maybe(json!(r.bool()), &mut r),
             "min_length": maybe(json!(2), &mut r),
             "max_length": maybe(json!(pick(&mut r, &[40, 120, 500])), &mut r),
         }),
-        "number" => json!({"ge": maybe(json!(0), &mut r), "le": maybe(json!(if def.slug == "team_size" { 10_000 } else { 80 }), &mut r)}),
+        "number" => {
+            obj!({"ge": maybe(json!(0), &mut r), "le": maybe(json!(if def.slug == "team_size" { 10_000 } else { 80 }), &mut r)})
+        }
         // Date bounds are Unix timestamps in seconds.
-        "date" => json!({
+        "date" => obj!({
             "ge": maybe(json!(if def.slug == "birthday" { -1_577_923_200 } else { 1_735_689_600 }), &mut r),
             "le": maybe(json!(if def.slug == "birthday" { 1_262_304_000 } else { 1_893_456_000 }), &mut r),
         }),
-        "checkbox" => json!({}),
-        _ => json!({"options": def.options.iter().map(|(value, label)| json!({"value": value, "label": label})).collect::<Vec<_>>()}),
+        "checkbox" => obj!({}),
+        _ => {
+            obj!({"options": def.options.iter().map(|(value, label)| obj!({"value": *value, "label": *label})).collect::<Vec<_>>()})
+        }
     };
-    json!({
+    obj!({
         "created_at": timestamp(created),
         "modified_at": ts_offset(created, modified),
         "id": uuid("custom_fields", seed, k as u64),
@@ -479,7 +855,7 @@ fn custom_field(seed: u64, k: usize, created: i64) -> Value {
 }
 
 fn attached_custom_field(seed: u64, k: usize, order: usize, required: bool, created: i64) -> Value {
-    json!({
+    obj!({
         "custom_field_id": uuid("custom_fields", seed, k as u64),
         "custom_field": custom_field(seed, k, created),
         "order": order,
@@ -494,10 +870,19 @@ fn custom_field_value(r: &mut Rng, k: usize, required: bool) -> Value {
     }
     let def = &CUSTOM_FIELDS[k];
     match def.kind {
-        "text" if def.slug == "company" => json!(company_name(r)),
-        "text" => json!(format!("{}-{}", pick(r, FIRST_NAMES).to_lowercase(), r.u32(1..999))),
+        "text" if def.slug == "company" => Value::String(company_name(r)),
+        "text" => Value::String(format!(
+            "{}-{}",
+            pick(r, FIRST_NAMES).to_lowercase(),
+            r.u32(1..999)
+        )),
         "number" => json!(r.i64(1..60)),
-        "date" => json!(format!("{}-{:02}-{:02}", r.i32(1960..2027), r.u32(1..13), r.u32(1..29))),
+        "date" => Value::String(format!(
+            "{}-{:02}-{:02}",
+            r.i32(1960..2027),
+            r.u32(1..13),
+            r.u32(1..29)
+        )),
         "checkbox" => json!(required || r.bool()),
         _ => json!(pick(r, def.options).0),
     }
@@ -506,7 +891,10 @@ fn custom_field_value(r: &mut Rng, k: usize, required: bool) -> Value {
 fn custom_field_data(r: &mut Rng, fields: &[(usize, bool)]) -> Value {
     let mut m = Map::new();
     for &(k, required) in fields {
-        m.insert(CUSTOM_FIELDS[k].slug.to_owned(), custom_field_value(r, k, required));
+        m.insert(
+            CUSTOM_FIELDS[k].slug.to_owned(),
+            custom_field_value(r, k, required),
+        );
     }
     Value::Object(m)
 }
@@ -530,27 +918,47 @@ fn customer(seed: u64, index: u64, created: i64) -> Value {
         // Unique per index: the local part carries the index after a '+'.
         let email = (!chance(&mut r, 1, 4)).then(|| format!("{role}+{index}@{slug}.{tld}"));
         let billing = format!("{company}, attn. {first} {last}");
-        let tax = if chance(&mut r, 2, 3) { tax_id(&mut r, &place) } else { Value::Null };
+        let tax = if chance(&mut r, 2, 3) {
+            tax_id(&mut r, &place)
+        } else {
+            Value::Null
+        };
         let name = (!chance(&mut r, 1, 10)).then_some(company);
         (name, email, (!chance(&mut r, 1, 3)).then_some(billing), tax)
     } else {
         let full = format!("{first} {last}");
-        let local = format!("{}.{}", first.to_lowercase(), last.to_lowercase().replace(' ', ""));
+        let local = format!(
+            "{}.{}",
+            first.to_lowercase(),
+            last.to_lowercase().replace(' ', "")
+        );
         // Names have no digits, so `<first>.<last><index>` is unique per index.
         let email = Some(format!("{local}{index}@{}", pick(&mut r, EMAIL_DOMAINS)));
         let name = (!chance(&mut r, 1, 10)).then_some(full.clone());
         // Sole traders sometimes register a VAT number too.
-        let tax = if chance(&mut r, 1, 15) { tax_id(&mut r, &place) } else { Value::Null };
+        let tax = if chance(&mut r, 1, 15) {
+            tax_id(&mut r, &place)
+        } else {
+            Value::Null
+        };
         (name, email, chance(&mut r, 1, 3).then_some(full), tax)
     };
-    let billing_address = if chance(&mut r, 3, 4) { address(&mut r, &place) } else { Value::Null };
+    let billing_address = if chance(&mut r, 3, 4) {
+        address(&mut r, &place)
+    } else {
+        Value::Null
+    };
     let external_id = chance(&mut r, 1, 2).then(|| format!("usr_{}", alnum_token(&mut r, 12)));
     let payment_method = chance(&mut r, 2, 3).then(|| uuid("payment_methods", seed, index));
     let deleted = chance(&mut r, 1, 20).then(|| r.i64(DAY..300 * DAY));
     let first_event = chance(&mut r, 1, 2).then(|| r.i64(-30 * DAY..60 * DAY));
-    let avatar = chance(&mut r, 1, 3)
-        .then(|| format!("https://www.gravatar.com/avatar/{}?d=404", hex_token(&mut r, 32)));
-    json!({
+    let avatar = chance(&mut r, 1, 3).then(|| {
+        format!(
+            "https://www.gravatar.com/avatar/{}?d=404",
+            hex_token(&mut r, 32)
+        )
+    });
+    obj!({
         "id": object_id("customers", seed, index),
         "created_at": timestamp(created),
         "modified_at": ts_offset(created, modified),
@@ -599,17 +1007,76 @@ fn benefit(seed: u64, index: u64, created: i64, public: bool) -> Value {
     let kind = BENEFIT_TYPES[(index % 8) as usize];
     let modified = modified_offset(&mut r, 120);
     let description = match kind {
-        "custom" => pick(&mut r, &["Priority email support", "1:1 onboarding call", "Early access to new releases", "Name in the credits"]).to_owned(),
-        "discord" => pick(&mut r, &["Access to the private Discord", "Supporter role on Discord", "Discord community access"]).to_owned(),
-        "github_repository" => format!("Access to the {} repository", pick(&mut r, &["pro", "premium-components", "starter-kit", "examples"])),
-        "downloadables" => pick(&mut r, &["Source files (Figma + PNG)", "eBook in PDF, EPUB and MOBI", "Sample pack download", "Course videos (1080p)"]).to_owned(),
-        "license_keys" => pick(&mut r, &["Commercial license key", "Pro license key", "Desktop app license"]).to_owned(),
-        "meter_credit" => format!("{} included API credits", pick(&mut r, &["1,000", "10,000", "50,000", "250,000"])),
-        "feature_flag" => pick(&mut r, &["Beta features", "Advanced analytics", "Unlimited projects", "SSO login"]).to_owned(),
-        _ => pick(&mut r, &["Shared Slack channel with our team", "Private support channel on Slack"]).to_owned(),
+        "custom" => pick(
+            &mut r,
+            &[
+                "Priority email support",
+                "1:1 onboarding call",
+                "Early access to new releases",
+                "Name in the credits",
+            ],
+        )
+        .to_owned(),
+        "discord" => pick(
+            &mut r,
+            &[
+                "Access to the private Discord",
+                "Supporter role on Discord",
+                "Discord community access",
+            ],
+        )
+        .to_owned(),
+        "github_repository" => format!(
+            "Access to the {} repository",
+            pick(
+                &mut r,
+                &["pro", "premium-components", "starter-kit", "examples"]
+            )
+        ),
+        "downloadables" => pick(
+            &mut r,
+            &[
+                "Source files (Figma + PNG)",
+                "eBook in PDF, EPUB and MOBI",
+                "Sample pack download",
+                "Course videos (1080p)",
+            ],
+        )
+        .to_owned(),
+        "license_keys" => pick(
+            &mut r,
+            &[
+                "Commercial license key",
+                "Pro license key",
+                "Desktop app license",
+            ],
+        )
+        .to_owned(),
+        "meter_credit" => format!(
+            "{} included API credits",
+            pick(&mut r, &["1,000", "10,000", "50,000", "250,000"])
+        ),
+        "feature_flag" => pick(
+            &mut r,
+            &[
+                "Beta features",
+                "Advanced analytics",
+                "Unlimited projects",
+                "SSO login",
+            ],
+        )
+        .to_owned(),
+        _ => pick(
+            &mut r,
+            &[
+                "Shared Slack channel with our team",
+                "Private support channel on Slack",
+            ],
+        )
+        .to_owned(),
     };
     let deleted = chance(&mut r, 1, 15);
-    let common = json!({
+    let common = obj!({
         "id": object_id("benefits", seed, index),
         "created_at": timestamp(created),
         "modified_at": ts_offset(created, modified),
@@ -623,7 +1090,10 @@ fn benefit(seed: u64, index: u64, created: i64, public: bool) -> Value {
     let properties = benefit_properties(&mut r, seed, index, kind);
     if public {
         return if kind == "meter_credit" {
-            merge(common, json!({"properties": {"units": properties["units"], "meter_id": properties["meter_id"]}}))
+            merge(
+                common,
+                obj!({"properties": {"units": properties["units"].clone(), "meter_id": properties["meter_id"].clone()}}),
+            )
         } else {
             common
         };
@@ -631,7 +1101,7 @@ fn benefit(seed: u64, index: u64, created: i64, public: bool) -> Value {
     let visibility = pick(&mut r, &["public", "public", "public", "private", "draft"]);
     merge(
         common,
-        json!({
+        obj!({
             "metadata": metadata(&mut r),
             "visibility": visibility,
             "properties": properties,
@@ -642,41 +1112,46 @@ fn benefit(seed: u64, index: u64, created: i64, public: bool) -> Value {
 
 fn benefit_properties(r: &mut Rng, seed: u64, index: u64, kind: &str) -> Value {
     match kind {
-        "custom" => json!({"note": if chance(r, 1, 3) { Value::Null } else {
+        "custom" => obj!({"note": if chance(r, 1, 3) { Value::Null } else {
             json!(pick(r, &["Reply to this email to book your call.", "Write to support@ with your order number.", "Thanks for your support!"]))
         }}),
-        "discord" => json!({
+        "discord" => obj!({
             "guild_id": format!("1{}", digit_token(r, 18)),
             "role_id": format!("1{}", digit_token(r, 18)),
             "kick_member": r.bool(),
         }),
-        "github_repository" => json!({
+        "github_repository" => obj!({
             "repository_owner": slugify(pick(r, COMPANY_WORDS)),
             "repository_name": pick(r, &["pro", "premium-components", "starter-kit", "examples", "sdk-private"]),
             "permission": pick(r, &["pull", "pull", "triage", "push", "maintain", "admin"]),
         }),
         "downloadables" => {
-            let files: Vec<String> = (0..r.u64(1..4)).map(|k| uuid("files", seed, index * 8 + k)).collect();
-            let archived: Map<String, Value> = files.iter().map(|f| (f.clone(), json!(chance(r, 1, 5)))).collect();
-            json!({"archived": archived, "files": files})
+            let files: Vec<String> = (0..r.u64(1..4))
+                .map(|k| uuid("files", seed, index * 8 + k))
+                .collect();
+            let archived: Map<String, Value> = files
+                .iter()
+                .map(|f| (f.clone(), json!(chance(r, 1, 5))))
+                .collect();
+            obj!({"archived": archived, "files": files})
         }
-        "license_keys" => json!({
+        "license_keys" => obj!({
             "prefix": if chance(r, 1, 3) { Value::Null } else { json!(pick(r, &["POLAR", "PRO", "ACME", "DEV"])) },
             "expires": if chance(r, 1, 2) { Value::Null } else {
-                json!({"ttl": r.u32(1..13), "timeframe": pick(r, &["year", "month", "day"])})
+                obj!({"ttl": r.u32(1..13), "timeframe": pick(r, &["year", "month", "day"])})
             },
             "activations": if chance(r, 1, 2) { Value::Null } else {
-                json!({"limit": r.u32(1..10), "enable_customer_admin": r.bool()})
+                obj!({"limit": r.u32(1..10), "enable_customer_admin": r.bool()})
             },
             "limit_usage": if chance(r, 2, 3) { Value::Null } else { json!(r.u32(1..5) * 100) },
         }),
-        "meter_credit" => json!({
+        "meter_credit" => obj!({
             "units": pick(r, &[1_000, 10_000, 50_000, 250_000]),
             "rollover": r.bool(),
             "meter_id": uuid("meters", seed, r.u64(..METERS.len() as u64)),
         }),
-        "feature_flag" => json!({}),
-        _ => json!({
+        "feature_flag" => obj!({}),
+        _ => obj!({
             "slack_integration_id": uuid("slack_integrations", seed, 0),
             "channel_name_template": pick(r, &["{customer_name}-support", "shared-{customer_email_local}", "ext-{metadata.company}"]),
             "private": !chance(r, 1, 5),
@@ -703,16 +1178,40 @@ struct MeterDef {
 }
 
 const METERS: &[MeterDef] = &[
-    MeterDef { name: "API Requests", unit: "scalar", custom: None, event: "api.request", aggregation: ("count", None) },
-    MeterDef { name: "LLM Tokens", unit: "token", custom: None, event: "ai.completion", aggregation: ("sum", Some("total_tokens")) },
-    MeterDef { name: "Storage", unit: "custom", custom: Some(("GB-hour", 1_000)), event: "storage.snapshot", aggregation: ("max", Some("gigabytes")) },
-    MeterDef { name: "Monthly Active Users", unit: "scalar", custom: None, event: "user.active", aggregation: ("unique", Some("user_id")) },
+    MeterDef {
+        name: "API Requests",
+        unit: "scalar",
+        custom: None,
+        event: "api.request",
+        aggregation: ("count", None),
+    },
+    MeterDef {
+        name: "LLM Tokens",
+        unit: "token",
+        custom: None,
+        event: "ai.completion",
+        aggregation: ("sum", Some("total_tokens")),
+    },
+    MeterDef {
+        name: "Storage",
+        unit: "custom",
+        custom: Some(("GB-hour", 1_000)),
+        event: "storage.snapshot",
+        aggregation: ("max", Some("gigabytes")),
+    },
+    MeterDef {
+        name: "Monthly Active Users",
+        unit: "scalar",
+        custom: None,
+        event: "user.active",
+        aggregation: ("unique", Some("user_id")),
+    },
 ];
 
 /// `ProductPriceMeter` (`full == false`) or `Meter` (`full == true`) for meter `k`.
 fn meter(seed: u64, k: usize, created: i64, full: bool) -> Value {
     let def = &METERS[k];
-    let base = json!({
+    let base = obj!({
         "id": uuid("meters", seed, k as u64),
         "name": def.name,
         "unit": def.unit,
@@ -724,28 +1223,32 @@ fn meter(seed: u64, k: usize, created: i64, full: bool) -> Value {
     }
     let mut r = rng_for("meters", seed, k as u64);
     let modified = modified_offset(&mut r, 60);
-    let name_clause = json!({"property": "name", "operator": "eq", "value": def.event});
+    let name_clause = obj!({"property": "name", "operator": "eq", "value": def.event});
     let filter = if k == 1 {
         // A nested filter: completions of some models, excluding cached ones.
-        json!({"conjunction": "and", "clauses": [
-            name_clause,
+        let mut filter = json!({"conjunction": "and", "clauses": [
             {"conjunction": "or", "clauses": [
                 {"property": "model", "operator": "like", "value": "gpt-%"},
                 {"property": "model", "operator": "like", "value": "claude-%"},
             ]},
             {"property": "cached", "operator": "ne", "value": true},
             {"property": "total_tokens", "operator": "gt", "value": 0},
-        ]})
+        ]});
+        filter["clauses"]
+            .as_array_mut()
+            .expect("array")
+            .insert(0, name_clause);
+        filter
     } else {
-        json!({"conjunction": "and", "clauses": [name_clause]})
+        obj!({"conjunction": "and", "clauses": vec![name_clause]})
     };
     let aggregation = match def.aggregation {
-        ("count", _) => json!({"func": "count"}),
-        (func, property) => json!({"func": func, "property": property}),
+        ("count", _) => obj!({"func": "count"}),
+        (func, property) => obj!({"func": func, "property": property}),
     };
     merge(
         base,
-        json!({
+        obj!({
             "metadata": metadata(&mut r),
             "created_at": timestamp(created),
             "modified_at": ts_offset(created, modified),
@@ -776,13 +1279,34 @@ fn discount_plan(seed: u64, index: u64) -> DiscountPlan {
     let variant = index % 4;
     let fixed = variant < 2;
     let repeating = variant % 2 == 1;
-    let name = pick(&mut r, &["Launch week", "Black Friday", "Student discount", "Partner deal", "Early bird", "Loyalty reward", "Summer sale"]);
-    let code = chance(&mut r, 2, 3).then(|| format!("{}{}", slugify(name).replace('-', "").to_uppercase(), pick(&mut r, &[10, 15, 20, 25, 50])));
+    let name = pick(
+        &mut r,
+        &[
+            "Launch week",
+            "Black Friday",
+            "Student discount",
+            "Partner deal",
+            "Early bird",
+            "Loyalty reward",
+            "Summer sale",
+        ],
+    );
+    let code = chance(&mut r, 2, 3).then(|| {
+        format!(
+            "{}{}",
+            slugify(name).replace('-', "").to_uppercase(),
+            pick(&mut r, &[10, 15, 20, 25, 50])
+        )
+    });
     DiscountPlan {
         index,
         fixed_usd: fixed.then(|| pick(&mut r, &[300, 500, 1_000, 2_000])),
         basis_points: pick(&mut r, &[1_000, 1_500, 2_000, 2_500, 5_000]),
-        duration: if repeating { "repeating" } else { pick(&mut r, &["once", "forever"]) },
+        duration: if repeating {
+            "repeating"
+        } else {
+            pick(&mut r, &["once", "forever"])
+        },
         months: repeating.then(|| pick(&mut r, &[3, 6, 12])),
         name,
         code,
@@ -800,12 +1324,12 @@ impl DiscountPlan {
 
     /// `Discount*Base` (`full`) or `CheckoutDiscount*` (not `full`).
     fn render(&self, seed: u64, created: i64, full: bool) -> Value {
-        let mut v = json!({
+        let mut v = obj!({
             "duration": self.duration,
             "type": if self.fixed_usd.is_some() { "fixed" } else { "percentage" },
             "id": uuid("discounts", seed, self.index),
             "name": self.name,
-            "code": self.code,
+            "code": self.code.clone(),
         });
         let o = v.as_object_mut().expect("object");
         if let Some(months) = self.months {
@@ -815,7 +1339,10 @@ impl DiscountPlan {
             Some(usd) => {
                 o.insert("amount".into(), json!(usd));
                 o.insert("currency".into(), json!("usd"));
-                o.insert("amounts".into(), json!({"usd": usd, "eur": convert_cents(usd, "eur")}));
+                o.insert(
+                    "amounts".into(),
+                    obj!({"usd": usd, "eur": convert_cents(usd, "eur")}),
+                );
             }
             None => {
                 o.insert("basis_points".into(), json!(self.basis_points));
@@ -831,7 +1358,7 @@ impl DiscountPlan {
         let max = chance(&mut r, 1, 2).then(|| r.u32(1..20) * 50);
         merge(
             v,
-            json!({
+            obj!({
                 "created_at": timestamp(created),
                 "modified_at": ts_offset(created, modified),
                 "metadata": metadata(&mut r),
@@ -859,14 +1386,43 @@ const RECURRING_TEMPLATES: [u64; 5] = [1, 3, 4, 5, 7];
 
 #[derive(Clone)]
 enum PriceKind {
-    Fixed { amount: i64 },
-    Custom { minimum: i64, maximum: Option<i64>, preset: Option<i64> },
-    LegacyFixed { amount: i64 },
-    LegacyCustom { minimum: i64, maximum: Option<i64>, preset: Option<i64> },
-    SeatBased { tier_type: Option<&'static str>, tiers: Vec<(i64, Option<i64>, i64)> },
-    UnitBased { tier_type: &'static str, tiers: Vec<(Option<i64>, &'static str)>, minimum: Option<i64>, label: bool },
-    MeteredUnit { meter: usize, unit_amount: &'static str, cap: Option<i64> },
-    MeteredTiers { meter: usize, tier_type: &'static str, tiers: Vec<(Option<i64>, &'static str)>, cap: Option<i64> },
+    Fixed {
+        amount: i64,
+    },
+    Custom {
+        minimum: i64,
+        maximum: Option<i64>,
+        preset: Option<i64>,
+    },
+    LegacyFixed {
+        amount: i64,
+    },
+    LegacyCustom {
+        minimum: i64,
+        maximum: Option<i64>,
+        preset: Option<i64>,
+    },
+    SeatBased {
+        tier_type: Option<&'static str>,
+        tiers: Vec<(i64, Option<i64>, i64)>,
+    },
+    UnitBased {
+        tier_type: &'static str,
+        tiers: Vec<(Option<i64>, &'static str)>,
+        minimum: Option<i64>,
+        label: bool,
+    },
+    MeteredUnit {
+        meter: usize,
+        unit_amount: &'static str,
+        cap: Option<i64>,
+    },
+    MeteredTiers {
+        meter: usize,
+        tier_type: &'static str,
+        tiers: Vec<(Option<i64>, &'static str)>,
+        cap: Option<i64>,
+    },
 }
 
 #[derive(Clone)]
@@ -882,18 +1438,27 @@ struct Price {
 
 impl Price {
     fn is_metered(&self) -> bool {
-        matches!(self.kind, PriceKind::MeteredUnit { .. } | PriceKind::MeteredTiers { .. })
+        matches!(
+            self.kind,
+            PriceKind::MeteredUnit { .. } | PriceKind::MeteredTiers { .. }
+        )
     }
 
     /// What the price charges up front for `quantity` seats or units (metered prices: nothing).
     fn charge(&self, quantity: i64) -> i64 {
         match &self.kind {
             PriceKind::Fixed { amount } | PriceKind::LegacyFixed { amount } => *amount,
-            PriceKind::Custom { minimum, preset, .. } | PriceKind::LegacyCustom { minimum, preset, .. } => {
-                preset.unwrap_or((*minimum).max(500))
+            PriceKind::Custom {
+                minimum, preset, ..
             }
+            | PriceKind::LegacyCustom {
+                minimum, preset, ..
+            } => preset.unwrap_or((*minimum).max(500)),
             PriceKind::SeatBased { tiers, .. } => {
-                let tier = tiers.iter().find(|t| t.1.is_none_or(|max| quantity <= max)).unwrap_or(&tiers[0]);
+                let tier = tiers
+                    .iter()
+                    .find(|t| t.1.is_none_or(|max| quantity <= max))
+                    .unwrap_or(&tiers[0]);
                 tier.2 * quantity
             }
             PriceKind::UnitBased { tiers, .. } => tiered_cost(tiers, quantity, "volume"),
@@ -904,11 +1469,19 @@ impl Price {
     /// The usage charge for `units` consumed on a metered price.
     fn usage(&self, units: i64) -> i64 {
         match &self.kind {
-            PriceKind::MeteredUnit { unit_amount, cap, .. } => {
-                let cents = (units as f64 * unit_amount.parse::<f64>().unwrap_or(0.0)).round() as i64;
+            PriceKind::MeteredUnit {
+                unit_amount, cap, ..
+            } => {
+                let cents =
+                    (units as f64 * unit_amount.parse::<f64>().unwrap_or(0.0)).round() as i64;
                 cap.map_or(cents, |c| cents.min(c))
             }
-            PriceKind::MeteredTiers { tiers, tier_type, cap, .. } => {
+            PriceKind::MeteredTiers {
+                tiers,
+                tier_type,
+                cap,
+                ..
+            } => {
                 let cents = tiered_cost(tiers, units, tier_type);
                 cap.map_or(cents, |c| cents.min(c))
             }
@@ -917,54 +1490,74 @@ impl Price {
     }
 
     fn render(&self, seed: u64, product_id: &str, created: i64) -> Value {
-        let common = json!({
+        let common = obj!({
             "created_at": timestamp(created),
             "modified_at": ts_offset(created, self.modified),
-            "id": self.id,
+            "id": self.id.as_str(),
             "source": self.source,
             "price_currency": self.currency,
             "tax_behavior": self.tax_behavior,
             "is_archived": self.is_archived,
             "product_id": product_id,
         });
-        let tiers_json = |tier_type: &str, tiers: &[(Option<i64>, &str)]| {
-            json!({"type": tier_type, "tiers": tiers.iter().map(|(bound, amount)| json!({"bound": bound, "unit_amount": amount})).collect::<Vec<_>>()})
-        };
-        let specific = match &self.kind {
-            PriceKind::Fixed { amount } => json!({"amount_type": "fixed", "price_amount": amount}),
-            PriceKind::Custom { minimum, maximum, preset } => json!({
+        let tiers_json = |tier_type: &str, tiers: &[(Option<i64>, &str)]| obj!({"type": tier_type, "tiers": tiers.iter().map(|(bound, amount)| obj!({"bound": *bound, "unit_amount": *amount})).collect::<Vec<_>>()});
+        let specific = match self.kind.clone() {
+            PriceKind::Fixed { amount } => obj!({"amount_type": "fixed", "price_amount": amount}),
+            PriceKind::Custom {
+                minimum,
+                maximum,
+                preset,
+            } => obj!({
                 "amount_type": "custom", "minimum_amount": minimum, "maximum_amount": maximum, "preset_amount": preset,
             }),
-            PriceKind::LegacyFixed { amount } => json!({
+            PriceKind::LegacyFixed { amount } => obj!({
                 "amount_type": "fixed", "type": "recurring", "recurring_interval": "month", "price_amount": amount, "legacy": true,
             }),
-            PriceKind::LegacyCustom { minimum, maximum, preset } => json!({
+            PriceKind::LegacyCustom {
+                minimum,
+                maximum,
+                preset,
+            } => obj!({
                 "amount_type": "custom", "type": "recurring", "recurring_interval": "month",
                 "minimum_amount": minimum, "maximum_amount": maximum, "preset_amount": preset, "legacy": true,
             }),
-            PriceKind::SeatBased { tier_type, tiers } => json!({
+            PriceKind::SeatBased { tier_type, tiers } => obj!({
                 "amount_type": "seat_based",
                 "seat_tiers": {
                     "seat_tier_type": tier_type,
-                    "tiers": tiers.iter().map(|(min, max, per_seat)| json!({"min_seats": min, "max_seats": max, "price_per_seat": per_seat})).collect::<Vec<_>>(),
+                    "tiers": tiers.iter().map(|(min, max, per_seat)| obj!({"min_seats": *min, "max_seats": *max, "price_per_seat": *per_seat})).collect::<Vec<_>>(),
                     "minimum_seats": tiers[0].0,
                     "maximum_seats": tiers[tiers.len() - 1].1,
                 },
             }),
-            PriceKind::UnitBased { tier_type, tiers, minimum, label } => json!({
+            PriceKind::UnitBased {
+                tier_type,
+                tiers,
+                minimum,
+                label,
+            } => obj!({
                 "amount_type": "unit_based",
-                "tiers": tiers_json(tier_type, tiers),
+                "tiers": tiers_json(tier_type, &tiers),
                 "minimum_units": minimum,
-                "unit_label": if *label { json!({"en": {"=1": "credit", "other": "credits"}, "fr": {"=1": "crédit", "other": "crédits"}}) } else { Value::Null },
+                "unit_label": if label { obj!({"en": {"=1": "credit", "other": "credits"}, "fr": {"=1": "crédit", "other": "crédits"}}) } else { Value::Null },
                 "maximum_units": tiers[tiers.len() - 1].0,
             }),
-            PriceKind::MeteredUnit { meter: k, unit_amount, cap } => json!({
-                "amount_type": "metered_unit", "cap_amount": cap, "meter_id": uuid("meters", seed, *k as u64),
-                "meter": meter(seed, *k, created, false), "unit_amount": unit_amount,
+            PriceKind::MeteredUnit {
+                meter: k,
+                unit_amount,
+                cap,
+            } => obj!({
+                "amount_type": "metered_unit", "cap_amount": cap, "meter_id": uuid("meters", seed, k as u64),
+                "meter": meter(seed, k, created, false), "unit_amount": unit_amount,
             }),
-            PriceKind::MeteredTiers { meter: k, tier_type, tiers, cap } => json!({
-                "amount_type": "metered_tiers", "cap_amount": cap, "meter_id": uuid("meters", seed, *k as u64),
-                "meter": meter(seed, *k, created, false), "tiers": tiers_json(tier_type, tiers),
+            PriceKind::MeteredTiers {
+                meter: k,
+                tier_type,
+                tiers,
+                cap,
+            } => obj!({
+                "amount_type": "metered_tiers", "cap_amount": cap, "meter_id": uuid("meters", seed, k as u64),
+                "meter": meter(seed, k, created, false), "tiers": tiers_json(tier_type, &tiers),
             }),
         };
         merge(common, specific)
@@ -974,14 +1567,21 @@ impl Price {
 /// A purchasable quantity for a unit-based price: a few licenses, or credits by the hundred.
 fn unit_quantity(r: &mut Rng, kind: &PriceKind) -> i64 {
     let expensive = matches!(kind, PriceKind::UnitBased { tiers, .. } if tiers[0].1.parse::<f64>().unwrap_or(0.0) >= 100.0);
-    if expensive { r.i64(5..60) } else { r.i64(1..50) * 100 }
+    if expensive {
+        r.i64(5..60)
+    } else {
+        r.i64(1..50) * 100
+    }
 }
 
 /// Cost in cents of `quantity` units on `(upper bound, cents per unit)` tiers.
 fn tiered_cost(tiers: &[(Option<i64>, &str)], quantity: i64, tier_type: &str) -> i64 {
     let rate = |s: &str| s.parse::<f64>().unwrap_or(0.0);
     if tier_type == "volume" {
-        let tier = tiers.iter().find(|t| t.0.is_none_or(|b| quantity <= b)).unwrap_or(&tiers[tiers.len() - 1]);
+        let tier = tiers
+            .iter()
+            .find(|t| t.0.is_none_or(|b| quantity <= b))
+            .unwrap_or(&tiers[tiers.len() - 1]);
         return (quantity as f64 * rate(tier.1)).round() as i64;
     }
     let (mut cost, mut from) = (0.0, 0);
@@ -1022,17 +1622,36 @@ impl ProductPlan {
 
     /// The non-archived prices in `currency`, falling back to USD.
     fn prices_in(&self, currency: &str) -> Vec<&Price> {
-        let wanted = if self.prices.iter().any(|p| p.currency == currency) { currency } else { "usd" };
-        let live: Vec<&Price> = self.prices.iter().filter(|p| p.currency == wanted && !p.is_archived).collect();
-        if live.is_empty() { self.prices.iter().filter(|p| p.currency == wanted).collect() } else { live }
+        let wanted = if self.prices.iter().any(|p| p.currency == currency) {
+            currency
+        } else {
+            "usd"
+        };
+        let live: Vec<&Price> = self
+            .prices
+            .iter()
+            .filter(|p| p.currency == wanted && !p.is_archived)
+            .collect();
+        if live.is_empty() {
+            self.prices
+                .iter()
+                .filter(|p| p.currency == wanted)
+                .collect()
+        } else {
+            live
+        }
     }
 
     fn currencies(&self) -> impl Iterator<Item = &'static str> + '_ {
-        PRICE_CURRENCIES.into_iter().filter(|c| self.prices.iter().any(|p| p.currency == *c))
+        PRICE_CURRENCIES
+            .into_iter()
+            .filter(|c| self.prices.iter().any(|p| p.currency == *c))
     }
 
     fn seat_based(&self) -> bool {
-        self.prices.iter().any(|p| matches!(p.kind, PriceKind::SeatBased { .. }))
+        self.prices
+            .iter()
+            .any(|p| matches!(p.kind, PriceKind::SeatBased { .. }))
     }
 }
 
@@ -1045,14 +1664,61 @@ fn product_plan(seed: u64, index: u64) -> ProductPlan {
     let mut r = rng_for("products", seed, index);
     let template = index % PRODUCT_TEMPLATES as u64;
     let (names, descriptions): (&[&str], &[&str]) = match template {
-        0 => (&["The Async Rust Handbook (eBook)", "Icon Pack Pro", "Notion Finance Template", "SaaS Boilerplate", "Figma UI Kit"], &["Lifetime access, free updates.", "Includes source files and a commercial license."]),
-        1 => (&["API Pro", "Developer Plan", "Growth Plan"], &["Everything in Free, plus usage-based API access.", "For teams shipping to production."]),
-        2 => (&["Support the project", "Buy me a coffee", "Field Recordings Vol. 2 (pay what you want)"], &["Pay what you want. Every bit helps keep this going."]),
-        3 => (&["Team Plan", "Business", "Studio Seats"], &["Per-seat pricing for your whole team.", "Volume discounts from 10 seats."]),
-        4 => (&["Premium Membership", "Pro Subscription", "Sponsor (Monthly)"], &["Monthly membership with all the perks."]),
-        5 => (&["Patron", "Open Source Backer", "Sponsor tier"], &["Choose your monthly contribution."]),
-        6 => (&["AI Credits Pack", "Render Credits", "Translation Credits"], &["Credits never expire.", "Buy in bulk and save."]),
-        _ => (&["Enterprise Usage", "LLM Gateway", "Compute Plus"], &["Base fee plus tiered usage, billed on a separate meter cycle."]),
+        0 => (
+            &[
+                "The Async Rust Handbook (eBook)",
+                "Icon Pack Pro",
+                "Notion Finance Template",
+                "SaaS Boilerplate",
+                "Figma UI Kit",
+            ],
+            &[
+                "Lifetime access, free updates.",
+                "Includes source files and a commercial license.",
+            ],
+        ),
+        1 => (
+            &["API Pro", "Developer Plan", "Growth Plan"],
+            &[
+                "Everything in Free, plus usage-based API access.",
+                "For teams shipping to production.",
+            ],
+        ),
+        2 => (
+            &[
+                "Support the project",
+                "Buy me a coffee",
+                "Field Recordings Vol. 2 (pay what you want)",
+            ],
+            &["Pay what you want. Every bit helps keep this going."],
+        ),
+        3 => (
+            &["Team Plan", "Business", "Studio Seats"],
+            &[
+                "Per-seat pricing for your whole team.",
+                "Volume discounts from 10 seats.",
+            ],
+        ),
+        4 => (
+            &[
+                "Premium Membership",
+                "Pro Subscription",
+                "Sponsor (Monthly)",
+            ],
+            &["Monthly membership with all the perks."],
+        ),
+        5 => (
+            &["Patron", "Open Source Backer", "Sponsor tier"],
+            &["Choose your monthly contribution."],
+        ),
+        6 => (
+            &["AI Credits Pack", "Render Credits", "Translation Credits"],
+            &["Credits never expire.", "Buy in bulk and save."],
+        ),
+        _ => (
+            &["Enterprise Usage", "LLM Gateway", "Compute Plus"],
+            &["Base fee plus tiered usage, billed on a separate meter cycle."],
+        ),
     };
     let name = pick(&mut r, names).to_owned();
     let description = (!chance(&mut r, 1, 5)).then(|| pick(&mut r, descriptions));
@@ -1066,21 +1732,39 @@ fn product_plan(seed: u64, index: u64) -> ProductPlan {
         }),
         _ => None,
     };
-    let trial = (interval.is_some() && chance(&mut r, 1, 3)).then(|| pick(&mut r, &[("day", 7), ("day", 14), ("week", 2), ("month", 1)]));
+    let trial = (interval.is_some() && chance(&mut r, 1, 3)).then(|| {
+        pick(
+            &mut r,
+            &[("day", 7), ("day", 14), ("week", 2), ("month", 1)],
+        )
+    });
     let meter_interval = (template == 7).then_some(("month", 1));
     let product_id = object_id("products", seed, index);
     let multi_currency = !matches!(template, 4 | 5) && chance(&mut r, 1, 3);
     let mut specs: Vec<PriceKind> = Vec::with_capacity(2);
     match template {
-        0 => specs.push(PriceKind::Fixed { amount: price_cents(&mut r, 9, 199) }),
+        0 => specs.push(PriceKind::Fixed {
+            amount: price_cents(&mut r, 9, 199),
+        }),
         1 => {
-            if chance(&mut r, 1, 3) {
-                // Licenses bought in bulk, billed per unit every period.
-                specs.push(PriceKind::UnitBased { tier_type: "volume", tiers: vec![(Some(100), "900"), (None, "700")], minimum: Some(5), label: false });
+            if (index / PRODUCT_TEMPLATES as u64) % 2 == 1 {
+                // Every other template-1 product: licenses bought in bulk, billed per unit every period.
+                specs.push(PriceKind::UnitBased {
+                    tier_type: "volume",
+                    tiers: vec![(Some(100), "900"), (None, "700")],
+                    minimum: Some(5),
+                    label: false,
+                });
             } else {
-                specs.push(PriceKind::Fixed { amount: price_cents(&mut r, 19, 99) });
+                specs.push(PriceKind::Fixed {
+                    amount: price_cents(&mut r, 19, 99),
+                });
             }
-            specs.push(PriceKind::MeteredUnit { meter: 0, unit_amount: pick(&mut r, &["0.05", "0.1", "0.25", "1"]), cap: chance(&mut r, 1, 2).then(|| r.i64(50..500) * 100) });
+            specs.push(PriceKind::MeteredUnit {
+                meter: 0,
+                unit_amount: pick(&mut r, &["0.05", "0.1", "0.25", "1"]),
+                cap: chance(&mut r, 1, 2).then(|| r.i64(50..500) * 100),
+            });
         }
         2 => specs.push(PriceKind::Custom {
             minimum: pick(&mut r, &[0, 100, 500]),
@@ -1092,11 +1776,24 @@ fn product_plan(seed: u64, index: u64) -> ProductPlan {
             let tiers = if chance(&mut r, 1, 3) {
                 vec![(1, Some(r.i64(10..50)), base)]
             } else {
-                vec![(1, Some(9), base), (10, Some(49), base * 8 / 10), (50, None, base * 6 / 10)]
+                vec![
+                    (1, Some(9), base),
+                    (10, Some(49), base * 8 / 10),
+                    (50, None, base * 6 / 10),
+                ]
             };
-            specs.push(PriceKind::SeatBased { tier_type: if chance(&mut r, 1, 4) { None } else { Some(pick(&mut r, &["volume", "graduated"])) }, tiers });
+            specs.push(PriceKind::SeatBased {
+                tier_type: if chance(&mut r, 1, 4) {
+                    None
+                } else {
+                    Some(pick(&mut r, &["volume", "graduated"]))
+                },
+                tiers,
+            });
         }
-        4 => specs.push(PriceKind::LegacyFixed { amount: price_cents(&mut r, 5, 49) }),
+        4 => specs.push(PriceKind::LegacyFixed {
+            amount: price_cents(&mut r, 5, 49),
+        }),
         5 => specs.push(PriceKind::LegacyCustom {
             minimum: pick(&mut r, &[100, 300, 500]),
             maximum: chance(&mut r, 1, 2).then_some(50_000),
@@ -1113,18 +1810,36 @@ fn product_plan(seed: u64, index: u64) -> ProductPlan {
             label: chance(&mut r, 2, 3),
         }),
         _ => {
-            specs.push(PriceKind::Fixed { amount: price_cents(&mut r, 99, 499) });
+            specs.push(PriceKind::Fixed {
+                amount: price_cents(&mut r, 99, 499),
+            });
             specs.push(PriceKind::MeteredTiers {
                 meter: 1 + r.usize(..3),
                 tier_type: pick(&mut r, &["graduated", "volume"]),
-                tiers: vec![(Some(1_000_000), "0"), (Some(10_000_000), "0.002"), (None, "0.0015")],
+                tiers: vec![
+                    (Some(1_000_000), "0"),
+                    (Some(10_000_000), "0.002"),
+                    (None, "0.0015"),
+                ],
                 cap: chance(&mut r, 1, 3).then(|| r.i64(100..2_000) * 100),
             });
         }
     }
-    let tax_behavior = pick(&mut r, &[None, None, Some("location"), Some("inclusive"), Some("exclusive")]);
+    let tax_behavior = pick(
+        &mut r,
+        &[
+            None,
+            None,
+            Some("location"),
+            Some("inclusive"),
+            Some("exclusive"),
+        ],
+    );
     let mut prices = Vec::with_capacity(specs.len() * 2 + 1);
-    for currency in PRICE_CURRENCIES.into_iter().take(if multi_currency { 2 } else { 1 }) {
+    for currency in PRICE_CURRENCIES
+        .into_iter()
+        .take(if multi_currency { 2 } else { 1 })
+    {
         for spec in &specs {
             prices.push(Price {
                 id: uuid("product_prices", seed, index * 32 + prices.len() as u64),
@@ -1149,14 +1864,19 @@ fn product_plan(seed: u64, index: u64) -> ProductPlan {
     }
     let n_benefits = r.u64(0..4);
     let first_benefit = r.u64(..16);
-    let benefits = (0..n_benefits).map(|k| (first_benefit + 3 * k) % 16).collect();
+    let benefits = (0..n_benefits)
+        .map(|k| (first_benefit + 3 * k) % 16)
+        .collect();
     let medias = (0..r.u64(0..3)).map(|k| index * 8 + k).collect();
     let mut custom_fields = Vec::new();
     if chance(&mut r, 1, 2) {
         let k0 = r.usize(..CUSTOM_FIELDS.len());
         custom_fields.push((k0, r.bool()));
         if chance(&mut r, 1, 2) {
-            custom_fields.push(((k0 + 1 + r.usize(..CUSTOM_FIELDS.len() - 1)) % CUSTOM_FIELDS.len(), r.bool()));
+            custom_fields.push((
+                (k0 + 1 + r.usize(..CUSTOM_FIELDS.len() - 1)) % CUSTOM_FIELDS.len(),
+                r.bool(),
+            ));
         }
     }
     let is_archived = chance(&mut r, 1, 12);
@@ -1166,7 +1886,11 @@ fn product_plan(seed: u64, index: u64) -> ProductPlan {
         template,
         name,
         description,
-        visibility: if is_archived { "private" } else { pick(&mut r, &["public", "public", "public", "private", "draft"]) },
+        visibility: if is_archived {
+            "private"
+        } else {
+            pick(&mut r, &["public", "public", "public", "private", "draft"])
+        },
         recurring: interval,
         trial,
         meter_interval,
@@ -1185,8 +1909,19 @@ fn convert_price(spec: &PriceKind, currency: &str) -> PriceKind {
     let c = |v: i64| convert_cents(v, currency);
     match spec.clone() {
         PriceKind::Fixed { amount } => PriceKind::Fixed { amount: c(amount) },
-        PriceKind::Custom { minimum, maximum, preset } => PriceKind::Custom { minimum: c(minimum), maximum: maximum.map(c), preset: preset.map(c) },
-        PriceKind::SeatBased { tier_type, tiers } => PriceKind::SeatBased { tier_type, tiers: tiers.into_iter().map(|(a, b, p)| (a, b, c(p))).collect() },
+        PriceKind::Custom {
+            minimum,
+            maximum,
+            preset,
+        } => PriceKind::Custom {
+            minimum: c(minimum),
+            maximum: maximum.map(c),
+            preset: preset.map(c),
+        },
+        PriceKind::SeatBased { tier_type, tiers } => PriceKind::SeatBased {
+            tier_type,
+            tiers: tiers.into_iter().map(|(a, b, p)| (a, b, c(p))).collect(),
+        },
         other => other,
     }
 }
@@ -1194,28 +1929,53 @@ fn convert_price(spec: &PriceKind, currency: &str) -> PriceKind {
 fn media(seed: u64, k: u64, created: i64) -> Value {
     let mut r = rng_for("files", seed, k);
     let id = uuid("files", seed, k);
-    let (ext, mime) = pick(&mut r, &[("png", "image/png"), ("jpg", "image/jpeg"), ("webp", "image/webp")]);
-    let name = format!("{}.{ext}", pick(&mut r, &["cover", "screenshot-1", "hero", "preview", "thumbnail"]));
+    let (ext, mime) = pick(
+        &mut r,
+        &[
+            ("png", "image/png"),
+            ("jpg", "image/jpeg"),
+            ("webp", "image/webp"),
+        ],
+    );
+    let name = format!(
+        "{}.{ext}",
+        pick(
+            &mut r,
+            &["cover", "screenshot-1", "hero", "preview", "thumbnail"]
+        )
+    );
     let size = r.i64(20_000..4_000_000);
-    let size_readable = if size < 1_048_576 { format!("{:.1} KB", size as f64 / 1024.0) } else { format!("{:.1} MB", size as f64 / 1_048_576.0) };
+    let size_readable = if size < 1_048_576 {
+        format!("{:.1} KB", size as f64 / 1024.0)
+    } else {
+        format!("{:.1} MB", size as f64 / 1_048_576.0)
+    };
     let org = organization_id(seed);
     let path = format!("{org}/{id}/{name}");
     let uploaded = !chance(&mut r, 1, 15);
     let digest: Vec<u8> = (0..32).map(|_| r.u8(..)).collect();
-    let sha_hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    json!({
+    let sha_hex: String = digest
+        .iter()
+        .flat_map(|b| {
+            [
+                HEX[(b >> 4) as usize] as char,
+                HEX[(b & 15) as usize] as char,
+            ]
+        })
+        .collect();
+    obj!({
         "id": id,
         "organization_id": org,
         "name": name,
-        "path": path,
+        "path": path.clone(),
         "mime_type": mime,
         "size": size,
-        "storage_version": if uploaded { json!(alnum_token(&mut r, 32)) } else { Value::Null },
-        "checksum_etag": if uploaded { json!(format!("\"{}\"", hex_token(&mut r, 32))) } else { Value::Null },
+        "storage_version": if uploaded { Value::String(alnum_token(&mut r, 32)) } else { Value::Null },
+        "checksum_etag": if uploaded { Value::String(format!("\"{}\"", hex_token(&mut r, 32))) } else { Value::Null },
         "checksum_sha256_base64": if uploaded { json!(base64(&digest)) } else { Value::Null },
         "checksum_sha256_hex": if uploaded { json!(sha_hex) } else { Value::Null },
-        "last_modified_at": if uploaded { json!(ts_jitter(&mut r, created + 2 * SECOND)) } else { Value::Null },
-        "version": if uploaded && chance(&mut r, 1, 3) { json!(format!("{}", r.u32(1..4))) } else { Value::Null },
+        "last_modified_at": if uploaded { Value::String(ts_jitter(&mut r, created + 2 * SECOND)) } else { Value::Null },
+        "version": if uploaded && chance(&mut r, 1, 3) { Value::String(format!("{}", r.u32(1..4))) } else { Value::Null },
         "service": "product_media",
         "is_uploaded": uploaded,
         "created_at": timestamp(created),
@@ -1232,13 +1992,13 @@ fn product_base(plan: &ProductPlan, seed: u64, created: i64) -> Value {
     let (trial, trial_count) = interval(plan.trial);
     let (recurring, recurring_count) = interval(plan.recurring);
     let (meter, meter_count) = interval(plan.meter_interval);
-    json!({
-        "id": plan.id,
+    obj!({
+        "id": plan.id.clone(),
         "created_at": timestamp(created),
         "modified_at": ts_offset(created, plan.modified),
         "trial_interval": trial,
         "trial_interval_count": trial_count,
-        "name": plan.name,
+        "name": plan.name.clone(),
         "description": plan.description,
         "visibility": plan.visibility,
         "recurring_interval": recurring,
@@ -1257,8 +2017,8 @@ fn product(plan: &ProductPlan, created: i64) -> Value {
     let benefit_created = created - 3 * DAY;
     merge(
         product_base(plan, seed, created),
-        json!({
-            "metadata": plan.metadata,
+        obj!({
+            "metadata": plan.metadata.clone(),
             "is_deletable": plan.is_deletable,
             "prices": plan.prices.iter().map(|p| p.render(seed, &plan.id, created)).collect::<Vec<_>>(),
             "benefits": plan.benefits.iter().map(|&b| benefit(seed, b, benefit_created, false)).collect::<Vec<_>>(),
@@ -1274,7 +2034,7 @@ fn product(plan: &ProductPlan, created: i64) -> Value {
 fn checkout_product(plan: &ProductPlan, seed: u64, currency: &str, created: i64) -> Value {
     merge(
         product_base(plan, seed, created),
-        json!({
+        obj!({
             "prices": plan.prices_in(currency).iter().map(|p| p.render(seed, &plan.id, created)).collect::<Vec<_>>(),
             "benefits": plan.benefits.iter().map(|&b| benefit(seed, b, created - 3 * DAY, true)).collect::<Vec<_>>(),
             "medias": plan.medias.iter().map(|&m| media(seed, m, created)).collect::<Vec<_>>(),
@@ -1339,19 +2099,49 @@ fn subscription_plan(seed: u64, index: u64) -> SubscriptionPlan {
     let home = customer_place(seed, customer).currency;
     let currency = product.currencies().find(|c| *c == home).unwrap_or("usd");
     let (interval, interval_count) = product.recurring.unwrap_or(("month", 1));
-    let seats = product.seat_based().then(|| pick(&mut r, &[1, 3, 5, 12, 25, 60]));
-    let units = product.prices.iter().find(|p| matches!(p.kind, PriceKind::UnitBased { .. })).map(|p| unit_quantity(&mut r, &p.kind));
+    let seats = product
+        .seat_based()
+        .then(|| pick(&mut r, &[1, 3, 5, 12, 25, 60]));
+    let units = product
+        .prices
+        .iter()
+        .find(|p| matches!(p.kind, PriceKind::UnitBased { .. }))
+        .map(|p| unit_quantity(&mut r, &p.kind));
     let quantity = seats.or(units).unwrap_or(1);
-    let amount = product.prices_in(currency).iter().map(|p| p.charge(quantity)).sum();
+    let amount = product
+        .prices_in(currency)
+        .iter()
+        .map(|p| p.charge(quantity))
+        .sum();
     let discount = chance(&mut r, 1, 5).then(|| discount_plan(seed, r.u64(..DISCOUNTS)));
-    SubscriptionPlan { index, status, product, customer, currency, interval, interval_count, seats, units, amount, discount, rng: r }
+    SubscriptionPlan {
+        index,
+        status,
+        product,
+        customer,
+        currency,
+        interval,
+        interval_count,
+        seats,
+        units,
+        amount,
+        discount,
+        rng: r,
+    }
 }
 
 /// The fields of `OrderSubscription` (shared with `Subscription`).
 fn subscription_base(plan: &SubscriptionPlan, seed: u64, r: &mut Rng, created: i64) -> Value {
     let status = plan.status;
     let started = !matches!(status, "incomplete" | "incomplete_expired");
-    let cycles = if matches!(status, "active" | "canceled" | "past_due" | "unpaid" | "paused") { r.u32(0..18) } else { 0 };
+    let cycles = if matches!(
+        status,
+        "active" | "canceled" | "past_due" | "unpaid" | "paused"
+    ) {
+        r.u32(0..18)
+    } else {
+        0
+    };
     let (period_start, mut trial) = match (status, plan.product.trial) {
         ("trialing", t) => (created, Some(t.unwrap_or(("day", 14)))),
         (_, Some(t)) if cycles > 0 && chance(r, 1, 2) => (0, Some(t)),
@@ -1362,7 +2152,11 @@ fn subscription_base(plan: &SubscriptionPlan, seed: u64, r: &mut Rng, created: i
         period_start
     } else {
         let after_trial = trial_end.unwrap_or(created);
-        add_interval(after_trial, plan.interval, plan.interval_count * cycles.saturating_sub(trial.is_some() as u32))
+        add_interval(
+            after_trial,
+            plan.interval,
+            plan.interval_count * cycles.saturating_sub(trial.is_some() as u32),
+        )
     };
     let period_end = if status == "trialing" {
         trial_end.unwrap_or(created)
@@ -1373,33 +2167,58 @@ fn subscription_base(plan: &SubscriptionPlan, seed: u64, r: &mut Rng, created: i
         trial = None;
     }
     let meter_period = plan.product.meter_interval.map(|(i, c)| {
-        let start = period_start.max(add_interval(period_end, i, 0) - (period_end - period_start) / 2);
+        let start =
+            period_start.max(add_interval(period_end, i, 0) - (period_end - period_start) / 2);
         (start, add_interval(start, i, c))
     });
     let cancel_at_period_end = status == "active" && chance(r, 1, 5);
     let canceled_at = match status {
         "canceled" => Some(period_start + r.i64(HOUR..(period_end - period_start).max(2 * HOUR))),
-        _ if cancel_at_period_end => Some(period_start + r.i64(HOUR..(period_end - period_start).max(2 * HOUR))),
+        _ if cancel_at_period_end => {
+            Some(period_start + r.i64(HOUR..(period_end - period_start).max(2 * HOUR)))
+        }
         _ => None,
     };
     let ended_at = match status {
-        "canceled" => Some(if chance(r, 1, 2) { canceled_at.unwrap_or(period_end) } else { period_end }),
+        "canceled" => Some(if chance(r, 1, 2) {
+            canceled_at.unwrap_or(period_end)
+        } else {
+            period_end
+        }),
         "incomplete_expired" => Some(created + 23 * HOUR),
         _ => None,
     };
-    let ends_at = if cancel_at_period_end { Some(period_end) } else { ended_at };
-    let reason = canceled_at.is_some().then(|| pick(r, &CANCELLATION_REASONS));
+    let ends_at = if cancel_at_period_end {
+        Some(period_end)
+    } else {
+        ended_at
+    };
+    let reason = canceled_at
+        .is_some()
+        .then(|| pick(r, &CANCELLATION_REASONS));
     let comment = reason.filter(|_| chance(r, 1, 2)).map(|_| {
-        pick(r, &["Too expensive for our current budget.", "We moved to an in-house solution.", "Not using it enough.", "Missing an integration we need."])
+        pick(
+            r,
+            &[
+                "Too expensive for our current budget.",
+                "We moved to an in-house solution.",
+                "Not using it enough.",
+                "Missing an integration we need.",
+            ],
+        )
     });
-    let past_due_at = matches!(status, "past_due" | "unpaid").then(|| period_start + r.i64(MINUTE..3 * DAY));
+    let past_due_at =
+        matches!(status, "past_due" | "unpaid").then(|| period_start + r.i64(MINUTE..3 * DAY));
     let paused_at = (status == "paused").then(|| period_start + r.i64(HOUR..10 * DAY));
-    let resumes_at = paused_at.filter(|_| chance(r, 1, 2)).map(|p| p + r.i64(7..60) * DAY);
-    let opt_ts = |v: Option<i64>, r: &mut Rng| v.map_or(Value::Null, |ms| json!(ts_jitter(r, ms)));
-    json!({
+    let resumes_at = paused_at
+        .filter(|_| chance(r, 1, 2))
+        .map(|p| p + r.i64(7..60) * DAY);
+    let opt_ts =
+        |v: Option<i64>, r: &mut Rng| v.map_or(Value::Null, |ms| Value::String(ts_jitter(r, ms)));
+    obj!({
         "metadata": metadata(r),
         "created_at": timestamp(created),
-        "modified_at": if chance(r, 1, 4) { Value::Null } else { json!(ts_in(r, created, SECOND..DAY)) },
+        "modified_at": if chance(r, 1, 4) { Value::Null } else { Value::String(ts_in(r, created, SECOND..DAY)) },
         "id": object_id("subscriptions", seed, plan.index),
         "amount": plan.amount,
         "currency": plan.currency,
@@ -1422,9 +2241,9 @@ fn subscription_base(plan: &SubscriptionPlan, seed: u64, r: &mut Rng, created: i
         "paused_at": opt_ts(paused_at, r),
         "resumes_at": resumes_at.map(timestamp),
         "customer_id": object_id("customers", seed, plan.customer),
-        "product_id": plan.product.id,
+        "product_id": plan.product.id.clone(),
         "discount_id": plan.discount.as_ref().map(|d| uuid("discounts", seed, d.index)),
-        "checkout_id": if chance(r, 3, 4) { json!(object_id("checkouts", seed, plan.index)) } else { Value::Null },
+        "checkout_id": if chance(r, 3, 4) { Value::String(object_id("checkouts", seed, plan.index)) } else { Value::Null },
         "seats": plan.seats,
         "units": plan.units,
         "customer_cancellation_reason": reason,
@@ -1451,9 +2270,9 @@ fn subscription(seed: u64, index: u64, created: i64) -> Value {
             };
             let consumed = if plan.status == "incomplete" { 0.0 } else { (r.f64() * 2_000_000.0).round() / 10.0 };
             let credited = if chance(&mut r, 1, 3) { pick(&mut r, &[1_000, 10_000]) } else { 0 };
-            json!({
+            obj!({
                 "created_at": timestamp(created),
-                "modified_at": if chance(&mut r, 1, 5) { Value::Null } else { json!(ts_in(&mut r, created, HOUR..20 * DAY)) },
+                "modified_at": if chance(&mut r, 1, 5) { Value::Null } else { Value::String(ts_in(&mut r, created, HOUR..20 * DAY)) },
                 "id": uuid("subscription_meters", seed, index * 4 + k as u64),
                 "consumed_units": consumed,
                 "credited_units": credited,
@@ -1463,12 +2282,12 @@ fn subscription(seed: u64, index: u64, created: i64) -> Value {
             })
         })
         .collect();
-    let pending_update = (plan.status == "active" && chance(&mut r, 1, 5)).then(|| {
+    let pending_update = (matches!(plan.status, "active" | "trialing") && chance(&mut r, 1, 3)).then(|| {
         let period_end = base["current_period_end"].clone();
         let upgrade = chance(&mut r, 1, 2).then(|| object_id("products", seed, product_index(RECURRING_TEMPLATES[r.usize(..5)], r.u64(..4))));
-        json!({
+        obj!({
             "created_at": ts_jitter(&mut r, created + 5 * DAY),
-            "modified_at": if chance(&mut r, 1, 2) { Value::Null } else { json!(ts_in(&mut r, created, 5 * DAY..6 * DAY)) },
+            "modified_at": if chance(&mut r, 1, 2) { Value::Null } else { Value::String(ts_in(&mut r, created, 5 * DAY..6 * DAY)) },
             "id": uuid("subscription_updates", seed, index),
             "applies_at": period_end,
             "product_id": upgrade,
@@ -1476,10 +2295,14 @@ fn subscription(seed: u64, index: u64, created: i64) -> Value {
             "units": plan.units.map(|u| u + u / 5 + 1),
         })
     });
-    let custom_data = if chance(&mut r, 1, 6) { Value::Null } else { custom_field_data(&mut r, &plan.product.custom_fields) };
+    let custom_data = if chance(&mut r, 1, 6) {
+        Value::Null
+    } else {
+        custom_field_data(&mut r, &plan.product.custom_fields)
+    };
     merge(
         base,
-        json!({
+        obj!({
             "custom_field_data": custom_data,
             "customer": customer(seed, plan.customer, customer_created),
             "product": product(&plan.product, product_created),
@@ -1495,7 +2318,14 @@ fn subscription(seed: u64, index: u64, created: i64) -> Value {
 // Orders
 // ---------------------------------------------------------------------------------------------
 
-pub const ORDER_STATUSES: [&str; 6] = ["paid", "refunded", "partially_refunded", "pending", "draft", "void"];
+pub const ORDER_STATUSES: [&str; 6] = [
+    "paid",
+    "refunded",
+    "partially_refunded",
+    "pending",
+    "draft",
+    "void",
+];
 pub const BILLING_REASONS: [&str; 5] = [
     "purchase",
     "subscription_create",
@@ -1545,10 +2375,33 @@ impl OrderPlan {
     }
 }
 
-/// The subscription an order with a subscription billing reason belongs to: one whose status
-/// has invoices (active, canceled, trialing, past due, unpaid or paused), near the order's index.
-fn order_subscription_index(index: u64) -> u64 {
-    8 * (index / 8) + [0, 1, 2, 3, 6, 7][(index % 6) as usize]
+/// The index of a subscription with status `SUBSCRIPTION_STATUSES[status]` and product template
+/// `RECURRING_TEMPLATES[template]`, in block `block` of 40 (statuses cycle by 8, templates by 5).
+fn subscription_index(status: usize, template: usize, block: u64) -> u64 {
+    let within = (0..40u64)
+        .find(|s| s % 8 == status as u64 && s % 5 == template as u64)
+        .expect("8 and 5 are coprime");
+    40 * block + within
+}
+
+/// The subscription an order with subscription billing reason `reason` belongs to: one that has
+/// been invoiced (not trialing or incomplete), with metered prices for meter cycles, in the
+/// order's block of 40.
+fn order_subscription_index(r: &mut Rng, reason: &str, index: u64) -> u64 {
+    // active, canceled, past_due, unpaid, paused
+    const INVOICED: [usize; 5] = [0, 1, 3, 6, 7];
+    let status = if reason == "subscription_update" {
+        pick(r, &[0, 3])
+    } else {
+        pick(r, &INVOICED)
+    };
+    // Templates 1 and 7 carry metered prices.
+    let template = if reason == "subscription_meter_cycle" {
+        pick(r, &[0, 4])
+    } else {
+        r.usize(..RECURRING_TEMPLATES.len())
+    };
+    subscription_index(status, template, index / 40)
 }
 
 fn order_plan(seed: u64, index: u64) -> OrderPlan {
@@ -1558,23 +2411,38 @@ fn order_plan(seed: u64, index: u64) -> OrderPlan {
     let (customer, product, subscription) = if reason == "purchase" {
         let template = ONE_TIME_TEMPLATES[((index / 5) % 3) as usize];
         // Draft purchases are ad-hoc invoices without a catalog product.
-        let product = (status != "draft").then(|| product_plan(seed, product_index(template, index / 15)));
+        let product =
+            (status != "draft").then(|| product_plan(seed, product_index(template, index / 15)));
         (index, product, None)
     } else {
-        let sub = subscription_plan(seed, order_subscription_index(index));
+        let sub = subscription_plan(seed, order_subscription_index(&mut r, reason, index));
         (sub.customer, None, Some(sub))
     };
     let place = customer_place(seed, customer);
     let currency = match (&subscription, &product) {
         (Some(s), _) => s.currency,
-        (None, Some(p)) => p.currencies().find(|c| *c == place.currency).unwrap_or("usd"),
+        (None, Some(p)) => p
+            .currencies()
+            .find(|c| *c == place.currency)
+            .unwrap_or("usd"),
         (None, None) => "usd",
     };
     let mut seats = None;
     let mut units = None;
     let mut items = Vec::with_capacity(3);
-    let mut item = |label: String, amount: i64, proration: bool, price: Option<&Price>, period: Option<(i64, i64)>| {
-        items.push(OrderItem { label, amount, tax: 0, proration, price_id: price.map(|p| p.id.clone()), period });
+    let mut item = |label: String,
+                    amount: i64,
+                    proration: bool,
+                    price: Option<&Price>,
+                    period: Option<(i64, i64)>| {
+        items.push(OrderItem {
+            label,
+            amount,
+            tax: 0,
+            proration,
+            price_id: price.map(|p| p.id.clone()),
+            period,
+        });
     };
     match (&subscription, &product) {
         (Some(sub), _) => {
@@ -1589,22 +2457,46 @@ fn order_plan(seed: u64, index: u64) -> OrderPlan {
                     ("subscription_update", false) => {
                         let full = p.charge(quantity + 2) - p.charge(quantity);
                         let share = r.i64(10..90);
-                        item(format!("Remaining time on {name}"), (full.max(500) * share) / 100, true, Some(p), Some((0, 0)));
+                        item(
+                            format!("Remaining time on {name}"),
+                            (full.max(500) * share) / 100,
+                            true,
+                            Some(p),
+                            Some((0, 0)),
+                        );
                     }
                     ("subscription_create" | "subscription_cycle", false) => {
-                        let label = match sub.seats {
-                            Some(s) => format!("{name} ({s} seats)"),
-                            None => name.clone(),
+                        let label = match (sub.seats, sub.units) {
+                            (Some(s), _) => format!("{name} ({s} seats)"),
+                            (None, Some(u)) => format!("{name} ({u} licenses)"),
+                            _ => name.clone(),
                         };
-                        item(label, if sub.status == "trialing" { 0 } else { p.charge(quantity) }, false, Some(p), Some((0, 0)));
+                        item(
+                            label,
+                            if sub.status == "trialing" {
+                                0
+                            } else {
+                                p.charge(quantity)
+                            },
+                            false,
+                            Some(p),
+                            Some((0, 0)),
+                        );
                     }
                     ("subscription_cycle" | "subscription_meter_cycle", true) => {
                         let used = r.i64(0..3_000_000);
                         let meter_name = match p.kind {
-                            PriceKind::MeteredUnit { meter, .. } | PriceKind::MeteredTiers { meter, .. } => METERS[meter].name,
+                            PriceKind::MeteredUnit { meter, .. }
+                            | PriceKind::MeteredTiers { meter, .. } => METERS[meter].name,
                             _ => "Usage",
                         };
-                        item(format!("{name} - {meter_name} ({used} units)"), p.usage(used), false, Some(p), Some((0, 0)));
+                        item(
+                            format!("{name} - {meter_name} ({used} units)"),
+                            p.usage(used),
+                            false,
+                            Some(p),
+                            Some((0, 0)),
+                        );
                     }
                     _ => {}
                 }
@@ -1627,27 +2519,67 @@ fn order_plan(seed: u64, index: u64) -> OrderPlan {
         }
         (None, None) => {
             for _ in 0..r.usize(1..3) {
-                let label = pick(&mut r, &["Consulting (4 hours)", "Custom integration work", "Priority support retainer", "Onboarding workshop"]);
-                item(label.to_owned(), price_cents(&mut r, 100, 900), false, None, None);
+                let label = pick(
+                    &mut r,
+                    &[
+                        "Consulting (4 hours)",
+                        "Custom integration work",
+                        "Priority support retainer",
+                        "Onboarding workshop",
+                    ],
+                );
+                item(
+                    label.to_owned(),
+                    price_cents(&mut r, 100, 900),
+                    false,
+                    None,
+                    None,
+                );
             }
         }
     }
     if items.is_empty() {
-        items.push(OrderItem { label: "Usage (no consumption)".into(), amount: 0, tax: 0, proration: false, price_id: None, period: Some((0, 0)) });
+        items.push(OrderItem {
+            label: "Usage (no consumption)".into(),
+            amount: 0,
+            tax: 0,
+            proration: false,
+            price_id: None,
+            period: Some((0, 0)),
+        });
     }
     let subtotal: i64 = items.iter().map(|i| i.amount).sum();
     let discount = match &subscription {
         Some(s) => s.discount.as_ref().map(|d| discount_plan(seed, d.index)),
-        None => (subtotal > 0 && chance(&mut r, 1, 4)).then(|| discount_plan(seed, r.u64(..DISCOUNTS))),
+        None => {
+            (subtotal > 0 && chance(&mut r, 1, 4)).then(|| discount_plan(seed, r.u64(..DISCOUNTS)))
+        }
     };
-    let discount_amount = discount.as_ref().map_or(0, |d| d.amount_off(subtotal, currency));
+    let discount_amount = discount
+        .as_ref()
+        .map_or(0, |d| d.amount_off(subtotal, currency));
     let net = subtotal - discount_amount;
-    let tax_bp = if chance(&mut r, 1, 8) { 0 } else { place.tax_bp };
+    let tax_bp = if chance(&mut r, 1, 8) {
+        0
+    } else {
+        place.tax_bp
+    };
     let tax = apply_bp(net, tax_bp);
     for it in &mut items {
-        it.tax = if subtotal == 0 { 0 } else { apply_bp(it.amount - discount_amount * it.amount / subtotal.max(1), tax_bp) };
+        it.tax = if subtotal == 0 {
+            0
+        } else {
+            apply_bp(
+                it.amount - discount_amount * it.amount / subtotal.max(1),
+                tax_bp,
+            )
+        };
     }
-    let applied_balance = if chance(&mut r, 1, 10) { -(r.i64(1..20) * 100).min(net + tax) } else { 0 };
+    let applied_balance = if chance(&mut r, 1, 10) {
+        -(r.i64(1..20) * 100).min(net + tax)
+    } else {
+        0
+    };
     let (refunded, refunded_tax) = match status {
         "refunded" => (net, tax),
         "partially_refunded" => {
@@ -1657,8 +2589,25 @@ fn order_plan(seed: u64, index: u64) -> OrderPlan {
         _ => (0, 0),
     };
     OrderPlan {
-        status, reason, customer, product, subscription, currency, place, items, seats, units, discount,
-        subtotal, discount_amount, net, tax, applied_balance, refunded, refunded_tax, rng: r,
+        status,
+        reason,
+        customer,
+        product,
+        subscription,
+        currency,
+        place,
+        items,
+        seats,
+        units,
+        discount,
+        subtotal,
+        discount_amount,
+        net,
+        tax,
+        applied_balance,
+        refunded,
+        refunded_tax,
+        rng: r,
     }
 }
 
@@ -1666,7 +2615,11 @@ fn order_plan(seed: u64, index: u64) -> OrderPlan {
 fn invoice_prefix(seed: u64) -> String {
     let mut r = rng_for("invoice_prefix", seed, 0);
     let word = pick(&mut r, COMPANY_WORDS).to_uppercase();
-    format!("{}-{}", &word[..word.len().min(5)], hex_token(&mut r, 4).to_uppercase())
+    format!(
+        "{}-{}",
+        &word[..word.len().min(5)],
+        hex_token(&mut r, 4).to_uppercase()
+    )
 }
 
 /// `orders` object `index`; its status is `ORDER_STATUSES[index % 6]` and its billing reason
@@ -1680,54 +2633,85 @@ fn order(seed: u64, index: u64, created: i64) -> Value {
     let customer_created = created - r.i64(MINUTE..300 * DAY);
     let product_created = customer_created - r.i64(DAY..200 * DAY);
     let sub_created = created - r.i64(0..200 * DAY);
-    let product_plan_ref = plan.subscription.as_ref().map(|s| &s.product).or(plan.product.as_ref());
+    let product_plan_ref = plan
+        .subscription
+        .as_ref()
+        .map(|s| &s.product)
+        .or(plan.product.as_ref());
     let (period_start, period_end) = match &plan.subscription {
         Some(s) => (created, add_interval(created, s.interval, s.interval_count)),
         None => (created, created),
     };
     let billing_name = match (chance(&mut r, 1, 5), &plan.subscription) {
         (true, _) => Value::Null,
-        _ => json!(format!("{} {}", pick(&mut r, FIRST_NAMES), pick(&mut r, LAST_NAMES))),
+        _ => Value::String(format!(
+            "{} {}",
+            pick(&mut r, FIRST_NAMES),
+            pick(&mut r, LAST_NAMES)
+        )),
     };
-    let billing_address = if chance(&mut r, 1, 6) { Value::Null } else { address(&mut r, &plan.place) };
+    let billing_address = if chance(&mut r, 1, 6) {
+        Value::Null
+    } else {
+        address(&mut r, &plan.place)
+    };
     let items: Vec<Value> = plan
         .items
         .iter()
         .enumerate()
         .map(|(k, it)| {
-            json!({
+            obj!({
                 "created_at": timestamp(created),
-                "modified_at": if it.proration || chance(&mut r, 1, 10) { json!(ts_in(&mut r, created, SECOND..MINUTE)) } else { Value::Null },
+                "modified_at": if it.proration || chance(&mut r, 1, 10) { Value::String(ts_in(&mut r, created, SECOND..MINUTE)) } else { Value::Null },
                 "id": uuid("order_items", seed, index * 16 + k as u64),
-                "label": it.label,
+                "label": it.label.clone(),
                 "amount": it.amount,
                 "tax_amount": it.tax,
                 "proration": it.proration,
-                "product_price_id": it.price_id,
+                "product_price_id": it.price_id.clone(),
                 "start_timestamp": it.period.map(|_| timestamp(period_start)),
                 "end_timestamp": it.period.map(|_| timestamp(period_end)),
             })
         })
         .collect();
     let description = match (plan.reason, product_plan_ref) {
-        (_, Some(p)) if plan.reason == "subscription_cycle" || plan.reason == "subscription_meter_cycle" => format!("Subscription renewal: {}", p.name),
-        (_, Some(p)) if plan.reason == "subscription_update" => format!("Subscription update: {}", p.name),
+        (_, Some(p))
+            if plan.reason == "subscription_cycle" || plan.reason == "subscription_meter_cycle" =>
+        {
+            format!("Subscription renewal: {}", p.name)
+        }
+        (_, Some(p)) if plan.reason == "subscription_update" => {
+            format!("Subscription update: {}", p.name)
+        }
         (_, Some(p)) => p.name.clone(),
         (_, None) => plan.items[0].label.clone(),
     };
     let fields = product_plan_ref.map_or(&[][..], |p| &p.custom_fields[..]);
-    let custom_data = if chance(&mut r, 1, 6) { Value::Null } else { custom_field_data(&mut r, fields) };
-    let due = if matches!(status, "pending" | "draft") { total + plan.applied_balance } else { 0 };
-    let fee = if paid && total > 0 { apply_bp(total, 400) + 40 } else { 0 };
-    let from_checkout = matches!(plan.reason, "purchase" | "subscription_create") && status != "draft";
+    let custom_data = if chance(&mut r, 1, 6) {
+        Value::Null
+    } else {
+        custom_field_data(&mut r, fields)
+    };
+    let due = if matches!(status, "pending" | "draft") {
+        total + plan.applied_balance
+    } else {
+        0
+    };
+    let fee = if paid && total > 0 {
+        apply_bp(total, 400) + 40
+    } else {
+        0
+    };
+    let from_checkout =
+        matches!(plan.reason, "purchase" | "subscription_create") && status != "draft";
     let subscription_json = plan.subscription.as_ref().map(|s| {
         let mut sr = s.rng.clone();
         subscription_base(s, seed, &mut sr, sub_created)
     });
-    json!({
+    obj!({
         "id": object_id("orders", seed, index),
         "created_at": timestamp(created),
-        "modified_at": if status == "draft" && chance(&mut r, 1, 2) { Value::Null } else { json!(ts_in(&mut r, created, SECOND..2 * DAY)) },
+        "modified_at": if status == "draft" && chance(&mut r, 1, 2) { Value::Null } else { Value::String(ts_in(&mut r, created, SECOND..2 * DAY)) },
         "status": status,
         "paid": paid,
         "subtotal_amount": plan.subtotal,
@@ -1746,7 +2730,7 @@ fn order(seed: u64, index: u64, created: i64) -> Value {
         // Unique per index (the fake server relies on it), even for drafts.
         "invoice_number": format!("{}-{:05}", invoice_prefix(seed), index + 1),
         "is_invoice_generated": paid && chance(&mut r, 2, 3),
-        "receipt_number": if paid && chance(&mut r, 3, 4) { json!(format!("{}-R{:05}", invoice_prefix(seed), index + 1)) } else { Value::Null },
+        "receipt_number": if paid && chance(&mut r, 3, 4) { Value::String(format!("{}-R{:05}", invoice_prefix(seed), index + 1)) } else { Value::Null },
         "seats": plan.seats,
         "units": plan.units,
         "customer_id": object_id("customers", seed, plan.customer),
@@ -1754,13 +2738,13 @@ fn order(seed: u64, index: u64, created: i64) -> Value {
         "discount_id": plan.discount.as_ref().map(|d| uuid("discounts", seed, d.index)),
         "subscription_id": plan.subscription.as_ref().map(|s| object_id("subscriptions", seed, s.index)),
         "checkout_id": from_checkout.then(|| object_id("checkouts", seed, index)),
-        "next_payment_attempt_at": if status == "pending" && chance(&mut r, 1, 2) { json!(ts_in(&mut r, created, DAY..8 * DAY)) } else { Value::Null },
+        "next_payment_attempt_at": if status == "pending" && chance(&mut r, 1, 2) { Value::String(ts_in(&mut r, created, DAY..8 * DAY)) } else { Value::Null },
         "metadata": metadata(&mut r),
         "custom_field_data": custom_data,
         "platform_fee_amount": fee,
         "platform_fee_currency": if fee > 0 { json!("usd") } else { Value::Null },
         "customer": customer(seed, plan.customer, customer_created),
-        "product": product_plan_ref.map(|p| merge(product_base(p, seed, product_created), json!({"metadata": p.metadata}))),
+        "product": product_plan_ref.map(|p| merge(product_base(p, seed, product_created), obj!({"metadata": p.metadata.clone()}))),
         "discount": plan.discount.as_ref().map(|d| d.render(seed, product_created + DAY, true)),
         "subscription": subscription_json,
         "items": items,
@@ -1784,7 +2768,14 @@ pub const REFUND_REASONS: [&str; 7] = [
     "dispute_prevention",
     "other",
 ];
-const DISPUTE_STATUSES: [&str; 6] = ["prevented", "early_warning", "needs_response", "under_review", "lost", "won"];
+const DISPUTE_STATUSES: [&str; 6] = [
+    "prevented",
+    "early_warning",
+    "needs_response",
+    "under_review",
+    "lost",
+    "won",
+];
 
 /// The order refund `index` belongs to: each block of six refunds goes to the refunded and the
 /// partially refunded order of the matching block of six orders (three refunds each).
@@ -1798,7 +2789,13 @@ fn refund(seed: u64, index: u64, created: i64) -> Value {
     let order_index = refund_order_index(index);
     let order = order_plan(seed, order_index);
     let part = (index % 6) / 2; // which of the order's three refunds
-    let split = |total: i64| if part < 2 { total / 3 } else { total - 2 * (total / 3) };
+    let split = |total: i64| {
+        if part < 2 {
+            total / 3
+        } else {
+            total - 2 * (total / 3)
+        }
+    };
     let (amount, tax) = (split(order.refunded.max(1)), split(order.refunded_tax));
     let reason = REFUND_REASONS[(index % 7) as usize];
     let disputed = reason == "dispute_prevention" || chance(&mut r, 1, 12);
@@ -1806,9 +2803,9 @@ fn refund(seed: u64, index: u64, created: i64) -> Value {
         let status = if reason == "dispute_prevention" && index % 2 == 0 { "prevented" } else { DISPUTE_STATUSES[((index / 7) % 6) as usize] };
         let closed = matches!(status, "prevented" | "won" | "lost");
         let needs_evidence = matches!(status, "needs_response" | "under_review");
-        json!({
+        obj!({
             "created_at": ts_in(&mut r, created, -5 * DAY..-HOUR),
-            "modified_at": if chance(&mut r, 1, 4) { Value::Null } else { json!(ts_in(&mut r, created, MINUTE..DAY)) },
+            "modified_at": if chance(&mut r, 1, 4) { Value::Null } else { Value::String(ts_in(&mut r, created, MINUTE..DAY)) },
             "id": uuid("disputes", seed, index),
             "status": status,
             "resolved": matches!(status, "won" | "lost"),
@@ -1817,15 +2814,15 @@ fn refund(seed: u64, index: u64, created: i64) -> Value {
             "tax_amount": tax,
             "currency": order.currency,
             "reason": if status == "prevented" { Value::Null } else { json!(pick(&mut r, &["fraudulent", "product_not_received", "subscription_canceled", "unrecognized", "duplicate"])) },
-            "evidence_due_by": if needs_evidence { json!(ts_in(&mut r, created, 7 * DAY..21 * DAY)) } else { Value::Null },
+            "evidence_due_by": if needs_evidence { Value::String(ts_in(&mut r, created, 7 * DAY..21 * DAY)) } else { Value::Null },
             "past_due": needs_evidence && chance(&mut r, 1, 4),
             "order_id": object_id("orders", seed, order_index),
             "payment_id": uuid("payments", seed, order_index),
         })
     });
-    json!({
+    obj!({
         "created_at": timestamp(created),
-        "modified_at": if chance(&mut r, 1, 3) { Value::Null } else { json!(ts_in(&mut r, created, SECOND..3 * DAY)) },
+        "modified_at": if chance(&mut r, 1, 3) { Value::Null } else { Value::String(ts_in(&mut r, created, SECOND..3 * DAY)) },
         "id": object_id("refunds", seed, index),
         "metadata": metadata(&mut r),
         "status": REFUND_STATUSES[(index % 4) as usize],
@@ -1852,7 +2849,10 @@ pub const CHECKOUT_STATUSES: [&str; 5] = ["succeeded", "open", "expired", "confi
 fn checkout(seed: u64, index: u64, created: i64) -> Value {
     let mut r = rng_for("checkouts", seed, index);
     let status = CHECKOUT_STATUSES[(index % 5) as usize];
-    let primary = product_plan(seed, product_index(index % PRODUCT_TEMPLATES as u64, index / 8));
+    let primary = product_plan(
+        seed,
+        product_index(index % PRODUCT_TEMPLATES as u64, index / 8),
+    );
     let mut products = vec![primary];
     if chance(&mut r, 1, 3) {
         // Upsell: a second product of a different template.
@@ -1861,9 +2861,16 @@ fn checkout(seed: u64, index: u64, created: i64) -> Value {
     }
     let product = &products[0];
     let place = customer_place(seed, index);
-    let currency = product.currencies().find(|c| *c == place.currency).unwrap_or("usd");
+    let currency = product
+        .currencies()
+        .find(|c| *c == place.currency)
+        .unwrap_or("usd");
     let prices = product.prices_in(currency);
-    let price = prices.iter().find(|p| !p.is_metered()).copied().unwrap_or(prices[0]);
+    let price = prices
+        .iter()
+        .find(|p| !p.is_metered())
+        .copied()
+        .unwrap_or(prices[0]);
     let (mut seats, mut min_seats, mut max_seats) = (None, None, None);
     let (mut units, mut min_units, mut max_units) = (None, None, None);
     let quantity = match &price.kind {
@@ -1884,13 +2891,22 @@ fn checkout(seed: u64, index: u64, created: i64) -> Value {
         _ => 1,
     };
     let amount = match &price.kind {
-        PriceKind::Custom { minimum, maximum, .. } | PriceKind::LegacyCustom { minimum, maximum, .. } if chance(&mut r, 1, 2) => {
+        PriceKind::Custom {
+            minimum, maximum, ..
+        }
+        | PriceKind::LegacyCustom {
+            minimum, maximum, ..
+        } if chance(&mut r, 1, 2) => {
             r.i64(*minimum..=maximum.unwrap_or(20_000).max(*minimum)) / 100 * 100
         }
         _ => price.charge(quantity),
     };
-    let customer_known = matches!(status, "succeeded" | "confirmed" | "failed") || chance(&mut r, 1, 3);
-    let discountable = !matches!(price.kind, PriceKind::Custom { .. } | PriceKind::LegacyCustom { .. }) && amount > 0;
+    let customer_known =
+        matches!(status, "succeeded" | "confirmed" | "failed") || chance(&mut r, 1, 3);
+    let discountable = !matches!(
+        price.kind,
+        PriceKind::Custom { .. } | PriceKind::LegacyCustom { .. }
+    ) && amount > 0;
     let discount = (chance(&mut r, 1, 4)).then(|| discount_plan(seed, r.u64(..DISCOUNTS)));
     let discount_amount = match (&discount, discountable) {
         (Some(d), true) => d.amount_off(amount, currency),
@@ -1899,70 +2915,141 @@ fn checkout(seed: u64, index: u64, created: i64) -> Value {
     let net = amount - discount_amount;
     let tax_known = customer_known && chance(&mut r, 5, 6);
     let inclusive = price.tax_behavior == Some("inclusive");
-    let tax = tax_known.then(|| if inclusive { net - net * 10_000 / (10_000 + place.tax_bp) } else { apply_bp(net, place.tax_bp) });
-    let total = if inclusive { net } else { net + tax.unwrap_or(0) };
+    let tax = tax_known.then(|| {
+        if inclusive {
+            net - net * 10_000 / (10_000 + place.tax_bp)
+        } else {
+            apply_bp(net, place.tax_bp)
+        }
+    });
+    let total = if inclusive {
+        net
+    } else {
+        net + tax.unwrap_or(0)
+    };
     let allow_trial = match r.u32(..4) {
         0 => Some(false),
         1 => Some(true),
         _ => None,
     };
     let trial_override = (product.is_recurring() && chance(&mut r, 1, 8)).then_some(("day", 30));
-    let active_trial = if allow_trial == Some(false) { None } else { trial_override.or(product.trial) };
+    let active_trial = if allow_trial == Some(false) {
+        None
+    } else {
+        trial_override.or(product.trial)
+    };
     let is_business = customer_known && chance(&mut r, 1, 4);
     let require_billing_address = is_business || chance(&mut r, 1, 4);
     let full_address = require_billing_address || place.country == "US";
     let (first, last) = person(&mut r);
     let customer_name = format!("{first} {last}");
-    let customer_email = format!("{}.{}+checkout{index}@{}", first.to_lowercase(), last.to_lowercase().replace(' ', ""), pick(&mut r, EMAIL_DOMAINS));
+    let customer_email = format!(
+        "{}.{}+checkout{index}@{}",
+        first.to_lowercase(),
+        last.to_lowercase().replace(' ', ""),
+        pick(&mut r, EMAIL_DOMAINS)
+    );
     let secret = format!("polar_c_{}", alnum_token(&mut r, 48));
-    let site = format!("https://{}.{}", slugify(pick(&mut r, COMPANY_WORDS)), pick(&mut r, &["com", "dev", "io"]));
+    let site = format!(
+        "https://{}.{}",
+        slugify(pick(&mut r, COMPANY_WORDS)),
+        pick(&mut r, &["com", "dev", "io"])
+    );
     let mut processor = Map::new();
-    processor.insert("publishable_key".into(), json!(format!("pk_live_51{}", alnum_token(&mut r, 40))));
+    processor.insert(
+        "publishable_key".into(),
+        Value::String(format!("pk_live_51{}", alnum_token(&mut r, 40))),
+    );
     if matches!(status, "confirmed" | "succeeded" | "failed") && total > 0 {
-        processor.insert("intent_status".into(), json!(match status { "succeeded" => "succeeded", "failed" => "requires_payment_method", _ => "processing" }));
-        processor.insert("intent_client_secret".into(), json!(format!("pi_3{}_secret_{}", alnum_token(&mut r, 21), alnum_token(&mut r, 25))));
+        processor.insert(
+            "intent_status".into(),
+            json!(match status {
+                "succeeded" => "succeeded",
+                "failed" => "requires_payment_method",
+                _ => "processing",
+            }),
+        );
+        processor.insert(
+            "intent_client_secret".into(),
+            Value::String(format!(
+                "pi_3{}_secret_{}",
+                alnum_token(&mut r, 21),
+                alnum_token(&mut r, 25)
+            )),
+        );
     }
-    let address_mode = |required: bool| if required { "required" } else if full_address { "optional" } else { "disabled" };
+    let address_mode = |required: bool| {
+        if required {
+            "required"
+        } else if full_address {
+            "optional"
+        } else {
+            "disabled"
+        }
+    };
     let customer_metadata = if chance(&mut r, 1, 2) {
-        json!({})
+        obj!({})
     } else {
-        json!({"signup_source": pick(&mut r, &["landing_page", "pricing_page", "docs"]), "account_age_days": r.i64(0..900), "newsletter": r.bool()})
+        obj!({"signup_source": pick(&mut r, &["landing_page", "pricing_page", "docs"]), "account_age_days": r.i64(0..900), "newsletter": r.bool()})
     };
     let custom_data = match status {
-        "open" | "expired" if chance(&mut r, 1, 2) => json!({}),
+        "open" | "expired" if chance(&mut r, 1, 2) => obj!({}),
         _ if chance(&mut r, 1, 6) => Value::Null,
         _ => custom_field_data(&mut r, &product.custom_fields),
     };
     let attached = if product.custom_fields.is_empty() && chance(&mut r, 1, 2) {
         Value::Null
     } else {
-        json!(product.custom_fields.iter().enumerate().map(|(o, &(k, req))| attached_custom_field(seed, k, o, req, created - 20 * DAY)).collect::<Vec<_>>())
+        Value::from(
+            product
+                .custom_fields
+                .iter()
+                .enumerate()
+                .map(|(o, &(k, req))| attached_custom_field(seed, k, o, req, created - 20 * DAY))
+                .collect::<Vec<_>>(),
+        )
     };
     let product_created = created - r.i64(DAY..365 * DAY);
+    let rendered: Vec<Value> = products
+        .iter()
+        .map(|p| checkout_product(p, seed, currency, product_created))
+        .collect();
+    // `prices` maps each product to the prices rendered in it; `product` is the first one.
     let price_map: Map<String, Value> = products
         .iter()
-        .map(|p| (p.id.clone(), json!(p.prices_in(currency).iter().map(|x| x.render(seed, &p.id, product_created)).collect::<Vec<_>>())))
+        .zip(&rendered)
+        .map(|(p, v)| (p.id.clone(), v["prices"].clone()))
         .collect();
+    let selected = rendered[0].clone();
     let opt = |cond: bool, v: Value| if cond { v } else { Value::Null };
     let customer_ip = if r.bool() {
-        format!("{}.{}.{}.{}", pick(&mut r, &[31, 46, 62, 77, 81, 92, 109, 146, 176, 185, 188, 213]), r.u8(..), r.u8(..), r.u8(1..255))
+        format!(
+            "{}.{}.{}.{}",
+            pick(
+                &mut r,
+                &[31, 46, 62, 77, 81, 92, 109, 146, 176, 185, 188, 213]
+            ),
+            r.u8(..),
+            r.u8(..),
+            r.u8(1..255)
+        )
     } else {
         format!("2a02:{:x}:{:x}::{:x}", r.u16(..), r.u16(..), r.u16(1..))
     };
     let billing_address = address(&mut r, &place);
     let tax_id_value = tax_id(&mut r, &place);
-    let session = json!({
+    let session = obj!({
         "id": object_id("checkouts", seed, index),
         "created_at": timestamp(created),
-        "modified_at": if status == "open" && chance(&mut r, 1, 2) { Value::Null } else { json!(ts_in(&mut r, created, SECOND..50 * MINUTE)) },
+        "modified_at": if status == "open" && chance(&mut r, 1, 2) { Value::Null } else { Value::String(ts_in(&mut r, created, SECOND..50 * MINUTE)) },
         "custom_field_data": custom_data,
         "payment_processor": "stripe",
         "status": status,
-        "client_secret": secret,
+        "client_secret": secret.clone(),
         "url": format!("https://buy.polar.sh/{secret}"),
         "expires_at": timestamp(created + HOUR),
         "success_url": format!("{site}/thank-you?checkout_id={{CHECKOUT_ID}}"),
-        "return_url": opt(chance(&mut r, 1, 2), json!(format!("{site}/pricing"))),
+        "return_url": opt(chance(&mut r, 1, 2), Value::String(format!("{site}/pricing"))),
         "embed_origin": opt(chance(&mut r, 1, 5), json!(site)),
         "amount": amount,
         "seats": seats,
@@ -1982,10 +3069,10 @@ fn checkout(seed: u64, index: u64, created: i64) -> Value {
         "active_trial_interval_count": active_trial.map(|t| t.1),
         "trial_end": active_trial.map(|(i, c)| timestamp(add_interval(created, i, c))),
     });
-    let rest = json!({
+    let rest = obj!({
         "organization_id": organization_id(seed),
-        "product_id": product.id,
-        "product_price_id": price.id,
+        "product_id": product.id.clone(),
+        "product_price_id": price.id.clone(),
         "discount_id": discount.as_ref().map(|d| uuid("discounts", seed, d.index)),
         "allow_discount_codes": !chance(&mut r, 1, 4),
         "require_billing_address": require_billing_address,
@@ -1994,12 +3081,12 @@ fn checkout(seed: u64, index: u64, created: i64) -> Value {
         "is_payment_required": total > 0,
         "is_payment_setup_required": product.is_recurring() && (total == 0 || active_trial.is_some()),
         "is_payment_form_required": total > 0 || product.is_recurring(),
-        "customer_id": opt(status == "succeeded" || (customer_known && chance(&mut r, 1, 2)), json!(object_id("customers", seed, index))),
+        "customer_id": opt(status == "succeeded" || (customer_known && chance(&mut r, 1, 2)), Value::String(object_id("customers", seed, index))),
         "is_business_customer": is_business,
         "customer_name": opt(customer_known, json!(customer_name)),
         "customer_email": opt(customer_known || chance(&mut r, 1, 2), json!(customer_email)),
         "customer_ip_address": opt(status != "expired" || chance(&mut r, 1, 2), json!(customer_ip)),
-        "customer_billing_name": opt(is_business, json!(company_name(&mut r))),
+        "customer_billing_name": opt(is_business, Value::String(company_name(&mut r))),
         "customer_billing_address": opt(customer_known, billing_address),
         "customer_tax_id": opt(is_business && chance(&mut r, 2, 3), tax_id_value[0].clone()),
         "locale": opt(chance(&mut r, 3, 4), json!(place.locale)),
@@ -2016,13 +3103,13 @@ fn checkout(seed: u64, index: u64, created: i64) -> Value {
         "trial_interval": trial_override.map(|t| t.0),
         "trial_interval_count": trial_override.map(|t| t.1),
         "metadata": metadata(&mut r),
-        "external_customer_id": opt(chance(&mut r, 1, 3), json!(format!("usr_{}", alnum_token(&mut r, 12)))),
-        "products": products.iter().map(|p| checkout_product(p, seed, currency, product_created)).collect::<Vec<_>>(),
-        "product": checkout_product(product, seed, currency, product_created),
+        "external_customer_id": opt(chance(&mut r, 1, 3), Value::String(format!("usr_{}", alnum_token(&mut r, 12)))),
+        "products": rendered,
+        "product": selected,
         "product_price": price.render(seed, &product.id, product_created),
         "prices": price_map,
         "discount": discount.as_ref().map(|d| d.render(seed, created, false)),
-        "subscription_id": opt(status == "succeeded" && product.is_recurring(), json!(object_id("subscriptions", seed, index))),
+        "subscription_id": opt(status == "succeeded" && product.is_recurring(), Value::String(object_id("subscriptions", seed, index))),
         "attached_custom_fields": attached,
         "customer_metadata": customer_metadata,
     });
@@ -2033,8 +3120,16 @@ fn checkout(seed: u64, index: u64, created: i64) -> Value {
 // Organizations
 // ---------------------------------------------------------------------------------------------
 
-pub const ORGANIZATION_STATUSES: [&str; 8] =
-    ["active", "created", "review", "snoozed", "denied", "blocked", "offboarding", "offboarded"];
+pub const ORGANIZATION_STATUSES: [&str; 8] = [
+    "active",
+    "created",
+    "review",
+    "snoozed",
+    "denied",
+    "blocked",
+    "offboarding",
+    "offboarded",
+];
 
 /// `organizations` object `index`; organization 0 (active) owns every other generated object.
 fn organization(seed: u64, index: u64, created: i64) -> Value {
@@ -2043,13 +3138,28 @@ fn organization(seed: u64, index: u64, created: i64) -> Value {
     let name = company_name(&mut r);
     // Letters and dashes, then `-<index>`: unique per index.
     let slug = format!("{}-{index}", slugify(&name));
-    let domain = format!("{}.{}", slugify(&name), pick(&mut r, &["com", "dev", "io", "so"]));
+    let domain = format!(
+        "{}.{}",
+        slugify(&name),
+        pick(&mut r, &["com", "dev", "io", "so"])
+    );
     let place = pick(&mut r, PLACES);
     let onboarded = !matches!(status, "created");
     let operating = matches!(status, "active" | "review" | "snoozed");
     let socials: Vec<Value> = (0..r.usize(0..4))
         .map(|k| {
-            let platform = ["x", "github", "linkedin", "youtube", "discord", "instagram", "threads", "tiktok", "facebook", "other"][(k * 3 + r.usize(..3)) % 10];
+            let platform = [
+                "x",
+                "github",
+                "linkedin",
+                "youtube",
+                "discord",
+                "instagram",
+                "threads",
+                "tiktok",
+                "facebook",
+                "other",
+            ][(k * 3 + r.usize(..3)) % 10];
             let handle = slugify(&name).replace('-', "");
             let url = match platform {
                 "x" => format!("https://x.com/{handle}"),
@@ -2063,48 +3173,80 @@ fn organization(seed: u64, index: u64, created: i64) -> Value {
                 "facebook" => format!("https://www.facebook.com/{handle}"),
                 _ => format!("https://blog.{domain}"),
             };
-            json!({"platform": platform, "url": url})
+            obj!({"platform": platform, "url": url})
         })
         .collect();
     let feature_settings = (!chance(&mut r, 1, 4)).then(|| {
         let mut flags = Map::new();
         for key in [
-            "issue_funding_enabled", "wallets_enabled", "member_model_enabled", "checkout_localization_enabled",
-            "reset_proration_behavior_enabled", "off_session_charges_enabled", "meter_cycling_enabled",
-            "slack_benefit_enabled", "preview_access_enabled", "disputes_enabled", "sso_enabled",
-            "dispute_auto_accept_enabled", "compass_enabled", "merchant_migration_enabled", "frame_ancestors_enforced",
+            "issue_funding_enabled",
+            "wallets_enabled",
+            "member_model_enabled",
+            "checkout_localization_enabled",
+            "reset_proration_behavior_enabled",
+            "off_session_charges_enabled",
+            "meter_cycling_enabled",
+            "slack_benefit_enabled",
+            "preview_access_enabled",
+            "disputes_enabled",
+            "sso_enabled",
+            "dispute_auto_accept_enabled",
+            "compass_enabled",
+            "merchant_migration_enabled",
+            "frame_ancestors_enforced",
         ] {
             flags.insert(key.into(), json!(chance(&mut r, 1, 3)));
         }
         flags.insert(
             "overview_metrics".into(),
-            if chance(&mut r, 1, 2) { Value::Null } else { json!(["revenue", "orders", "active_subscriptions", "monthly_recurring_revenue"]) },
+            if chance(&mut r, 1, 2) {
+                Value::Null
+            } else {
+                json!([
+                    "revenue",
+                    "orders",
+                    "active_subscriptions",
+                    "monthly_recurring_revenue"
+                ])
+            },
         );
         Value::Object(flags)
     });
     let email_settings: Map<String, Value> = [
-        "order_confirmation", "payment_method_expiration_reminder", "subscription_cancellation", "subscription_confirmation",
-        "subscription_cycled", "subscription_cycled_after_trial", "subscription_past_due", "subscription_paused",
-        "subscription_resumed", "subscription_renewal_reminder", "subscription_revoked",
-        "subscription_trial_conversion_reminder", "subscription_uncanceled", "subscription_updated",
+        "order_confirmation",
+        "payment_method_expiration_reminder",
+        "subscription_cancellation",
+        "subscription_confirmation",
+        "subscription_cycled",
+        "subscription_cycled_after_trial",
+        "subscription_past_due",
+        "subscription_paused",
+        "subscription_resumed",
+        "subscription_renewal_reminder",
+        "subscription_revoked",
+        "subscription_trial_conversion_reminder",
+        "subscription_uncanceled",
+        "subscription_updated",
     ]
     .into_iter()
     .map(|k| (k.to_owned(), json!(!chance(&mut r, 1, 6))))
     .collect();
     let details = onboarded.then(|| r.i64(HOUR..10 * DAY));
-    let resubmission = matches!(status, "snoozed" | "review").then(|| r.i64(10 * DAY..30 * DAY)).filter(|_| r.bool());
+    let resubmission = matches!(status, "snoozed" | "review")
+        .then(|| r.i64(10 * DAY..30 * DAY))
+        .filter(|_| r.bool());
     let account = onboarded && !chance(&mut r, 1, 5);
-    json!({
+    obj!({
         "created_at": timestamp(created),
-        "modified_at": if chance(&mut r, 1, 5) { Value::Null } else { json!(ts_in(&mut r, created, MINUTE..200 * DAY)) },
+        "modified_at": if chance(&mut r, 1, 5) { Value::Null } else { Value::String(ts_in(&mut r, created, MINUTE..200 * DAY)) },
         "id": object_id("organizations", seed, index),
         "name": name,
         "slug": slug,
-        "avatar_url": if chance(&mut r, 1, 3) { Value::Null } else { json!(format!("https://avatars.githubusercontent.com/u/{}?v=4", r.u32(1_000_000..190_000_000))) },
+        "avatar_url": if chance(&mut r, 1, 3) { Value::Null } else { Value::String(format!("https://avatars.githubusercontent.com/u/{}?v=4", r.u32(1_000_000..190_000_000))) },
         "proration_behavior": pick(&mut r, &["invoice", "prorate", "next_period", "reset"]),
         "allow_customer_updates": r.bool(),
-        "email": if chance(&mut r, 1, 4) { Value::Null } else { json!(format!("support@{domain}")) },
-        "website": if chance(&mut r, 1, 4) { Value::Null } else { json!(format!("https://{domain}")) },
+        "email": if chance(&mut r, 1, 4) { Value::Null } else { Value::String(format!("support@{domain}")) },
+        "website": if chance(&mut r, 1, 4) { Value::Null } else { Value::String(format!("https://{domain}")) },
         "socials": socials,
         "status": status,
         "details_submitted_at": ts_offset(created, details),
@@ -2124,13 +3266,13 @@ fn organization(seed: u64, index: u64, created: i64) -> Value {
         "customer_portal_settings": {
             "usage": {"show": r.bool()},
             "subscription": {"update_seats": r.bool(), "update_plan": r.bool(), "update_units": if chance(&mut r, 1, 3) { Value::Null } else { json!(r.bool()) }, "pause": if chance(&mut r, 1, 3) { Value::Null } else { json!(r.bool()) }},
-            "customer": if chance(&mut r, 1, 3) { Value::Null } else { json!({"allow_email_change": if chance(&mut r, 1, 4) { Value::Null } else { json!(r.bool()) }}) },
+            "customer": if chance(&mut r, 1, 3) { Value::Null } else { obj!({"allow_email_change": if chance(&mut r, 1, 4) { Value::Null } else { json!(r.bool()) }}) },
         },
         "dispute_settings": {"auto_accept_below_amount": if chance(&mut r, 2, 3) { Value::Null } else { json!(pick(&mut r, &[1_000, 2_500, 5_000])) }},
         "embed_hosts": if chance(&mut r, 1, 2) { json!([]) } else { json!([domain.clone(), format!("*.{domain}"), "localhost:3000".to_owned()]) },
         "country": if onboarded { json!(place.country) } else { Value::Null },
-        "account_id": if account { json!(uuid("accounts", seed, index)) } else { Value::Null },
-        "payout_account_id": if account && chance(&mut r, 3, 4) { json!(uuid("payout_accounts", seed, index)) } else { Value::Null },
+        "account_id": if account { Value::String(uuid("accounts", seed, index)) } else { Value::Null },
+        "payout_account_id": if account && chance(&mut r, 3, 4) { Value::String(uuid("payout_accounts", seed, index)) } else { Value::Null },
         "capabilities": {
             "checkout_payments": operating,
             "subscription_renewals": operating || status == "offboarding",

@@ -6,4 +6,4 @@ pub mod data;
 pub mod server;
 pub mod store;
 
-pub use server::{Churn, FakePolar, Fault, FaultKind, LoggedRequest, Options, API_VERSION, TOKEN};
+pub use server::{API_VERSION, Churn, FakePolar, Fault, FaultKind, LoggedRequest, Options, TOKEN};

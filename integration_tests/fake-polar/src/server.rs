@@ -37,13 +37,18 @@ pub struct Options {
     /// Consecutive records sharing one creation time (1: none), to exercise tie handling.
     pub tie_every: usize,
     pub port: u16,
+    /// The API version served; any other `Polar-Version` gets 404 on every path, as Polar does.
+    pub served_version: String,
 }
 
 impl Options {
     /// `per_stream` records in every stream.
     pub fn with_records(per_stream: usize) -> Options {
         Options {
-            counts: data::STREAMS.iter().map(|stream| (stream.to_string(), per_stream)).collect(),
+            counts: data::STREAMS
+                .iter()
+                .map(|stream| (stream.to_string(), per_stream))
+                .collect(),
             seed: 7,
             token: TOKEN.to_owned(),
             scopes: None,
@@ -51,6 +56,7 @@ impl Options {
             rate_limit_per_minute: None,
             tie_every: 1,
             port: 0,
+            served_version: API_VERSION.to_owned(),
         }
     }
 
@@ -64,7 +70,11 @@ impl Options {
 #[derive(Debug, Clone)]
 pub enum FaultKind {
     /// Answer with this status, optional `Retry-After` value, and body.
-    Status { status: u16, retry_after: Option<String>, body: String },
+    Status {
+        status: u16,
+        retry_after: Option<String>,
+        body: String,
+    },
     /// Wait this long, then answer normally.
     Delay(Duration),
     /// Send the headers and part of the body, then drop the connection.
@@ -91,7 +101,12 @@ pub struct Fault {
 
 impl Fault {
     pub fn new(stream: &str, kind: FaultKind) -> Fault {
-        Fault { stream: Some(stream.to_owned()), pages: (1, u32::MAX), times: 1, kind }
+        Fault {
+            stream: Some(stream.to_owned()),
+            pages: (1, u32::MAX),
+            times: 1,
+            kind,
+        }
     }
 
     pub fn pages(mut self, first: u32, last: u32) -> Fault {
@@ -105,7 +120,14 @@ impl Fault {
     }
 
     pub fn status(stream: &str, status: u16) -> Fault {
-        Fault::new(stream, FaultKind::Status { status, retry_after: None, body: String::new() })
+        Fault::new(
+            stream,
+            FaultKind::Status {
+                status,
+                retry_after: None,
+                body: String::new(),
+            },
+        )
     }
 }
 
@@ -155,7 +177,13 @@ pub struct FakePolar {
 impl FakePolar {
     pub fn start(options: Options) -> FakePolar {
         let start_ms = 1_735_689_600_000; // 2025-01-01T00:00:00Z
-        let store = Store::new(options.seed, &options.counts, start_ms, 61_000, options.tie_every);
+        let store = Store::new(
+            options.seed,
+            &options.counts,
+            start_ms,
+            61_000,
+            options.tie_every,
+        );
         let shared = Arc::new(Shared {
             store: Mutex::new(store),
             faults: Mutex::new(Vec::new()),
@@ -174,14 +202,24 @@ impl FakePolar {
             .build()
             .expect("start the fake's runtime");
         let listener = runtime
-            .block_on(tokio::net::TcpListener::bind(("127.0.0.1", shared.options.port)))
+            .block_on(tokio::net::TcpListener::bind((
+                "127.0.0.1",
+                shared.options.port,
+            )))
             .expect("bind the fake on 127.0.0.1");
         let addr = listener.local_addr().expect("the fake's address");
-        let app = axum::Router::new().route("/v1/{resource}/", get(list)).fallback(not_found).with_state(shared.clone());
+        let app = axum::Router::new()
+            .route("/v1/{resource}/", get(list))
+            .fallback(not_found)
+            .with_state(shared.clone());
         runtime.spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        FakePolar { shared, addr, runtime: Some(runtime) }
+        FakePolar {
+            shared,
+            addr,
+            runtime: Some(runtime),
+        }
     }
 
     /// The base URL to put in the connector's config.
@@ -197,12 +235,20 @@ impl FakePolar {
     /// The records of `stream` as they are now, in creation order.
     pub fn objects(&self, stream: &str) -> Vec<Value> {
         let store = self.shared.store.lock().unwrap();
-        store.streams[stream].rows.iter().map(|row| store.object(stream, row)).collect()
+        store.streams[stream]
+            .rows
+            .iter()
+            .map(|row| store.object(stream, row))
+            .collect()
     }
 
     pub fn ids(&self, stream: &str) -> Vec<String> {
         let store = self.shared.store.lock().unwrap();
-        store.streams[stream].rows.iter().map(|row| data::object_id(stream, store.seed, row.index)).collect()
+        store.streams[stream]
+            .rows
+            .iter()
+            .map(|row| data::object_id(stream, store.seed, row.index))
+            .collect()
     }
 
     pub fn push_fault(&self, fault: Fault) {
@@ -215,7 +261,10 @@ impl FakePolar {
 
     /// Ids deleted and created by churn so far.
     pub fn churned(&self) -> (Vec<String>, Vec<String>) {
-        (self.shared.deleted.lock().unwrap().clone(), self.shared.created.lock().unwrap().clone())
+        (
+            self.shared.deleted.lock().unwrap().clone(),
+            self.shared.created.lock().unwrap().clone(),
+        )
     }
 
     pub fn requests(&self) -> Vec<LoggedRequest> {
@@ -236,7 +285,11 @@ impl Drop for FakePolar {
 }
 
 async fn not_found() -> Response {
-    (StatusCode::NOT_FOUND, axum::Json(json!({"detail": "Not Found"}))).into_response()
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(json!({"detail": "Not Found"})),
+    )
+        .into_response()
 }
 
 fn error(status: StatusCode, name: &str, detail: &str) -> Response {
@@ -254,7 +307,11 @@ async fn list(
     headers: HeaderMap,
 ) -> Response {
     let header_text = |name: header::HeaderName| {
-        headers.get(name).and_then(|value| value.to_str().ok()).unwrap_or_default().to_owned()
+        headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default()
+            .to_owned()
     };
     let mut logged = LoggedRequest {
         stream: resource.clone(),
@@ -263,21 +320,36 @@ async fn list(
         sorting: Vec::new(),
         status: 0,
         user_agent: header_text(header::USER_AGENT),
-        polar_version: headers.get("polar-version").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned(),
+        polar_version: headers
+            .get("polar-version")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_owned(),
         authorization: header_text(header::AUTHORIZATION),
     };
-    let response = answer(&shared, &resource, query.as_deref().unwrap_or_default(), &mut logged).await;
+    let response = answer(
+        &shared,
+        &resource,
+        query.as_deref().unwrap_or_default(),
+        &mut logged,
+    )
+    .await;
     logged.status = response.status().as_u16();
     shared.log.lock().unwrap().push(logged);
     response
 }
 
-async fn answer(shared: &Shared, resource: &str, query: &str, logged: &mut LoggedRequest) -> Response {
+async fn answer(
+    shared: &Shared,
+    resource: &str,
+    query: &str,
+    logged: &mut LoggedRequest,
+) -> Response {
     let options = &shared.options;
     if !options.latency.is_zero() {
         tokio::time::sleep(options.latency).await;
     }
-    if !logged.polar_version.is_empty() && logged.polar_version != API_VERSION {
+    if !logged.polar_version.is_empty() && logged.polar_version != options.served_version {
         return not_found().await;
     }
     if !data::STREAMS.contains(&resource) {
@@ -286,7 +358,10 @@ async fn answer(shared: &Shared, resource: &str, query: &str, logged: &mut Logge
     if let Some(limit) = options.rate_limit_per_minute {
         let mut window = shared.window.lock().unwrap();
         let now = Instant::now();
-        while window.front().is_some_and(|at| now.duration_since(*at) >= Duration::from_secs(60)) {
+        while window
+            .front()
+            .is_some_and(|at| now.duration_since(*at) >= Duration::from_secs(60))
+        {
             window.pop_front();
         }
         if window.len() >= limit as usize {
@@ -301,13 +376,24 @@ async fn answer(shared: &Shared, resource: &str, query: &str, logged: &mut Logge
         window.push_back(now);
     }
     if logged.authorization != format!("Bearer {}", options.token) {
-        return error(StatusCode::UNAUTHORIZED, "Unauthorized", "Invalid or expired token");
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            "Invalid or expired token",
+        );
     }
     if let Some(scopes) = &options.scopes {
         let needed = scope_of(resource);
         let write = format!("{resource}:write");
-        if !scopes.iter().any(|scope| *scope == needed || (*scope == write && resource != "orders")) {
-            return error(StatusCode::FORBIDDEN, "MissingScope", &format!("The scope {needed} is required."));
+        if !scopes
+            .iter()
+            .any(|scope| *scope == needed || (*scope == write && resource != "orders"))
+        {
+            return error(
+                StatusCode::FORBIDDEN,
+                "MissingScope",
+                &format!("The scope {needed} is required."),
+            );
         }
     }
     // Query: page, limit, sorting (repeatable).
@@ -335,7 +421,9 @@ async fn answer(shared: &Shared, resource: &str, query: &str, logged: &mut Logge
     for criterion in &sorting {
         let name = criterion.trim_start_matches('-');
         if !allowed.contains(&name) && !unmodeled.contains(&name) {
-            return validation_error(&format!("Input should be a valid sort key, got '{criterion}'"));
+            return validation_error(&format!(
+                "Input should be a valid sort key, got '{criterion}'"
+            ));
         }
     }
     if sorting.is_empty() {
@@ -345,7 +433,12 @@ async fn answer(shared: &Shared, resource: &str, query: &str, logged: &mut Logge
     if let Some(FaultKind::Delay(delay)) = &fault {
         tokio::time::sleep(*delay).await;
     }
-    if let Some(FaultKind::Status { status, retry_after, body }) = &fault {
+    if let Some(FaultKind::Status {
+        status,
+        retry_after,
+        body,
+    }) = &fault
+    {
         let mut response = Response::builder().status(*status);
         if let Some(value) = retry_after {
             response = response.header(header::RETRY_AFTER, value);
@@ -353,13 +446,25 @@ async fn answer(shared: &Shared, resource: &str, query: &str, logged: &mut Logge
         return response.body(Body::from(body.clone())).unwrap();
     }
     churn(shared, resource);
-    let body = render_page(shared, resource, &sorting, page as usize, limit, fault.as_ref());
+    let body = render_page(
+        shared,
+        resource,
+        &sorting,
+        page as usize,
+        limit,
+        fault.as_ref(),
+    );
     match fault {
         Some(FaultKind::CutBody) => {
             let cut = body.len() / 2;
             let head = body[..cut].to_vec();
-            let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
-                vec![Ok(head), Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "cut"))];
+            let chunks: Vec<Result<Vec<u8>, std::io::Error>> = vec![
+                Ok(head),
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "cut",
+                )),
+            ];
             Response::builder()
                 .status(StatusCode::OK)
                 .header(header::CONTENT_TYPE, "application/json")
@@ -385,7 +490,9 @@ fn json_response(body: Vec<u8>) -> Response {
 fn validation_error(message: &str) -> Response {
     (
         StatusCode::UNPROCESSABLE_ENTITY,
-        axum::Json(json!({"detail": [{"loc": ["query", "sorting"], "msg": message, "type": "enum"}]})),
+        axum::Json(
+            json!({"detail": [{"loc": ["query", "sorting"], "msg": message, "type": "enum"}]}),
+        ),
     )
         .into_response()
 }
@@ -394,7 +501,10 @@ fn take_fault(shared: &Shared, resource: &str, page: u32) -> Option<FaultKind> {
     let mut faults = shared.faults.lock().unwrap();
     let position = faults.iter().position(|fault| {
         fault.times > 0
-            && fault.stream.as_deref().is_none_or(|stream| stream == resource)
+            && fault
+                .stream
+                .as_deref()
+                .is_none_or(|stream| stream == resource)
             && (fault.pages.0..=fault.pages.1).contains(&page)
     })?;
     faults[position].times -= 1;
@@ -404,13 +514,19 @@ fn take_fault(shared: &Shared, resource: &str, page: u32) -> Option<FaultKind> {
 /// Creates and deletes records of the churned stream before this request is answered.
 fn churn(shared: &Shared, resource: &str) {
     let mut churn_slot = shared.churn.lock().unwrap();
-    let Some(churn) = churn_slot.as_mut().filter(|churn| churn.stream == resource && churn.requests > 0) else {
+    let Some(churn) = churn_slot
+        .as_mut()
+        .filter(|churn| churn.stream == resource && churn.requests > 0)
+    else {
         return;
     };
     churn.requests -= 1;
     let mut store = shared.store.lock().unwrap();
     let seed = store.seed;
-    let stream: &'static str = data::STREAMS.iter().find(|name| **name == resource).expect("known stream");
+    let stream: &'static str = data::STREAMS
+        .iter()
+        .find(|name| **name == resource)
+        .expect("known stream");
     let mut rng = shared.rng.lock().unwrap();
     for _ in 0..churn.deletes_per_request {
         let rows = &store.streams[stream].rows;
@@ -420,13 +536,24 @@ fn churn(shared: &Shared, resource: &str) {
         // Delete from the first half, where the sync has already been: the case that shifts later records.
         let position = rng.usize(..rows.len().div_ceil(2));
         let row = store.stream(stream).remove(position);
-        shared.deleted.lock().unwrap().push(data::object_id(stream, seed, row.index));
+        shared
+            .deleted
+            .lock()
+            .unwrap()
+            .push(data::object_id(stream, seed, row.index));
     }
     for _ in 0..churn.creates_per_request {
         let now = chrono::Utc::now().timestamp_millis();
-        let last = store.streams[stream].rows.last().map_or(now, |row| row.created_at_ms + 1);
+        let last = store.streams[stream]
+            .rows
+            .last()
+            .map_or(now, |row| row.created_at_ms + 1);
         let index = store.stream(stream).push(stream, seed, now.max(last));
-        shared.created.lock().unwrap().push(data::object_id(stream, seed, index));
+        shared
+            .created
+            .lock()
+            .unwrap()
+            .push(data::object_id(stream, seed, index));
     }
 }
 
@@ -440,7 +567,10 @@ fn render_page(
     fault: Option<&FaultKind>,
 ) -> Vec<u8> {
     let mut store = shared.store.lock().unwrap();
-    let stream: &'static str = data::STREAMS.iter().find(|name| **name == resource).expect("known stream");
+    let stream: &'static str = data::STREAMS
+        .iter()
+        .find(|name| **name == resource)
+        .expect("known stream");
     let data_for_stream = store.stream(stream);
     let mut order = data_for_stream.ordered(resource, sorting).to_vec();
     let total = order.len();
@@ -466,7 +596,10 @@ fn render_page(
         rng.shuffle(&mut order[low..high]);
     }
     drop(rng);
-    let rows: Vec<_> = order[start..end].iter().map(|&position| data_for_stream.rows[position].clone()).collect();
+    let rows: Vec<_> = order[start..end]
+        .iter()
+        .map(|&position| data_for_stream.rows[position].clone())
+        .collect();
     let mut items: Vec<Value> = rows.iter().map(|row| store.object(stream, row)).collect();
     if let (Some(FaultKind::ItemWithoutId), Some(first)) = (fault, items.first_mut()) {
         first.as_object_mut().expect("objects").remove("id");

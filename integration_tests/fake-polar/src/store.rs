@@ -18,8 +18,23 @@ pub fn sort_fields(stream: &str) -> &'static [&'static str] {
     match stream {
         "customers" => &["created_at", "email", "name"],
         "products" => &["created_at", "name", "price_amount_type", "price_amount"],
-        "orders" => &["created_at", "status", "invoice_number", "amount", "net_amount"],
-        "subscriptions" => &["status", "started_at", "current_period_end", "ended_at", "ends_at", "amount"],
+        "orders" => &[
+            "created_at",
+            "status",
+            "invoice_number",
+            "amount",
+            "net_amount",
+        ],
+        // `customer` sorts by the nested customer object (by its JSON text here: one order per customer).
+        "subscriptions" => &[
+            "status",
+            "started_at",
+            "current_period_end",
+            "ended_at",
+            "ends_at",
+            "amount",
+            "customer",
+        ],
         "refunds" => &["created_at", "amount"],
         "checkouts" => &["created_at", "expires_at", "status"],
         "benefits" => &["created_at", "description", "type"],
@@ -32,7 +47,7 @@ pub fn sort_fields(stream: &str) -> &'static [&'static str] {
 pub fn unmodeled_sort_keys(stream: &str) -> &'static [&'static str] {
     match stream {
         "orders" => &["customer", "product", "discount", "subscription"],
-        "subscriptions" => &["customer", "product", "discount"],
+        "subscriptions" => &["product", "discount"],
         "benefits" => &["user_order"],
         "organizations" => &["next_review_threshold", "days_in_status"],
         _ => &[],
@@ -90,7 +105,13 @@ fn sort_value(value: &Value) -> Option<SortValue> {
 impl Store {
     /// `counts` records per stream; creation times start at `start_ms` and step by `step_ms`, every
     /// `tie_every` consecutive records sharing one creation time (1: no ties).
-    pub fn new(seed: u64, counts: &HashMap<String, usize>, start_ms: i64, step_ms: i64, tie_every: usize) -> Store {
+    pub fn new(
+        seed: u64,
+        counts: &HashMap<String, usize>,
+        start_ms: i64,
+        step_ms: i64,
+        tie_every: usize,
+    ) -> Store {
         let mut streams = HashMap::new();
         for stream in data::STREAMS {
             let mut stream_data = StreamData::default();
@@ -119,8 +140,15 @@ impl StreamData {
         let index = self.next_index;
         self.next_index += 1;
         let object = data::object(stream, seed, index, created_at_ms);
-        let values = sort_fields(stream).iter().map(|field| sort_value(&object[*field])).collect();
-        self.rows.push(Row { index, created_at_ms, values });
+        let values = sort_fields(stream)
+            .iter()
+            .map(|field| sort_value(&object[*field]))
+            .collect();
+        self.rows.push(Row {
+            index,
+            created_at_ms,
+            values,
+        });
         self.version += 1;
         index
     }
@@ -134,7 +162,10 @@ impl StreamData {
     /// Row positions in the order `criteria` ask for (each `field` or `-field`), cached until the data changes.
     pub fn ordered(&mut self, stream: &str, criteria: &[String]) -> &[usize] {
         let version = self.version;
-        let stale = self.cached.get(criteria).is_none_or(|(cached, _)| *cached != version);
+        let stale = self
+            .cached
+            .get(criteria)
+            .is_none_or(|(cached, _)| *cached != version);
         if stale {
             let fields = sort_fields(stream);
             let keys: Vec<(Option<usize>, bool)> = criteria
@@ -160,7 +191,14 @@ impl StreamData {
         let fields = sort_fields(stream);
         let keys: Vec<(Option<usize>, bool)> = criteria
             .iter()
-            .map(|criterion| (fields.iter().position(|field| *field == criterion.trim_start_matches('-')), false))
+            .map(|criterion| {
+                (
+                    fields
+                        .iter()
+                        .position(|field| *field == criterion.trim_start_matches('-')),
+                    false,
+                )
+            })
             .collect();
         compare(&self.rows[a], &self.rows[b], &keys) == Ordering::Equal
     }
@@ -172,11 +210,27 @@ fn compare(a: &Row, b: &Row, keys: &[(Option<usize>, bool)]) -> Ordering {
         let ordering = match (&a.values[field], &b.values[field]) {
             (None, None) => Ordering::Equal,
             // Postgres: NULLS LAST ascending, NULLS FIRST descending.
-            (None, Some(_)) => if descending { Ordering::Less } else { Ordering::Greater },
-            (Some(_), None) => if descending { Ordering::Greater } else { Ordering::Less },
+            (None, Some(_)) => {
+                if descending {
+                    Ordering::Less
+                } else {
+                    Ordering::Greater
+                }
+            }
+            (Some(_), None) => {
+                if descending {
+                    Ordering::Greater
+                } else {
+                    Ordering::Less
+                }
+            }
             (Some(x), Some(y)) => {
                 let natural = x.partial_cmp(y).unwrap_or(Ordering::Equal);
-                if descending { natural.reverse() } else { natural }
+                if descending {
+                    natural.reverse()
+                } else {
+                    natural
+                }
             }
         };
         if ordering != Ordering::Equal {

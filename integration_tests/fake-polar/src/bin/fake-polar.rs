@@ -74,7 +74,11 @@ fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Mode::Serve { data, port } => {
             let server = FakePolar::start(data.options(port));
-            println!("fake Polar API on {} (token {})", server.url(), fake_polar::TOKEN);
+            println!(
+                "fake Polar API on {} (token {})",
+                server.url(),
+                fake_polar::TOKEN
+            );
             println!("config: {}", server.config());
             loop {
                 std::thread::sleep(Duration::from_secs(3600));
@@ -96,7 +100,11 @@ fn demo(data: &DataArgs, all_records: bool) -> anyhow::Result<()> {
     }
     std::fs::write(&config_path, serde_json::to_vec_pretty(&config)?)?;
     eprintln!("== Fake Polar API listening on {}", server.url());
-    eprintln!("== Running: {} read --config {}\n", connector.display(), config_path.display());
+    eprintln!(
+        "== Running: {} read --config {}\n",
+        connector.display(),
+        config_path.display()
+    );
     let started = Instant::now();
     let mut child = Command::new(&connector)
         .args(["read", "--config"])
@@ -110,9 +118,13 @@ fn demo(data: &DataArgs, all_records: bool) -> anyhow::Result<()> {
     let mut out = out.lock();
     for line in BufReader::new(stdout).lines() {
         let line = line?;
-        let message: Value = serde_json::from_str(&line).with_context(|| format!("not JSON: {line}"))?;
+        let message: Value =
+            serde_json::from_str(&line).with_context(|| format!("not JSON: {line}"))?;
         if message["type"] == "RECORD" {
-            let stream = message["record"]["stream"].as_str().unwrap_or_default().to_owned();
+            let stream = message["record"]["stream"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
             let count = records.entry(stream).or_default();
             *count += 1;
             if !all_records && *count > 2 {
@@ -129,13 +141,21 @@ fn demo(data: &DataArgs, all_records: bool) -> anyhow::Result<()> {
         }
     }
     let status = child.wait()?;
-    eprintln!("\n== Sync finished in {:.1} s with {status}", started.elapsed().as_secs_f64());
+    eprintln!(
+        "\n== Sync finished in {:.1} s with {status}",
+        started.elapsed().as_secs_f64()
+    );
     eprintln!("{:<15} {:>8} {:>8}", "stream", "records", "server");
     for stream in fake_polar::data::STREAMS {
         let served = server.ids(stream).len();
-        eprintln!("{stream:<15} {:>8} {served:>8}", records.get(stream).copied().unwrap_or(0));
+        eprintln!(
+            "{stream:<15} {:>8} {served:>8}",
+            records.get(stream).copied().unwrap_or(0)
+        );
     }
-    eprintln!("(RECORD lines: two per stream shown, STATE lines hidden; --all-records shows everything)");
+    eprintln!(
+        "(RECORD lines: two per stream shown, STATE lines hidden; --all-records shows everything)"
+    );
     std::fs::remove_dir_all(&dir).ok();
     if !status.success() {
         bail!("source-polar exited with {status}");
@@ -148,7 +168,10 @@ fn sibling(name: &str) -> anyhow::Result<PathBuf> {
     let here = std::env::current_exe()?;
     let path = here.with_file_name(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     if !path.exists() {
-        bail!("{} not found: build the workspace first (cargo build --release --workspace)", path.display());
+        bail!(
+            "{} not found: build the workspace first (cargo build --release --workspace)",
+            path.display()
+        );
     }
     Ok(path)
 }

@@ -1,0 +1,261 @@
+//! spec, discover and check.
+
+use serde_json::{Value, json};
+
+use crate::harness::*;
+
+/// Keywords Airbyte's acceptance tests forbid in a spec or a stream schema.
+fn assert_acceptable_schema(schema: &Value, at: &str) {
+    match schema {
+        Value::Object(object) => {
+            for forbidden in [
+                "$ref",
+                "allOf",
+                "anyOf",
+                "oneOf",
+                "not",
+                "patternProperties",
+            ] {
+                assert!(!object.contains_key(forbidden), "{at}: has {forbidden}");
+            }
+            if let Some(additional) = object.get("additionalProperties") {
+                assert!(
+                    additional != &json!(false),
+                    "{at}: additionalProperties false"
+                );
+            }
+            for (key, value) in object {
+                assert_acceptable_schema(value, &format!("{at}/{key}"));
+            }
+        }
+        Value::Array(items) => items
+            .iter()
+            .for_each(|item| assert_acceptable_schema(item, at)),
+        _ => {}
+    }
+}
+
+#[test]
+fn spec_follows_airbyte_rules() {
+    let run = run(&[&"spec"], &[]);
+    run.compliant();
+    assert_eq!(run.code, 0);
+    assert_eq!(run.messages.len(), 1);
+    let spec = &run.messages[0]["spec"];
+    assert!(
+        spec["documentationUrl"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://")
+    );
+    let connection = &spec["connectionSpecification"];
+    assert_acceptable_schema(connection, "spec");
+    assert_eq!(connection["required"], json!(["organization_access_token"]));
+    let token = &connection["properties"]["organization_access_token"];
+    assert_eq!(token["airbyte_secret"], true);
+    let description = token["description"].as_str().unwrap();
+    for scope in [
+        "benefits",
+        "checkouts",
+        "customers",
+        "orders",
+        "organizations",
+        "products",
+        "refunds",
+        "subscriptions",
+    ] {
+        assert!(
+            description.contains(&format!("{scope}:read")),
+            "token description names {scope}:read"
+        );
+    }
+    assert_eq!(
+        connection["properties"]["server"]["enum"],
+        json!(["production", "sandbox"])
+    );
+    assert_eq!(connection["properties"]["server"]["default"], "production");
+    assert_eq!(connection["properties"]["base_url"]["type"], "string");
+    assert_eq!(
+        connection["properties"]["requests_per_minute"]["type"],
+        "integer"
+    );
+}
+
+#[test]
+fn discover_announces_eight_full_refresh_streams_with_their_schemas() {
+    let files = Files::new();
+    let config = files.json(
+        "config.json",
+        &json!({"organization_access_token": "polar_oat_x"}),
+    );
+    let run = run(&[&"discover", &"--config", &config], &[]);
+    run.compliant();
+    assert_eq!(run.code, 0);
+    let streams = run.of_type("CATALOG")[0]["catalog"]["streams"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let names: Vec<&str> = streams
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, STREAMS);
+    for stream in &streams {
+        let name = stream["name"].as_str().unwrap();
+        assert_eq!(stream["supported_sync_modes"], json!(["full_refresh"]));
+        assert_eq!(stream["source_defined_primary_key"], json!([["id"]]));
+        assert_eq!(stream["is_resumable"], true);
+        assert!(stream["description"].as_str().unwrap().len() > 20);
+        let file: Value = serde_json::from_str(
+            &std::fs::read_to_string(repo().join(format!("schemas/{name}.json"))).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            stream["json_schema"], file,
+            "{name}: the embedded schema is schemas/{name}.json"
+        );
+        assert_acceptable_schema(&stream["json_schema"], name);
+        assert_eq!(
+            stream["json_schema"]["properties"]["id"]["type"],
+            json!(["null", "string"])
+        );
+        assert_eq!(
+            stream["json_schema"]["properties"]["created_at"]["format"],
+            "date-time"
+        );
+    }
+}
+
+fn check(server: &FakePolar, config: Value) -> Run {
+    let files = Files::new();
+    let path = files.json("config.json", &config);
+    let run = run(
+        &[&"check", &"--config", &path],
+        &[("SOURCE_POLAR_MAX_ATTEMPTS", "2")],
+    );
+    run.compliant();
+    assert_eq!(run.code, 0, "check exits 0: {}", run.stdout);
+    let _ = server;
+    run
+}
+
+fn status(run: &Run) -> (String, String) {
+    let status = &run.of_type("CONNECTION_STATUS")[0]["connectionStatus"];
+    (
+        status["status"].as_str().unwrap().to_owned(),
+        status["message"].as_str().unwrap_or_default().to_owned(),
+    )
+}
+
+#[test]
+fn check_succeeds_with_a_working_token() {
+    let server = FakePolar::start(Options::with_records(3));
+    assert_eq!(status(&check(&server, server.config())).0, "SUCCEEDED");
+    let requests = server.requests();
+    assert_eq!(requests.len(), 8, "one request per stream");
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.limit == 1 && r.polar_version == "2026-10")
+    );
+}
+
+#[test]
+fn check_names_an_invalid_token() {
+    let server = FakePolar::start(Options::with_records(3));
+    let mut config = server.config();
+    config["organization_access_token"] = json!("polar_oat_revoked");
+    let (status, message) = status(&check(&server, config));
+    assert_eq!(status, "FAILED");
+    assert!(
+        message.contains("401") && message.contains("invalid, expired or revoked"),
+        "{message}"
+    );
+}
+
+#[test]
+fn check_names_each_missing_scope() {
+    let mut options = Options::with_records(3);
+    options.scopes = Some(vec![
+        "customers:read".into(),
+        "products:write".into(),
+        "orders:read".into(),
+        "benefits:read".into(),
+        "organizations:read".into(),
+        "checkouts:read".into(),
+    ]);
+    let server = FakePolar::start(options);
+    let (status, message) = status(&check(&server, server.config()));
+    assert_eq!(status, "FAILED");
+    let missing = message
+        .split("lacks these scopes: ")
+        .nth(1)
+        .and_then(|rest| rest.split('.').next())
+        .expect("a scope list");
+    let mut missing: Vec<&str> = missing.split(", ").collect();
+    missing.sort();
+    assert_eq!(missing, ["refunds:read", "subscriptions:read"], "{message}");
+    assert!(
+        message.contains("create a new Organization Access Token"),
+        "{message}"
+    );
+}
+
+#[test]
+fn check_says_when_polar_is_unreachable() {
+    let server = FakePolar::start(Options::with_records(1));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config =
+        json!({"organization_access_token": TOKEN, "base_url": format!("http://127.0.0.1:{port}")});
+    let (status, message) = status(&check(&server, config));
+    assert_eq!(status, "FAILED");
+    assert!(
+        message.contains("cannot reach Polar at http://127.0.0.1:"),
+        "{message}"
+    );
+}
+
+#[test]
+fn check_recognises_an_api_version_polar_does_not_serve() {
+    let mut options = Options::with_records(1);
+    options.served_version = "2027-01".into();
+    let server = FakePolar::start(options);
+    let (status, message) = status(&check(&server, server.config()));
+    assert_eq!(status, "FAILED");
+    assert!(
+        message.contains("does not accept API version 2026-10"),
+        "{message}"
+    );
+}
+
+#[test]
+fn check_reports_config_problems_as_failed() {
+    let server = FakePolar::start(Options::with_records(1));
+    for (config, expected) in [
+        (json!({}), "'organization_access_token' is missing"),
+        (
+            json!({"organization_access_token": "polar_pat_abc"}),
+            "must start with 'polar_oat_'",
+        ),
+        (
+            json!({"organization_access_token": TOKEN, "base_url": "ftp//nope"}),
+            "'base_url' is not a valid URL",
+        ),
+        (
+            json!({"organization_access_token": TOKEN, "base_url": "http://example.com"}),
+            "must use https",
+        ),
+    ] {
+        let (status, message) = status(&check(&server, config));
+        assert_eq!(status, "FAILED");
+        assert!(message.contains(expected), "{message}");
+    }
+    assert!(
+        server.requests().is_empty(),
+        "an invalid config never calls Polar"
+    );
+}

@@ -1,0 +1,297 @@
+//! Faults on the way: what is retried and recovered, and how what cannot be recovered is reported.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::harness::*;
+
+fn status_fault(stream: &str, status: u16, retry_after: Option<&str>, body: &str) -> Fault {
+    Fault::new(
+        stream,
+        FaultKind::Status {
+            status,
+            retry_after: retry_after.map(str::to_owned),
+            body: body.to_owned(),
+        },
+    )
+}
+
+/// Reads orders and customers with `faults` injected; returns the run and the server.
+fn read_with_faults(faults: Vec<Fault>, env: &[(&str, &str)]) -> (Run, FakePolar) {
+    let server = FakePolar::start(Options::with_records(250));
+    for fault in faults {
+        server.push_fault(fault);
+    }
+    let files = Files::new();
+    let catalog = files.json("catalog.json", &catalog(&["orders", "customers"]));
+    let run = read_with_env(&config_file(&files, &server), Some(&catalog), None, env);
+    run.compliant();
+    (run, server)
+}
+
+#[test]
+fn transient_faults_are_survived_with_exact_records() {
+    let scenarios: Vec<(&str, Vec<Fault>)> = vec![
+        (
+            "500, 502, 504, 408 in a row",
+            vec![
+                status_fault("orders", 500, None, "{\"detail\": \"boom\"}").pages(2, 2),
+                status_fault("orders", 502, None, "<html><body>Bad gateway</body></html>")
+                    .pages(2, 2),
+                status_fault("orders", 504, None, "").pages(2, 2),
+                status_fault("orders", 408, None, "").pages(2, 2),
+            ],
+        ),
+        (
+            "503 with Retry-After as an HTTP date",
+            vec![status_fault("orders", 503, Some(&httpdate_in(1)), "").pages(3, 3)],
+        ),
+        (
+            "a body cut short",
+            vec![
+                Fault::new("orders", FaultKind::CutBody)
+                    .pages(1, 1)
+                    .times(2),
+            ],
+        ),
+        (
+            "malformed JSON",
+            vec![Fault::new("orders", FaultKind::MalformedJson).pages(2, 2)],
+        ),
+        (
+            "an HTML page with 200",
+            vec![
+                Fault::new("orders", FaultKind::Body("<html>maintenance</html>".into()))
+                    .pages(2, 2),
+            ],
+        ),
+        (
+            "a slow answer past the timeout",
+            vec![Fault::new("orders", FaultKind::Delay(Duration::from_secs(3))).pages(2, 2)],
+        ),
+        (
+            "an indented body",
+            vec![
+                Fault::new("orders", FaultKind::Indented)
+                    .pages(1, 3)
+                    .times(3),
+            ],
+        ),
+    ];
+    for (name, faults) in scenarios {
+        let (run, server) =
+            read_with_faults(faults, &[("SOURCE_POLAR_REQUEST_TIMEOUT_MS", "1000")]);
+        assert_eq!(run.code, 0, "{name}: {}", run.stdout);
+        assert_same_records(&run, &server, "orders");
+        assert_same_records(&run, &server, "customers");
+        assert_eq!(run.statuses("orders").last().unwrap(), "COMPLETE", "{name}");
+    }
+}
+
+fn httpdate_in(seconds: u64) -> String {
+    // RFC 7231 IMF-fixdate, computed without a date crate: the server only needs a parseable future date.
+    let at = std::time::SystemTime::now() + Duration::from_secs(seconds + 1);
+    httpdate::fmt_http_date(at)
+}
+
+#[test]
+fn rate_limits_are_honoured_and_reported() {
+    let started = Instant::now();
+    let (run, server) = read_with_faults(
+        vec![status_fault("orders", 429, Some("2"), "").pages(2, 2)],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_same_records(&run, &server, "orders");
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "Retry-After was waited out"
+    );
+    let rate_limited: Vec<_> = run
+        .messages
+        .iter()
+        .filter(|m| m["trace"]["stream_status"]["reasons"][0]["type"] == "RATE_LIMITED")
+        .collect();
+    assert_eq!(rate_limited.len(), 1);
+    assert_eq!(
+        rate_limited[0]["trace"]["stream_status"]["status"],
+        "RUNNING"
+    );
+    assert_eq!(
+        rate_limited[0]["trace"]["stream_status"]["stream_descriptor"]["name"],
+        "orders"
+    );
+}
+
+#[test]
+fn exhausted_retries_fail_the_stream_as_transient_and_spare_the_others() {
+    let (run, server) = read_with_faults(
+        vec![status_fault("orders", 503, None, "").pages(2, 2).times(100)],
+        &[("SOURCE_POLAR_MAX_ATTEMPTS", "4")],
+    );
+    assert_ne!(run.code, 0);
+    assert_eq!(run.statuses("orders"), ["STARTED", "RUNNING", "INCOMPLETE"]);
+    assert_eq!(run.statuses("customers").last().unwrap(), "COMPLETE");
+    assert_same_records(&run, &server, "customers");
+    let errors = run.trace_errors();
+    let stream_error = errors
+        .iter()
+        .find(|e| e["stream_descriptor"]["name"] == "orders")
+        .expect("a stream error");
+    assert_eq!(stream_error["failure_type"], "transient_error");
+    let message = stream_error["message"].as_str().unwrap();
+    assert!(
+        message.contains("Polar kept answering 503 Service Unavailable for GET /v1/orders/ page 2 after 4 attempts over"),
+        "{message}"
+    );
+    assert!(
+        errors.last().unwrap()["message"]
+            .as_str()
+            .unwrap()
+            .contains("orders"),
+        "the final error names the stream"
+    );
+    let attempts = server
+        .requests()
+        .iter()
+        .filter(|r| r.stream == "orders" && r.page == 2)
+        .count();
+    assert_eq!(attempts, 4);
+}
+
+#[test]
+fn a_missing_scope_fails_only_its_stream() {
+    let mut options = Options::with_records(120);
+    options.scopes = Some(
+        [
+            "customers",
+            "products",
+            "orders",
+            "subscriptions",
+            "checkouts",
+            "benefits",
+            "organizations",
+        ]
+        .iter()
+        .map(|s| format!("{s}:read"))
+        .collect(),
+    );
+    let server = FakePolar::start(options);
+    let files = Files::new();
+    let run = read(&config_file(&files, &server), None, None);
+    run.compliant();
+    assert_ne!(run.code, 0);
+    assert_eq!(run.statuses("refunds"), ["STARTED", "INCOMPLETE"]);
+    let error = run
+        .trace_errors()
+        .into_iter()
+        .find(|e| e["stream_descriptor"]["name"] == "refunds")
+        .unwrap();
+    assert_eq!(error["failure_type"], "config_error");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("lacks the 'refunds:read' scope"),
+        "{error}"
+    );
+    for stream in STREAMS.iter().filter(|s| **s != "refunds") {
+        assert_same_records(&run, &server, stream);
+        assert_eq!(run.statuses(stream).last().unwrap(), "COMPLETE");
+    }
+}
+
+#[test]
+fn off_contract_answers_fail_loudly_as_system_errors() {
+    for (fault, expected) in [
+        (
+            Fault::new("orders", FaultKind::ItemWithoutId).pages(2, 2),
+            "item 0 of the page has no 'id'",
+        ),
+        (
+            Fault::new(
+                "orders",
+                FaultKind::Body("{\"pagination\": {\"total_count\": 1, \"max_page\": 1}}".into()),
+            ),
+            "no 'items' array",
+        ),
+        (
+            status_fault("orders", 400, None, "{\"detail\": \"bad\"}"),
+            "HTTP 400: {\"detail\": \"bad\"}",
+        ),
+        (
+            status_fault("orders", 404, None, "{\"detail\": \"Not Found\"}"),
+            "does not accept API version 2026-10",
+        ),
+    ] {
+        let (run, _server) = read_with_faults(vec![fault], &[]);
+        assert_ne!(run.code, 0);
+        let error = run
+            .trace_errors()
+            .into_iter()
+            .find(|e| e["stream_descriptor"]["name"] == "orders")
+            .unwrap()
+            .clone();
+        assert_eq!(error["failure_type"], "system_error");
+        assert!(
+            error["message"].as_str().unwrap().contains(expected),
+            "{error}"
+        );
+        assert_eq!(run.statuses("customers").last().unwrap(), "COMPLETE");
+    }
+}
+
+#[test]
+fn an_invalid_token_fails_every_stream_as_a_config_error() {
+    let server = FakePolar::start(Options::with_records(3));
+    let files = Files::new();
+    let mut config = server.config();
+    config["organization_access_token"] = json!("polar_oat_wrong_token_value");
+    let run = read(&files.json("config.json", &config), None, None);
+    run.compliant();
+    assert_ne!(run.code, 0);
+    assert!(!run.stdout.contains("polar_oat_wrong_token_value"));
+    let last = (*run.trace_errors().last().unwrap()).clone();
+    assert_eq!(last["failure_type"], "config_error");
+    assert!(
+        last["message"]
+            .as_str()
+            .unwrap()
+            .contains("401 Unauthorized")
+    );
+}
+
+#[test]
+fn churn_during_the_sync_loses_and_doubles_nothing() {
+    for (creates, deletes) in [(2, 0), (0, 1), (1, 2), (0, 3)] {
+        let server = FakePolar::start(Options::with_records(600));
+        server.set_churn(Churn {
+            stream: "orders".into(),
+            creates_per_request: creates,
+            deletes_per_request: deletes,
+            requests: 6,
+        });
+        let before = server.ids("orders");
+        let files = Files::new();
+        let catalog = files.json("catalog.json", &catalog(&["orders"]));
+        let run = read_with_env(
+            &config_file(&files, &server),
+            Some(&catalog),
+            None,
+            &[("SOURCE_POLAR_PAGES_AHEAD", "1")],
+        );
+        run.compliant();
+        let (deleted, _created) = server.churned();
+        let delivered: std::collections::HashSet<String> =
+            run.record_ids("orders").into_iter().collect();
+        let lived: Vec<&String> = before.iter().filter(|id| !deleted.contains(id)).collect();
+        assert_eq!(run.code, 0, "churn +{creates}/-{deletes}: {}", run.stdout);
+        for id in lived {
+            assert!(
+                delivered.contains(id),
+                "churn +{creates}/-{deletes}: {id} lived through the sync but was not delivered"
+            );
+        }
+    }
+}

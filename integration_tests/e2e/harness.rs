@@ -1,0 +1,305 @@
+//! Running the connector and checking what it printed.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+
+use jsonschema::Validator;
+use serde_json::{Value, json};
+
+pub use fake_polar::{Churn, FakePolar, Fault, FaultKind, Options, TOKEN};
+
+pub const STREAMS: [&str; 8] = [
+    "customers",
+    "products",
+    "orders",
+    "subscriptions",
+    "refunds",
+    "checkouts",
+    "benefits",
+    "organizations",
+];
+
+/// The repository's root.
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// What one run of the connector printed.
+#[derive(Debug)]
+pub struct Run {
+    pub messages: Vec<Value>,
+    pub stdout: String,
+    pub stderr: String,
+    pub code: i32,
+}
+
+/// A scratch directory holding the files of one test.
+pub struct Files {
+    dir: tempfile::TempDir,
+}
+
+impl Files {
+    pub fn new() -> Files {
+        Files {
+            dir: tempfile::tempdir().expect("a temp dir"),
+        }
+    }
+
+    pub fn json(&self, name: &str, value: &Value) -> PathBuf {
+        self.text(name, &value.to_string())
+    }
+
+    pub fn text(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, text).expect("write a test file");
+        path
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+}
+
+/// Runs `source-polar` with `args` (and extra environment), with quick retry settings for tests.
+pub fn run(args: &[&dyn AsRef<std::ffi::OsStr>], env: &[(&str, &str)]) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_source-polar"));
+    for arg in args {
+        command.arg(arg);
+    }
+    command
+        .env("SOURCE_POLAR_BACKOFF_BASE_MS", "20")
+        .env("SOURCE_POLAR_BACKOFF_MAX_MS", "200")
+        .env("SOURCE_POLAR_REQUEST_TIMEOUT_MS", "5000")
+        .env_remove("LOG_LEVEL")
+        .stdin(Stdio::null());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = command.output().expect("run source-polar");
+    let stdout = String::from_utf8(output.stdout).expect("stdout is UTF-8");
+    let stderr = String::from_utf8(output.stderr).expect("stderr is UTF-8");
+    let messages = stdout
+        .lines()
+        .map(|line| {
+            serde_json::from_str(line)
+                .unwrap_or_else(|error| panic!("stdout line is not JSON ({error}): {line}"))
+        })
+        .collect();
+    Run {
+        messages,
+        stdout,
+        stderr,
+        code: output.status.code().unwrap_or(-1),
+    }
+}
+
+/// `read` with a config, optionally a catalog and a state.
+pub fn read(config: &Path, catalog: Option<&Path>, state: Option<&Path>) -> Run {
+    read_with_env(config, catalog, state, &[])
+}
+
+pub fn read_with_env(
+    config: &Path,
+    catalog: Option<&Path>,
+    state: Option<&Path>,
+    env: &[(&str, &str)],
+) -> Run {
+    let mut args: Vec<&dyn AsRef<std::ffi::OsStr>> = vec![&"read", &"--config", &config];
+    if let Some(catalog) = catalog.as_ref() {
+        args.push(&"--catalog");
+        args.push(catalog);
+    }
+    if let Some(state) = state.as_ref() {
+        args.push(&"--state");
+        args.push(state);
+    }
+    run(&args, env)
+}
+
+/// A configured catalog selecting `streams`.
+pub fn catalog(streams: &[&str]) -> Value {
+    json!({"streams": streams.iter().map(|name| json!({
+        "stream": {"name": name, "json_schema": {}, "supported_sync_modes": ["full_refresh"]},
+        "sync_mode": "full_refresh",
+        "destination_sync_mode": "overwrite",
+    })).collect::<Vec<_>>()})
+}
+
+fn protocol_validator() -> &'static Validator {
+    static VALIDATOR: OnceLock<Validator> = OnceLock::new();
+    VALIDATOR.get_or_init(|| {
+        let path = repo().join("../shared/airbyte/airbyte_protocol.json");
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+        let protocol: Value = serde_json::from_str(&text).expect("the protocol is JSON");
+        let schema =
+            json!({"$ref": "#/definitions/AirbyteMessage", "definitions": protocol["definitions"]});
+        jsonschema::draft7::new(&schema).expect("the protocol schema compiles")
+    })
+}
+
+impl Run {
+    /// The compliance check every test's output passes.
+    pub fn compliant(&self) -> &Self {
+        let validator = protocol_validator();
+        for message in &self.messages {
+            if let Err(error) = validator.validate(message) {
+                panic!("not a valid AirbyteMessage ({error}): {message}");
+            }
+        }
+        assert!(
+            !self.stdout.contains(TOKEN) && !self.stderr.contains(TOKEN),
+            "the token leaked:\n{}{}",
+            self.stdout,
+            self.stderr
+        );
+        assert!(
+            !self.stdout.contains("FAKE0123456789"),
+            "part of the token leaked"
+        );
+        self
+    }
+
+    pub fn of_type(&self, kind: &str) -> Vec<&Value> {
+        self.messages
+            .iter()
+            .filter(|message| message["type"] == kind)
+            .collect()
+    }
+
+    pub fn records(&self, stream: &str) -> Vec<&Value> {
+        self.messages
+            .iter()
+            .filter(|message| message["type"] == "RECORD" && message["record"]["stream"] == stream)
+            .map(|message| &message["record"]["data"])
+            .collect()
+    }
+
+    /// Ids of the records of `stream`, asserting none came twice.
+    pub fn record_ids(&self, stream: &str) -> Vec<String> {
+        let ids: Vec<String> = self
+            .records(stream)
+            .iter()
+            .map(|data| data["id"].as_str().expect("string id").to_owned())
+            .collect();
+        let mut seen = std::collections::HashSet::new();
+        for id in &ids {
+            assert!(seen.insert(id), "{stream}: id {id} delivered twice");
+        }
+        ids
+    }
+
+    pub fn trace_errors(&self) -> Vec<&Value> {
+        self.messages
+            .iter()
+            .filter(|m| m["type"] == "TRACE" && m["trace"]["type"] == "ERROR")
+            .map(|m| &m["trace"]["error"])
+            .collect()
+    }
+
+    pub fn statuses(&self, stream: &str) -> Vec<String> {
+        self.messages
+            .iter()
+            .filter(|m| m["type"] == "TRACE" && m["trace"]["type"] == "STREAM_STATUS")
+            .filter(|m| m["trace"]["stream_status"]["stream_descriptor"]["name"] == stream)
+            .filter(|m| m["trace"]["stream_status"].get("reasons").is_none())
+            .map(|m| {
+                m["trace"]["stream_status"]["status"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    }
+
+    /// The stream's messages reduced to a sequence of kinds: STARTED, RUNNING, RECORD, STATE, COMPLETE...
+    /// (consecutive RECORDs and LOG/ESTIMATE messages folded away).
+    pub fn sequence(&self, stream: &str) -> Vec<String> {
+        let mut kinds: Vec<String> = Vec::new();
+        for message in &self.messages {
+            let kind = match message["type"].as_str().unwrap() {
+                "RECORD" if message["record"]["stream"] == stream => "RECORD".to_owned(),
+                "STATE" if message["state"]["stream"]["stream_descriptor"]["name"] == stream => {
+                    "STATE".to_owned()
+                }
+                "TRACE"
+                    if message["trace"]["type"] == "STREAM_STATUS"
+                        && message["trace"]["stream_status"]["stream_descriptor"]["name"]
+                            == stream =>
+                {
+                    message["trace"]["stream_status"]["status"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned()
+                }
+                "TRACE"
+                    if message["trace"]["type"] == "ERROR"
+                        && message["trace"]["error"]["stream_descriptor"]["name"] == stream =>
+                {
+                    "ERROR".to_owned()
+                }
+                _ => continue,
+            };
+            if kinds.last() != Some(&kind) || (kind != "RECORD" && kind != "STATE") {
+                kinds.push(kind);
+            }
+        }
+        kinds
+    }
+
+    /// The sum of `sourceStats.recordCount` over the stream's STATE messages.
+    pub fn state_record_count(&self, stream: &str) -> f64 {
+        self.of_type("STATE")
+            .iter()
+            .filter(|m| m["state"]["stream"]["stream_descriptor"]["name"] == stream)
+            .map(|m| {
+                m["state"]["sourceStats"]["recordCount"]
+                    .as_f64()
+                    .expect("recordCount")
+            })
+            .sum()
+    }
+
+    pub fn last_states(&self) -> Value {
+        let mut last: BTreeMap<String, Value> = BTreeMap::new();
+        for message in self.of_type("STATE") {
+            let name = message["state"]["stream"]["stream_descriptor"]["name"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            last.insert(name, message["state"].clone());
+        }
+        Value::Array(last.into_values().collect())
+    }
+}
+
+/// Compares delivered records with the server's objects as multisets, by id and content.
+pub fn assert_same_records(run: &Run, server: &FakePolar, stream: &str) {
+    let delivered: HashMap<String, &Value> = run
+        .records(stream)
+        .into_iter()
+        .map(|data| (data["id"].as_str().unwrap().to_owned(), data))
+        .collect();
+    assert_eq!(
+        delivered.len(),
+        run.records(stream).len(),
+        "{stream}: duplicate ids"
+    );
+    let expected = server.objects(stream);
+    assert_eq!(delivered.len(), expected.len(), "{stream}: record count");
+    for object in &expected {
+        let id = object["id"].as_str().unwrap();
+        assert_eq!(
+            delivered.get(id).copied(),
+            Some(object),
+            "{stream}: record {id} differs or is missing"
+        );
+    }
+}
+
+/// A config file for `server`.
+pub fn config_file(files: &Files, server: &FakePolar) -> PathBuf {
+    files.json("config.json", &server.config())
+}
