@@ -12,6 +12,8 @@ mod config;
 mod input;
 mod output;
 mod page;
+#[cfg(test)]
+mod parser_properties;
 mod protocol;
 mod rate_limit;
 mod reader;

@@ -16,7 +16,8 @@ pub fn now_millis() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// Airbyte's `failure_type`: who has to act on an error.
+/// Airbyte's `failure_type`: who has to act on an error. (The names are the protocol's.)
+#[allow(clippy::enum_variant_names)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureType {

@@ -461,7 +461,7 @@ impl<'a> StreamReader<'a> {
                 self.summary.records += 1;
                 self.records_since_state += 1;
             }
-            members.insert(item.id.clone());
+            members.insert(item.id);
         }
         self.output.send_lines(lines).await?;
         if (members.len() as u64) < size {
