@@ -8,3 +8,4 @@ mod bad_input;
 mod commands;
 mod faults;
 mod read;
+mod resume;

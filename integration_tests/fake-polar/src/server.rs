@@ -255,6 +255,10 @@ impl FakePolar {
         self.shared.faults.lock().unwrap().push(fault);
     }
 
+    pub fn clear_faults(&self) {
+        self.shared.faults.lock().unwrap().clear();
+    }
+
     pub fn set_churn(&self, churn: Churn) {
         *self.shared.churn.lock().unwrap() = Some(churn);
     }

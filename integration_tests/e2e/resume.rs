@@ -1,0 +1,156 @@
+//! Resumable full refresh: an attempt that dies midway leaves checkpoints; the next attempt resumes there.
+
+use serde_json::{Value, json};
+
+use crate::harness::*;
+
+fn orders_requests(server: &FakePolar) -> Vec<u32> {
+    server
+        .requests()
+        .iter()
+        .filter(|r| r.stream == "orders")
+        .map(|r| r.page)
+        .collect()
+}
+
+#[test]
+fn an_interrupted_read_resumes_at_its_checkpoint() {
+    let server = FakePolar::start(Options::with_records(1000).count("customers", 120));
+    let files = Files::new();
+    let config = config_file(&files, &server);
+    let catalog = files.json("catalog.json", &catalog(&["orders", "customers"]));
+
+    // A full read, for comparison: ten pages of orders.
+    let full = read(&config, Some(&catalog), None);
+    assert_eq!(full.code, 0);
+    let full_requests = orders_requests(&server);
+    assert_eq!(full_requests.len(), 10);
+
+    // Attempt 1: Polar stops answering orders after page 6.
+    server.clear_requests();
+    server.push_fault(
+        Fault::status("orders", 503)
+            .pages(7, u32::MAX)
+            .times(usize::MAX),
+    );
+    let env = [
+        ("SOURCE_POLAR_MAX_ATTEMPTS", "2"),
+        ("SOURCE_POLAR_PAGES_AHEAD", "1"),
+    ];
+    let first = read_with_env(&config, Some(&catalog), None, &env);
+    first.compliant();
+    assert_ne!(first.code, 0);
+    assert_eq!(first.statuses("orders").last().unwrap(), "INCOMPLETE");
+    let first_requests = orders_requests(&server);
+    let first_ids = first.record_ids("orders");
+    assert_eq!(first_ids.len(), 600, "six pages arrived before the outage");
+    let states = first.last_states();
+    let orders_state = states
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stream"]["stream_descriptor"]["name"] == "orders")
+        .unwrap();
+    assert_eq!(orders_state["stream"]["stream_state"]["page"], 7);
+    assert_eq!(orders_state["stream"]["stream_state"]["limit"], 100);
+
+    // Attempt 2, given the last states, once Polar is back.
+    server.clear_faults();
+    server.clear_requests();
+    let state = files.json("state.json", &states);
+    let second = read_with_env(&config, Some(&catalog), Some(&state), &env);
+    second.compliant();
+    assert_eq!(second.code, 0, "{}", second.stdout);
+    let second_requests = orders_requests(&server);
+    assert_eq!(
+        second_requests,
+        [6, 7, 8, 9, 10],
+        "one page of overlap, then from the checkpoint on"
+    );
+    assert!(
+        second_requests.iter().all(|page| *page >= 6),
+        "nothing before the overlap page is fetched again"
+    );
+    let mut union: std::collections::HashSet<String> = first_ids.into_iter().collect();
+    union.extend(second.record_ids("orders"));
+    let expected: std::collections::HashSet<String> = server.ids("orders").into_iter().collect();
+    assert_eq!(
+        union, expected,
+        "the two attempts together deliver every order"
+    );
+    // The customers stream had completed: it starts over.
+    assert_eq!(second.records("customers").len(), 120);
+    let final_state = second.last_states();
+    for state in final_state.as_array().unwrap() {
+        assert_eq!(
+            state["stream"]["stream_state"],
+            json!({"__ab_full_refresh_sync_complete": true})
+        );
+    }
+    println!(
+        "requests for orders: full read {}, interrupted attempt {}, resumed attempt {}",
+        full_requests.len(),
+        first_requests.len(),
+        second_requests.len()
+    );
+}
+
+fn state_for_orders(stream_state: Value) -> Value {
+    json!([{"type": "STREAM", "stream": {"stream_descriptor": {"name": "orders"}, "stream_state": stream_state}}])
+}
+
+#[test]
+fn stale_foreign_or_finished_checkpoints_restart_from_page_one() {
+    let server = FakePolar::start(Options::with_records(250));
+    let files = Files::new();
+    let config = config_file(&files, &server);
+    let catalog = files.json("catalog.json", &catalog(&["orders"]));
+    let sorting = json!(["created_at", "invoice_number"]);
+    let cases = [
+        (
+            "finished",
+            json!({"__ab_full_refresh_sync_complete": true}),
+            None,
+        ),
+        (
+            "cursor-based",
+            json!({"__ab_no_cursor_state_message": true}),
+            Some("no valid 'page'"),
+        ),
+        (
+            "other page size",
+            json!({"page": 2, "limit": 50, "sorting": sorting, "last_id": "x"}),
+            Some("another page size"),
+        ),
+        (
+            "other order",
+            json!({"page": 2, "limit": 100, "sorting": ["-created_at"], "last_id": "x"}),
+            Some("another sort order"),
+        ),
+        (
+            "beyond the end",
+            json!({"page": 40, "limit": 100, "sorting": sorting, "last_id": "x"}),
+            Some("restarting this stream from page 1"),
+        ),
+        (
+            "unknown last record",
+            json!({"page": 2, "limit": 100, "sorting": sorting, "last_id": "gone"}),
+            Some("restarting this stream from page 1"),
+        ),
+    ];
+    for (name, stream_state, warning) in cases {
+        server.clear_requests();
+        let state = files.json(&format!("{name}.json"), &state_for_orders(stream_state));
+        let run = read(&config, Some(&catalog), Some(&state));
+        run.compliant();
+        assert_eq!(run.code, 0, "{name}: {}", run.stdout);
+        assert_same_records(&run, &server, "orders");
+        if let Some(warning) = warning {
+            assert!(run.stdout.contains(warning), "{name}: the reason is logged");
+        }
+        assert!(
+            orders_requests(&server).contains(&1),
+            "{name}: read from page 1"
+        );
+    }
+}
