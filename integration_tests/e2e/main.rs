@@ -7,5 +7,6 @@ mod harness;
 mod bad_input;
 mod commands;
 mod faults;
+mod packaging;
 mod read;
 mod resume;
