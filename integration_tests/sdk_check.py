@@ -36,6 +36,7 @@ import urllib.request
 from pathlib import Path
 
 try:
+    from adaptix import struct_trail
     from polar import base as polar_base
     from polar.v2026_10 import literals, outputs
 except ImportError:  # pragma: no cover - depends on the environment
@@ -177,12 +178,33 @@ def field_problems(value: typing.Any, hint: typing.Any, path: str) -> list[str]:
     return []
 
 
+def describe(error: polar_base.PolarDeserializationError) -> str:
+    """The SDK's message plus the leaf errors of adaptix's error tree, each with its field path
+    (the SDK's own message only says "(1 sub-exception)")."""
+    causes: list[str] = []
+
+    def walk(e: BaseException, path: list[str]) -> None:
+        path = path + [str(p) for p in struct_trail.get_trail(e)]
+        subs = getattr(e, "exceptions", None)
+        if subs:
+            for sub in subs:
+                walk(sub, path)
+        else:
+            detail = str(e)
+            if len(detail) > 300:
+                detail = detail[:300] + "..."
+            causes.append(f"{'.'.join(path) or '<item>'}: {type(e).__name__}: {detail}")
+
+    walk(error.error, [])
+    return f"{error}" + "".join(f"\n    at {c}" for c in causes[:5])
+
+
 def first_item_error(item_type: typing.Any, items: list[typing.Any]) -> tuple[int, str] | None:
     for index, item in enumerate(items):
         try:
             polar_base.deserialize(item, item_type)
         except polar_base.PolarDeserializationError as e:
-            return index, str(e)
+            return index, describe(e)
     return None
 
 
@@ -204,7 +226,7 @@ def check_stream(
                 items = envelope.get("items") if isinstance(envelope, dict) else None
                 located = first_item_error(item_type, items) if isinstance(items, list) else None
                 if located is None:
-                    print(f"FAIL {stream}: page {page_number}: {e}")
+                    print(f"FAIL {stream}: page {page_number}: {describe(e)}")
                 else:
                     index, message = located
                     print(f"FAIL {stream}: item {checked + index} (page {page_number}, index {index}): {message}")
@@ -232,7 +254,8 @@ def check_stream(
         f"{dimension}: " + ", ".join(f"{value}={count}" for value, count in sorted(counts.items()))
         for dimension, counts in seen.items()
     )
-    print(f"{stream}: {checked} items checked" + (f" | {summary}" if summary else ""))
+    checked_note = "items checked" if ok else "items checked before the failure"
+    print(f"{stream}: {checked} {checked_note}" + (f" | {summary}" if summary else ""))
     for dimension, wanted in expected.items():
         missing = sorted(wanted - set(seen.get(dimension, {})))
         if missing and ok:

@@ -18,14 +18,16 @@
 //! - Variants (customer types, benefit types, price types, statuses, billing reasons) are chosen
 //!   cyclically from the index, so the first k objects of a stream cover its k variants; the
 //!   seeded RNG ([`fastrand::Rng::with_seed`]) adds variety on top.
-//! - References are index aligned (order `i` belongs to customer `i`, subscription `i`, ...), so
-//!   they resolve when the streams have similar sizes. Everything belongs to organization 0.
+//! - References point at indexes at or near the referrer's own (order `i` of customer `i`, or of a
+//!   subscription in the same block of 40; refund `i` of an order in the same block of 6;
+//!   products among the first 32), so they resolve when the streams have similar sizes.
+//!   Everything belongs to organization 0 ([`organization_id`]).
 
 use chrono::{DateTime, Datelike, Months, Timelike};
 use fastrand::Rng;
 use serde_json::{Map, Value, json};
 
-/// Builds a JSON object like `obj!({...})` but moves each value in with `Value::from` instead of
+/// Builds a JSON object like `json!({...})` but moves each value in with `Value::from` instead of
 /// re-serializing it (`json!` deep-copies nested `Value`s, which dominated the generation time).
 /// Values are expressions; `{ ... }` nests an object and `null` is JSON null.
 macro_rules! obj {
@@ -121,6 +123,12 @@ fn rng_for(ns: &str, seed: u64, index: u64) -> Rng {
     Rng::with_seed(mix64(
         namespace_key(ns, seed).rotate_left(21) ^ mix64(index),
     ))
+}
+
+/// The index of child `k` (of at most `slots`) of entity `parent`, for ids of nested objects
+/// (prices, files, items): distinct for distinct (parent, k) while `parent < 2^64 / slots`.
+fn child_index(parent: u64, slots: u64, k: u64) -> u64 {
+    parent.wrapping_mul(slots).wrapping_add(k)
 }
 
 /// A version-4-shaped UUID for (namespace, seed, index). Within one (namespace, seed) it is
@@ -616,7 +624,7 @@ const PLACES: &[Place] = &[
     },
 ];
 
-/// A person or company name plus the ASCII slug used in emails and URLs.
+/// A first and last name (ASCII, so they can go into email addresses).
 fn person(r: &mut Rng) -> (&'static str, &'static str) {
     (pick(r, FIRST_NAMES), pick(r, LAST_NAMES))
 }
@@ -989,6 +997,7 @@ fn customer_place(seed: u64, index: u64) -> Place {
 // Benefits
 // ---------------------------------------------------------------------------------------------
 
+/// Benefit types; `benefits` object `i` has type `BENEFIT_TYPES[i % 8]`.
 pub const BENEFIT_TYPES: [&str; 8] = [
     "custom",
     "discord",
@@ -1087,17 +1096,20 @@ fn benefit(seed: u64, index: u64, created: i64, public: bool) -> Value {
         "is_deleted": deleted,
         "organization_id": organization_id(seed),
     });
-    let properties = benefit_properties(&mut r, seed, index, kind);
     if public {
-        return if kind == "meter_credit" {
-            merge(
-                common,
-                obj!({"properties": {"units": properties["units"].clone(), "meter_id": properties["meter_id"].clone()}}),
-            )
-        } else {
-            common
-        };
+        // Only meter credits expose (some of) their properties publicly.
+        if kind != "meter_credit" {
+            return common;
+        }
+        let mut properties = benefit_properties(&mut r, seed, index, kind);
+        let units = properties["units"].take();
+        let meter_id = properties["meter_id"].take();
+        return merge(
+            common,
+            obj!({"properties": {"units": units, "meter_id": meter_id}}),
+        );
     }
+    let properties = benefit_properties(&mut r, seed, index, kind);
     let visibility = pick(&mut r, &["public", "public", "public", "private", "draft"]);
     merge(
         common,
@@ -1127,7 +1139,7 @@ fn benefit_properties(r: &mut Rng, seed: u64, index: u64, kind: &str) -> Value {
         }),
         "downloadables" => {
             let files: Vec<String> = (0..r.u64(1..4))
-                .map(|k| uuid("files", seed, index * 8 + k))
+                .map(|k| uuid("benefit_files", seed, child_index(index, 8, k)))
                 .collect();
             let archived: Map<String, Value> = files
                 .iter()
@@ -1608,7 +1620,7 @@ struct ProductPlan {
     is_archived: bool,
     is_deletable: bool,
     modified: Option<i64>,
-    metadata: Value,
+    index: u64,
     prices: Vec<Price>,
     benefits: Vec<u64>,
     medias: Vec<u64>,
@@ -1616,6 +1628,11 @@ struct ProductPlan {
 }
 
 impl ProductPlan {
+    /// The product's metadata (drawn from its own RNG: only `Product` and `OrderProduct` carry it).
+    fn metadata(&self) -> Value {
+        metadata(&mut rng_for("products.metadata", self.seed, self.index))
+    }
+
     fn is_recurring(&self) -> bool {
         self.recurring.is_some()
     }
@@ -1842,7 +1859,11 @@ fn product_plan(seed: u64, index: u64) -> ProductPlan {
     {
         for spec in &specs {
             prices.push(Price {
-                id: uuid("product_prices", seed, index * 32 + prices.len() as u64),
+                id: uuid(
+                    "product_prices",
+                    seed,
+                    child_index(index, 32, prices.len() as u64),
+                ),
                 currency,
                 tax_behavior,
                 source: "catalog",
@@ -1855,7 +1876,11 @@ fn product_plan(seed: u64, index: u64) -> ProductPlan {
     if matches!(template, 0 | 1) && chance(&mut r, 1, 4) {
         // A price replaced by a new one: kept archived, as Polar does.
         let mut old = prices[0].clone();
-        old.id = uuid("product_prices", seed, index * 32 + prices.len() as u64);
+        old.id = uuid(
+            "product_prices",
+            seed,
+            child_index(index, 32, prices.len() as u64),
+        );
         old.is_archived = true;
         if let PriceKind::Fixed { amount } = &mut old.kind {
             *amount -= 500.min(*amount / 2);
@@ -1867,7 +1892,7 @@ fn product_plan(seed: u64, index: u64) -> ProductPlan {
     let benefits = (0..n_benefits)
         .map(|k| (first_benefit + 3 * k) % 16)
         .collect();
-    let medias = (0..r.u64(0..3)).map(|k| index * 8 + k).collect();
+    let medias = (0..r.u64(0..3)).map(|k| child_index(index, 8, k)).collect();
     let mut custom_fields = Vec::new();
     if chance(&mut r, 1, 2) {
         let k0 = r.usize(..CUSTOM_FIELDS.len());
@@ -1897,7 +1922,7 @@ fn product_plan(seed: u64, index: u64) -> ProductPlan {
         is_archived,
         is_deletable: chance(&mut r, 1, 4),
         modified: modified_offset(&mut r, 120),
-        metadata: metadata(&mut r),
+        index,
         prices,
         benefits,
         medias,
@@ -1927,8 +1952,8 @@ fn convert_price(spec: &PriceKind, currency: &str) -> PriceKind {
 }
 
 fn media(seed: u64, k: u64, created: i64) -> Value {
-    let mut r = rng_for("files", seed, k);
-    let id = uuid("files", seed, k);
+    let mut r = rng_for("product_media", seed, k);
+    let id = uuid("product_media", seed, k);
     let (ext, mime) = pick(
         &mut r,
         &[
@@ -2018,7 +2043,7 @@ fn product(plan: &ProductPlan, created: i64) -> Value {
     merge(
         product_base(plan, seed, created),
         obj!({
-            "metadata": plan.metadata.clone(),
+            "metadata": plan.metadata(),
             "is_deletable": plan.is_deletable,
             "prices": plan.prices.iter().map(|p| p.render(seed, &plan.id, created)).collect::<Vec<_>>(),
             "benefits": plan.benefits.iter().map(|&b| benefit(seed, b, benefit_created, false)).collect::<Vec<_>>(),
@@ -2046,6 +2071,7 @@ fn checkout_product(plan: &ProductPlan, seed: u64, currency: &str, created: i64)
 // Subscriptions
 // ---------------------------------------------------------------------------------------------
 
+/// Subscription statuses; `subscriptions` object `i` has status `SUBSCRIPTION_STATUSES[i % 8]`.
 pub const SUBSCRIPTION_STATUSES: [&str; 8] = [
     "active",
     "canceled",
@@ -2134,11 +2160,20 @@ fn subscription_plan(seed: u64, index: u64) -> SubscriptionPlan {
 fn subscription_base(plan: &SubscriptionPlan, seed: u64, r: &mut Rng, created: i64) -> Value {
     let status = plan.status;
     let started = !matches!(status, "incomplete" | "incomplete_expired");
+    // Billing periods elapsed since creation: up to about 13 months' worth.
     let cycles = if matches!(
         status,
         "active" | "canceled" | "past_due" | "unpaid" | "paused"
     ) {
-        r.u32(0..18)
+        let elapsed_days = r.i64(0..400);
+        let days_per_cycle = plan.interval_count as i64
+            * match plan.interval {
+                "day" => 1,
+                "week" => 7,
+                "month" => 30,
+                _ => 365,
+            };
+        (elapsed_days / days_per_cycle) as u32
     } else {
         0
     };
@@ -2166,10 +2201,18 @@ fn subscription_base(plan: &SubscriptionPlan, seed: u64, r: &mut Rng, created: i
     if status != "trialing" && cycles == 0 {
         trial = None;
     }
+    // The meter cycle runs from creation independently of billing; the current meter period is
+    // the one containing a moment inside the current billing period.
+    let now = period_start + r.i64(0..(period_end - period_start).max(1));
     let meter_period = plan.product.meter_interval.map(|(i, c)| {
-        let start =
-            period_start.max(add_interval(period_end, i, 0) - (period_end - period_start) / 2);
-        (start, add_interval(start, i, c))
+        let mut start = created;
+        loop {
+            let end = add_interval(start, i, c);
+            if end > now || end <= start {
+                break (start, end);
+            }
+            start = end;
+        }
     });
     let cancel_at_period_end = status == "active" && chance(r, 1, 5);
     let canceled_at = match status {
@@ -2232,7 +2275,7 @@ fn subscription_base(plan: &SubscriptionPlan, seed: u64, r: &mut Rng, created: i
         "trial_start": trial.map(|_| timestamp(created)),
         "trial_end": trial_end.filter(|_| trial.is_some()).map(timestamp),
         "cancel_at_period_end": cancel_at_period_end,
-        "canceled_at": opt_ts(canceled_at, r),
+        "canceled_at": canceled_at.map(timestamp),
         "started_at": started.then(|| timestamp(created + 2 * SECOND)),
         "ends_at": ends_at.map(timestamp),
         "ended_at": ended_at.map(timestamp),
@@ -2273,7 +2316,7 @@ fn subscription(seed: u64, index: u64, created: i64) -> Value {
             obj!({
                 "created_at": timestamp(created),
                 "modified_at": if chance(&mut r, 1, 5) { Value::Null } else { Value::String(ts_in(&mut r, created, HOUR..20 * DAY)) },
-                "id": uuid("subscription_meters", seed, index * 4 + k as u64),
+                "id": uuid("subscription_meters", seed, child_index(index, 4, k as u64)),
                 "consumed_units": consumed,
                 "credited_units": credited,
                 "amount": p.usage((consumed as i64 - credited).max(0)),
@@ -2318,6 +2361,7 @@ fn subscription(seed: u64, index: u64, created: i64) -> Value {
 // Orders
 // ---------------------------------------------------------------------------------------------
 
+/// Order statuses; `orders` object `i` has status `ORDER_STATUSES[i % 6]`.
 pub const ORDER_STATUSES: [&str; 6] = [
     "paid",
     "refunded",
@@ -2326,6 +2370,7 @@ pub const ORDER_STATUSES: [&str; 6] = [
     "draft",
     "void",
 ];
+/// Order billing reasons; `orders` object `i` has billing reason `BILLING_REASONS[i % 5]`.
 pub const BILLING_REASONS: [&str; 5] = [
     "purchase",
     "subscription_create",
@@ -2663,7 +2708,7 @@ fn order(seed: u64, index: u64, created: i64) -> Value {
             obj!({
                 "created_at": timestamp(created),
                 "modified_at": if it.proration || chance(&mut r, 1, 10) { Value::String(ts_in(&mut r, created, SECOND..MINUTE)) } else { Value::Null },
-                "id": uuid("order_items", seed, index * 16 + k as u64),
+                "id": uuid("order_items", seed, child_index(index, 16, k as u64)),
                 "label": it.label.clone(),
                 "amount": it.amount,
                 "tax_amount": it.tax,
@@ -2728,9 +2773,9 @@ fn order(seed: u64, index: u64, created: i64) -> Value {
         "billing_name": billing_name,
         "billing_address": billing_address,
         // Unique per index (the fake server relies on it), even for drafts.
-        "invoice_number": format!("{}-{:05}", invoice_prefix(seed), index + 1),
+        "invoice_number": format!("{}-{:05}", invoice_prefix(seed), index as u128 + 1),
         "is_invoice_generated": paid && chance(&mut r, 2, 3),
-        "receipt_number": if paid && chance(&mut r, 3, 4) { Value::String(format!("{}-R{:05}", invoice_prefix(seed), index + 1)) } else { Value::Null },
+        "receipt_number": if paid && chance(&mut r, 3, 4) { Value::String(format!("{}-R{:05}", invoice_prefix(seed), index as u128 + 1)) } else { Value::Null },
         "seats": plan.seats,
         "units": plan.units,
         "customer_id": object_id("customers", seed, plan.customer),
@@ -2744,7 +2789,7 @@ fn order(seed: u64, index: u64, created: i64) -> Value {
         "platform_fee_amount": fee,
         "platform_fee_currency": if fee > 0 { json!("usd") } else { Value::Null },
         "customer": customer(seed, plan.customer, customer_created),
-        "product": product_plan_ref.map(|p| merge(product_base(p, seed, product_created), obj!({"metadata": p.metadata.clone()}))),
+        "product": product_plan_ref.map(|p| merge(product_base(p, seed, product_created), obj!({"metadata": p.metadata()}))),
         "discount": plan.discount.as_ref().map(|d| d.render(seed, product_created + DAY, true)),
         "subscription": subscription_json,
         "items": items,
@@ -2758,7 +2803,9 @@ fn order(seed: u64, index: u64, created: i64) -> Value {
 // Refunds
 // ---------------------------------------------------------------------------------------------
 
+/// Refund statuses; `refunds` object `i` has status `REFUND_STATUSES[i % 4]`.
 pub const REFUND_STATUSES: [&str; 4] = ["succeeded", "pending", "failed", "canceled"];
+/// Refund reasons; `refunds` object `i` has reason `REFUND_REASONS[i % 7]`.
 pub const REFUND_REASONS: [&str; 7] = [
     "customer_request",
     "duplicate",
@@ -2800,7 +2847,7 @@ fn refund(seed: u64, index: u64, created: i64) -> Value {
     let reason = REFUND_REASONS[(index % 7) as usize];
     let disputed = reason == "dispute_prevention" || chance(&mut r, 1, 12);
     let dispute = disputed.then(|| {
-        let status = if reason == "dispute_prevention" && index % 2 == 0 { "prevented" } else { DISPUTE_STATUSES[((index / 7) % 6) as usize] };
+        let status = if reason == "dispute_prevention" && index.is_multiple_of(2) { "prevented" } else { DISPUTE_STATUSES[((index / 7) % 6) as usize] };
         let closed = matches!(status, "prevented" | "won" | "lost");
         let needs_evidence = matches!(status, "needs_response" | "under_review");
         obj!({
@@ -2843,6 +2890,7 @@ fn refund(seed: u64, index: u64, created: i64) -> Value {
 // Checkouts
 // ---------------------------------------------------------------------------------------------
 
+/// Checkout statuses; `checkouts` object `i` has status `CHECKOUT_STATUSES[i % 5]`.
 pub const CHECKOUT_STATUSES: [&str; 5] = ["succeeded", "open", "expired", "confirmed", "failed"];
 
 /// `checkouts` object `index`; its status is `CHECKOUT_STATUSES[index % 5]`.
@@ -2941,14 +2989,29 @@ fn checkout(seed: u64, index: u64, created: i64) -> Value {
     let is_business = customer_known && chance(&mut r, 1, 4);
     let require_billing_address = is_business || chance(&mut r, 1, 4);
     let full_address = require_billing_address || place.country == "US";
+    // A checkout linked to a customer shows that customer's details; anonymous ones what was typed.
+    let linked = status == "succeeded" || (customer_known && chance(&mut r, 1, 2));
     let (first, last) = person(&mut r);
-    let customer_name = format!("{first} {last}");
-    let customer_email = format!(
+    let mut customer_name = Value::String(format!("{first} {last}"));
+    let mut customer_email = Value::String(format!(
         "{}.{}+checkout{index}@{}",
         first.to_lowercase(),
         last.to_lowercase().replace(' ', ""),
         pick(&mut r, EMAIL_DOMAINS)
-    );
+    ));
+    let mut billing_address = address(&mut r, &place);
+    if linked && let Value::Object(mut c) = customer(seed, index, created - DAY) {
+        for (key, slot) in [
+            ("name", &mut customer_name),
+            ("email", &mut customer_email),
+            ("billing_address", &mut billing_address),
+        ] {
+            match c.remove(key) {
+                Some(Value::Null) | None => {}
+                Some(v) => *slot = v,
+            }
+        }
+    }
     let secret = format!("polar_c_{}", alnum_token(&mut r, 48));
     let site = format!(
         "https://{}.{}",
@@ -3036,7 +3099,6 @@ fn checkout(seed: u64, index: u64, created: i64) -> Value {
     } else {
         format!("2a02:{:x}:{:x}::{:x}", r.u16(..), r.u16(..), r.u16(1..))
     };
-    let billing_address = address(&mut r, &place);
     let tax_id_value = tax_id(&mut r, &place);
     let session = obj!({
         "id": object_id("checkouts", seed, index),
@@ -3081,10 +3143,10 @@ fn checkout(seed: u64, index: u64, created: i64) -> Value {
         "is_payment_required": total > 0,
         "is_payment_setup_required": product.is_recurring() && (total == 0 || active_trial.is_some()),
         "is_payment_form_required": total > 0 || product.is_recurring(),
-        "customer_id": opt(status == "succeeded" || (customer_known && chance(&mut r, 1, 2)), Value::String(object_id("customers", seed, index))),
+        "customer_id": opt(linked, Value::String(object_id("customers", seed, index))),
         "is_business_customer": is_business,
-        "customer_name": opt(customer_known, json!(customer_name)),
-        "customer_email": opt(customer_known || chance(&mut r, 1, 2), json!(customer_email)),
+        "customer_name": opt(customer_known, customer_name),
+        "customer_email": opt(customer_known || chance(&mut r, 1, 2), customer_email),
         "customer_ip_address": opt(status != "expired" || chance(&mut r, 1, 2), json!(customer_ip)),
         "customer_billing_name": opt(is_business, Value::String(company_name(&mut r))),
         "customer_billing_address": opt(customer_known, billing_address),
@@ -3120,6 +3182,7 @@ fn checkout(seed: u64, index: u64, created: i64) -> Value {
 // Organizations
 // ---------------------------------------------------------------------------------------------
 
+/// Organization statuses; `organizations` object `i` has status `ORGANIZATION_STATUSES[i % 8]`.
 pub const ORGANIZATION_STATUSES: [&str; 8] = [
     "active",
     "created",
