@@ -295,3 +295,34 @@ fn churn_during_the_sync_loses_and_doubles_nothing() {
         }
     }
 }
+
+#[test]
+fn a_reader_that_goes_away_ends_the_process_quietly() {
+    use std::io::{BufRead, BufReader, Read};
+    let server = FakePolar::start(Options::with_records(3000));
+    let files = Files::new();
+    let config = config_file(&files, &server);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_source-polar"))
+        .args(["read", "--config"])
+        .arg(&config)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert!(first.starts_with('{'));
+    drop(stdout);
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.contains("stdout was closed"), "{stderr}");
+}

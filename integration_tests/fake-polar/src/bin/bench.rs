@@ -1,0 +1,501 @@
+//! `bench`: measures `source-polar read` against the fake Polar server.
+//!
+//! For each scenario it starts the fake (records per stream, latency, server rate limit), writes a connector
+//! config, runs `source-polar read --config F` (the binary next to this one) as a child process whose stdout
+//! is counted and discarded, and measures the child's wall time, CPU time (user + sys) and peak RSS with
+//! `/usr/bin/time -f "%e %U %S %M"` (Debian package `time`), falling back to polling `/proc/<pid>` when
+//! that is missing. Requests, pages (status 200) and 429s come from the fake's request log.
+//!
+//! Scenarios (`--scenario NAME`, or `all`, the default):
+//! - `cost`: no latency, no server limit, `requests_per_minute` 100000, `--records` per stream
+//!   (default 100000): the connector's own CPU and memory cost. `cost10x`: the same with 10x the records.
+//! - `paced`: 150 ms latency, server limit 500/min, config `requests_per_minute` 500, `--paced-records`
+//!   per stream (default 12500: 8 x 125 pages = 1000 requests, a 2-minute bound). Target: wall/bound <= 1.05,
+//!   no 429s.
+//! - `latency`: 150 ms latency, no limit, `--latency-records` per stream (default 20000); `latency-serial`:
+//!   the same with one stream, one page ahead and one request in flight (`SOURCE_POLAR_*` = 1).
+//! - `plain`: the `latency` setting fetched by a minimal HTTP/1.1 client inside this binary with the
+//!   connector's default concurrency (8 streams x 4 pages ahead, 16 in flight), bodies read and discarded:
+//!   the floor the connector's wall time is compared with.
+//!
+//! Run: `cargo build --release -p source-polar && cargo build --release -p fake-polar --bin bench &&
+//! target/release/bench [--records N] [--scenario NAME|all] [--concurrency-one]`.
+//! `--concurrency-one` runs every connector scenario with `SOURCE_POLAR_CONCURRENT_STREAMS=1`,
+//! `SOURCE_POLAR_PAGES_AHEAD=1` and `SOURCE_POLAR_MAX_IN_FLIGHT=1`.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use fake_polar::{API_VERSION, FakePolar, Options, TOKEN};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+
+#[derive(Parser)]
+#[command(about = "Benchmark source-polar read against the fake Polar server")]
+struct Cli {
+    /// Records per stream for `cost` (`cost10x` uses 10x).
+    #[arg(long, default_value_t = 100_000)]
+    records: usize,
+    /// Records per stream for `paced`.
+    #[arg(long, default_value_t = 12_500)]
+    paced_records: usize,
+    /// Records per stream for `latency`, `latency-serial` and `plain`.
+    #[arg(long, default_value_t = 20_000)]
+    latency_records: usize,
+    /// cost, cost10x, paced, latency, latency-serial, plain, or all.
+    #[arg(long, default_value = "all")]
+    scenario: String,
+    /// Run the connector with one stream, one page ahead and one request in flight.
+    #[arg(long)]
+    concurrency_one: bool,
+}
+
+struct Scenario {
+    name: &'static str,
+    records: usize,
+    latency: Duration,
+    server_limit: Option<u32>,
+    requests_per_minute: u32,
+    serial: bool,
+    plain: bool,
+}
+
+#[derive(Default)]
+struct Measured {
+    wall: f64,
+    cpu: Option<f64>,
+    rss_kb: Option<u64>,
+    lines: u64,
+    records: u64,
+}
+
+const SCENARIOS: [&str; 6] = [
+    "cost",
+    "cost10x",
+    "paced",
+    "latency",
+    "latency-serial",
+    "plain",
+];
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let names: Vec<&str> = if cli.scenario == "all" {
+        SCENARIOS.to_vec()
+    } else {
+        cli.scenario.split(',').map(str::trim).collect()
+    };
+    let connector = std::env::current_exe()?.with_file_name("source-polar");
+    if !connector.exists() {
+        bail!(
+            "{} not found: cargo build --release -p source-polar",
+            connector.display()
+        );
+    }
+    let time = Path::new("/usr/bin/time");
+    let use_time = time.exists();
+    if !use_time {
+        eprintln!("/usr/bin/time missing (Debian package `time`): polling /proc instead");
+    }
+    println!(
+        "{:<15} {:>9} {:>7} {:>8} {:>8} {:>7} {:>11} {:>8} {:>5} {:>8} {:>10}",
+        "scenario",
+        "records",
+        "pages",
+        "requests",
+        "wall s",
+        "CPU s",
+        "rec/CPU-s",
+        "RSS MB",
+        "429s",
+        "bound s",
+        "wall/bound"
+    );
+    for name in names {
+        let latency = Duration::from_millis(150);
+        let scenario = match name {
+            "cost" | "cost10x" => Scenario {
+                name: if name == "cost" { "cost" } else { "cost10x" },
+                records: if name == "cost" {
+                    cli.records
+                } else {
+                    cli.records * 10
+                },
+                latency: Duration::ZERO,
+                server_limit: None,
+                requests_per_minute: 100_000,
+                serial: false,
+                plain: false,
+            },
+            "paced" => Scenario {
+                name: "paced",
+                records: cli.paced_records,
+                latency,
+                server_limit: Some(500),
+                requests_per_minute: 500,
+                serial: false,
+                plain: false,
+            },
+            "latency" | "latency-serial" | "plain" => Scenario {
+                name: match name {
+                    "latency" => "latency",
+                    "plain" => "plain",
+                    _ => "latency-serial",
+                },
+                records: cli.latency_records,
+                latency,
+                server_limit: None,
+                requests_per_minute: 100_000,
+                serial: name == "latency-serial",
+                plain: name == "plain",
+            },
+            other => bail!("unknown scenario {other:?}; one of {SCENARIOS:?} or all"),
+        };
+        let mut options = Options::with_records(scenario.records);
+        options.latency = scenario.latency;
+        options.rate_limit_per_minute = scenario.server_limit;
+        eprintln!(
+            "[{}] starting the fake with {} records per stream",
+            scenario.name, scenario.records
+        );
+        let server = FakePolar::start(options);
+        eprintln!("[{}] running", scenario.name);
+        let measured = if scenario.plain {
+            plain_client(&server.url())?
+        } else {
+            let mut config = server.config();
+            config["requests_per_minute"] = scenario.requests_per_minute.into();
+            let config_path = std::env::temp_dir().join(format!(
+                "source-polar-bench-{}-{}.json",
+                std::process::id(),
+                scenario.name
+            ));
+            std::fs::write(&config_path, serde_json::to_vec(&config)?)?;
+            let serial = scenario.serial || cli.concurrency_one;
+            let measured = run_connector(&connector, &config_path, serial, use_time)?;
+            let _ = std::fs::remove_file(&config_path);
+            measured
+        };
+        let requests = server.requests();
+        let pages = requests.iter().filter(|r| r.status == 200).count();
+        let throttled = requests.iter().filter(|r| r.status == 429).count();
+        let total_records = scenario.records * 8;
+        if !scenario.plain && measured.records as usize != total_records {
+            eprintln!(
+                "[{}] warning: {} RECORD lines, {} expected ({} lines in all)",
+                scenario.name, measured.records, total_records, measured.lines
+            );
+        }
+        let bound = (scenario.requests_per_minute < 100_000)
+            .then(|| requests.len() as f64 / (f64::from(scenario.requests_per_minute) / 60.0));
+        let dash = || "-".to_owned();
+        println!(
+            "{:<15} {:>9} {:>7} {:>8} {:>8.2} {:>7} {:>11} {:>8} {:>5} {:>8} {:>10}",
+            scenario.name,
+            if scenario.plain {
+                total_records
+            } else {
+                measured.records as usize
+            },
+            pages,
+            requests.len(),
+            measured.wall,
+            measured.cpu.map_or_else(dash, |cpu| format!("{cpu:.2}")),
+            match measured.cpu {
+                Some(cpu) if cpu > 0.0 && !scenario.plain =>
+                    format!("{:.0}", measured.records as f64 / cpu),
+                _ => dash(),
+            },
+            measured
+                .rss_kb
+                .map_or_else(dash, |kb| format!("{:.1}", kb as f64 / 1024.0)),
+            throttled,
+            bound.map_or_else(dash, |b| format!("{b:.1}")),
+            bound.map_or_else(dash, |b| format!("{:.3}", measured.wall / b)),
+        );
+        std::io::stdout().flush()?;
+        drop(server);
+    }
+    Ok(())
+}
+
+/// Runs the connector, counting its output lines in a thread, and measures it.
+fn run_connector(
+    connector: &Path,
+    config: &Path,
+    serial: bool,
+    use_time: bool,
+) -> anyhow::Result<Measured> {
+    let time_file: PathBuf =
+        std::env::temp_dir().join(format!("source-polar-bench-{}.time", std::process::id()));
+    let mut command = if use_time {
+        let mut command = Command::new("/usr/bin/time");
+        command
+            .arg("-f")
+            .arg("%e %U %S %M")
+            .arg("-o")
+            .arg(&time_file)
+            .arg(connector);
+        command
+    } else {
+        Command::new(connector)
+    };
+    command
+        .arg("read")
+        .arg("--config")
+        .arg(config)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    if serial {
+        command
+            .env("SOURCE_POLAR_CONCURRENT_STREAMS", "1")
+            .env("SOURCE_POLAR_PAGES_AHEAD", "1")
+            .env("SOURCE_POLAR_MAX_IN_FLIGHT", "1");
+    }
+    let started = Instant::now();
+    let mut child = command.spawn().context("start the connector")?;
+    let stdout = child.stdout.take().expect("piped stdout");
+    let sink = std::thread::spawn(move || {
+        let mut reader = BufReader::with_capacity(1 << 20, stdout);
+        let mut line = Vec::with_capacity(4096);
+        let (mut lines, mut records) = (0u64, 0u64);
+        loop {
+            line.clear();
+            match reader.read_until(b'\n', &mut line) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {
+                    lines += 1;
+                    if line.starts_with(br#"{"type":"RECORD""#)
+                        || line.windows(17).any(|w| w == br#""type":"RECORD""#)
+                    {
+                        records += 1;
+                    }
+                }
+            }
+        }
+        (lines, records)
+    });
+    // /proc fallback: the connector's own pid (without /usr/bin/time the child is the connector).
+    let pid = child.id();
+    let (mut hwm_kb, mut ticks) = (None, None);
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if !use_time {
+            if let Some(kb) = proc_hwm_kb(pid) {
+                hwm_kb = Some(hwm_kb.unwrap_or(0).max(kb));
+            }
+            if let Some(t) = proc_cpu_ticks(pid) {
+                ticks = Some(t);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let wall = started.elapsed().as_secs_f64();
+    let (lines, records) = sink.join().expect("the sink thread");
+    if !status.success() {
+        eprintln!("warning: the connector exited with {status}");
+    }
+    let mut measured = Measured {
+        wall,
+        lines,
+        records,
+        ..Measured::default()
+    };
+    if use_time {
+        let text = std::fs::read_to_string(&time_file).context("read /usr/bin/time's output")?;
+        let _ = std::fs::remove_file(&time_file);
+        // The last line holds the numbers (a "Command exited with non-zero status" line may precede it).
+        let fields: Vec<f64> = text
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|f| f.parse().ok())
+            .collect();
+        // Wall time stays the bench's own clock (finer than %e's hundredths, same span).
+        if let [_elapsed, user, sys, rss] = fields[..] {
+            measured.cpu = Some(user + sys);
+            measured.rss_kb = Some(rss as u64);
+        } else {
+            eprintln!("warning: unexpected /usr/bin/time output {text:?}");
+        }
+    } else {
+        measured.cpu = ticks.map(|t| t as f64 / 100.0);
+        measured.rss_kb = hwm_kb;
+    }
+    Ok(measured)
+}
+
+fn proc_hwm_kb(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+fn proc_cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which ends with ')'): state is field 3; utime, stime are 14 and 15.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+const STREAMS: [&str; 8] = fake_polar::data::STREAMS;
+
+/// A minimal HTTP/1.1 client fetching every page of every stream with the connector's default concurrency
+/// (8 streams, 4 pages ahead per stream, 16 requests in flight), bodies read and discarded.
+fn plain_client(base: &str) -> anyhow::Result<Measured> {
+    let addr = base.trim_start_matches("http://").to_owned();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let started = Instant::now();
+    let bytes = runtime.block_on(async move {
+        let pool = Arc::new(std::sync::Mutex::new(Vec::<Conn>::new()));
+        let global = Arc::new(tokio::sync::Semaphore::new(16));
+        let mut streams = tokio::task::JoinSet::new();
+        for stream in STREAMS {
+            let (addr, pool, global) = (addr.clone(), pool.clone(), global.clone());
+            streams.spawn(async move {
+                let permit = global.clone().acquire_owned().await?;
+                let first = fetch(&addr, &pool, stream, 1).await?;
+                drop(permit);
+                let envelope: serde_json::Value = serde_json::from_slice(&first)?;
+                let max_page = envelope["pagination"]["max_page"].as_u64().unwrap_or(1);
+                let mut bytes = first.len() as u64;
+                let ahead = Arc::new(tokio::sync::Semaphore::new(4));
+                let mut pages = tokio::task::JoinSet::new();
+                for page in 2..=max_page {
+                    let ahead_permit = ahead.clone().acquire_owned().await?;
+                    let permit = global.clone().acquire_owned().await?;
+                    let (addr, pool) = (addr.clone(), pool.clone());
+                    pages.spawn(async move {
+                        let body = fetch(&addr, &pool, stream, page).await;
+                        drop((permit, ahead_permit));
+                        body.map(|b| b.len() as u64)
+                    });
+                }
+                while let Some(result) = pages.join_next().await {
+                    bytes += result??;
+                }
+                anyhow::Ok(bytes)
+            });
+        }
+        let mut bytes = 0;
+        while let Some(result) = streams.join_next().await {
+            bytes += result??;
+        }
+        anyhow::Ok(bytes)
+    })?;
+    let wall = started.elapsed().as_secs_f64();
+    eprintln!("[plain] {bytes} body bytes");
+    Ok(Measured {
+        wall,
+        ..Measured::default()
+    })
+}
+
+/// The `sorting` parameters the connector sends per stream (src/streams.rs), so the fake does the same work.
+fn sorting(stream: &str) -> &'static str {
+    match stream {
+        "customers" => "&sorting=created_at&sorting=email",
+        "products" => "&sorting=created_at&sorting=name",
+        "orders" => "&sorting=created_at&sorting=invoice_number",
+        "subscriptions" => "&sorting=started_at&sorting=customer&sorting=amount",
+        "refunds" => "&sorting=created_at&sorting=amount",
+        "benefits" => "&sorting=created_at&sorting=description",
+        "organizations" => "&sorting=created_at&sorting=slug",
+        _ => "&sorting=created_at",
+    }
+}
+
+type Conn = tokio::io::BufReader<tokio::net::TcpStream>;
+
+/// GETs one page over a pooled keep-alive connection (or a new one) and returns its body.
+async fn fetch(
+    addr: &str,
+    pool: &std::sync::Mutex<Vec<Conn>>,
+    stream: &str,
+    page: u64,
+) -> anyhow::Result<Vec<u8>> {
+    let pooled = pool.lock().unwrap().pop();
+    let mut conn = match pooled {
+        Some(conn) => conn,
+        None => {
+            let socket = tokio::net::TcpStream::connect(addr).await?;
+            socket.set_nodelay(true)?;
+            tokio::io::BufReader::with_capacity(64 * 1024, socket)
+        }
+    };
+    let request = format!(
+        "GET /v1/{stream}/?page={page}&limit=100{} HTTP/1.1\r\nHost: {addr}\r\n\
+         Authorization: Bearer {TOKEN}\r\nPolar-Version: {API_VERSION}\r\nAccept: application/json\r\n\r\n",
+        sorting(stream)
+    );
+    conn.get_mut().write_all(request.as_bytes()).await?;
+    let mut line = String::new();
+    conn.read_line(&mut line).await?;
+    let status: u16 = line
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .with_context(|| format!("bad status line {line:?}"))?;
+    let (mut length, mut chunked, mut close) = (None, false, false);
+    loop {
+        line.clear();
+        if conn.read_line(&mut line).await? == 0 {
+            bail!("connection closed in headers");
+        }
+        let header = line.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        let (name, value) = header.split_once(':').unwrap_or((header, ""));
+        let value = value.trim();
+        match name.to_ascii_lowercase().as_str() {
+            "content-length" => length = value.parse::<usize>().ok(),
+            "transfer-encoding" => chunked = value.eq_ignore_ascii_case("chunked"),
+            "connection" => close = value.eq_ignore_ascii_case("close"),
+            _ => {}
+        }
+    }
+    let mut body = Vec::new();
+    if let Some(length) = length {
+        body.resize(length, 0);
+        conn.read_exact(&mut body).await?;
+    } else if chunked {
+        loop {
+            line.clear();
+            conn.read_line(&mut line).await?;
+            let size = usize::from_str_radix(line.trim().split(';').next().unwrap_or("0"), 16)?;
+            let start = body.len();
+            body.resize(start + size, 0);
+            conn.read_exact(&mut body[start..]).await?;
+            line.clear();
+            conn.read_line(&mut line).await?; // CRLF after the chunk (or after the empty trailer)
+            if size == 0 {
+                break;
+            }
+        }
+    } else {
+        conn.read_to_end(&mut body).await?;
+        close = true;
+    }
+    if status != 200 {
+        bail!("{stream} page {page}: status {status}");
+    }
+    if !close {
+        pool.lock().unwrap().push(conn);
+    }
+    Ok(body)
+}
