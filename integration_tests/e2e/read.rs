@@ -217,3 +217,47 @@ fn ties_across_page_boundaries_are_recovered_exactly() {
         }
     }
 }
+
+#[test]
+fn debug_logging_shows_each_request_without_the_token() {
+    let server = FakePolar::start(Options::with_records(120));
+    let files = Files::new();
+    let catalog_path = files.json("catalog.json", &catalog(&["orders"]));
+    let config = config_file(&files, &server);
+    for debug in [
+        read_with_env(
+            &config,
+            Some(&catalog_path),
+            None,
+            &[("LOG_LEVEL", "debug")],
+        ),
+        run(
+            &[
+                &"--debug",
+                &"read",
+                &"--config",
+                &config,
+                &"--catalog",
+                &catalog_path,
+            ],
+            &[],
+        ),
+    ] {
+        debug.compliant();
+        assert_eq!(debug.code, 0);
+        let lines: Vec<&str> = debug
+            .messages
+            .iter()
+            .filter(|m| m["type"] == "LOG" && m["log"]["level"] == "DEBUG")
+            .map(|m| m["log"]["message"].as_str().unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(
+            lines[0].starts_with("GET /v1/orders/ page 1 -> 200 in "),
+            "{}",
+            lines[0]
+        );
+    }
+    let quiet = read(&config, Some(&catalog_path), None);
+    assert!(quiet.messages.iter().all(|m| m["log"]["level"] != "DEBUG"));
+}
