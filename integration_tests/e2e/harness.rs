@@ -10,16 +10,8 @@ use serde_json::{Value, json};
 
 pub use fake_polar::{Churn, FakePolar, Fault, FaultKind, Options, TOKEN};
 
-pub const STREAMS: [&str; 8] = [
-    "customers",
-    "products",
-    "orders",
-    "subscriptions",
-    "refunds",
-    "checkouts",
-    "benefits",
-    "organizations",
-];
+/// The eight streams, in the connector's order (the fake's list is the same).
+pub use fake_polar::data::STREAMS;
 
 /// The repository's root.
 pub fn repo() -> PathBuf {
