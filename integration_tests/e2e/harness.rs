@@ -18,6 +18,17 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// One of Airbyte's reference files: from `../shared/airbyte/` beside the repository when it is there (the
+/// project's ground truth), else the copy kept in `integration_tests/airbyte/`.
+pub fn airbyte_file(name: &str) -> PathBuf {
+    let shared = repo().join("../shared/airbyte").join(name);
+    if shared.exists() {
+        shared
+    } else {
+        repo().join("integration_tests/airbyte").join(name)
+    }
+}
+
 /// What one run of the connector printed.
 #[derive(Debug)]
 pub struct Run {
@@ -122,7 +133,7 @@ pub fn catalog(streams: &[&str]) -> Value {
 fn protocol_validator() -> &'static Validator {
     static VALIDATOR: OnceLock<Validator> = OnceLock::new();
     VALIDATOR.get_or_init(|| {
-        let path = repo().join("../shared/airbyte/airbyte_protocol.json");
+        let path = airbyte_file("airbyte_protocol.json");
         let text = std::fs::read_to_string(&path)
             .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
         let protocol: Value = serde_json::from_str(&text).expect("the protocol is JSON");

@@ -46,7 +46,7 @@ fn metadata() -> Value {
 #[test]
 fn metadata_is_valid_and_agrees_with_the_dockerfile() {
     let mut schema: Value = serde_json::from_str(
-        &std::fs::read_to_string(repo().join("../shared/airbyte/metadata-schema.json")).unwrap(),
+        &std::fs::read_to_string(airbyte_file("metadata-schema.json")).unwrap(),
     )
     .unwrap();
     drop_invalid_types(&mut schema);
