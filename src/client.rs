@@ -275,13 +275,19 @@ impl PolarClient {
         self.observe_rate_limit_headers(response.headers());
         let retry_after = retry_after(response.headers());
         if status.is_success() {
-            let body = response.text().await;
+            let body = response.bytes().await;
             self.debug_log(label, status.as_str(), sent).await;
             let body = body.map_err(|error| Retryable {
                 problem: format!(
                     "cutting the response body short ({})",
                     describe_body_error(&error)
                 ),
+                retry_after: None,
+                rate_limited: false,
+            })?;
+            // JSON is UTF-8: checked once, without the lossy copy that `text()` makes.
+            let body = String::from_utf8(body.into()).map_err(|_| Retryable {
+                problem: "sending a body that is not UTF-8 text".into(),
                 retry_after: None,
                 rate_limited: false,
             })?;

@@ -18,7 +18,7 @@ use crate::protocol::{LogLevel, Message};
 
 /// Bytes buffered before stdout is written, and the channel's depth in batches.
 const BUFFER_BYTES: usize = 1 << 20;
-const CHANNEL_BATCHES: usize = 64;
+const CHANNEL_BATCHES: usize = 8;
 
 /// stdout is gone: nobody reads what we write any more.
 #[derive(Debug, thiserror::Error)]

@@ -199,7 +199,7 @@ pub fn write_record(out: &mut Vec<u8>, stream: &str, data: &str, emitted_at: u64
     serde_json::to_writer(&mut *out, stream).expect("a string serializes");
     out.extend_from_slice(b",\"data\":");
     let text = data;
-    if text.bytes().any(|b| b == b'\n' || b == b'\r') {
+    if text.as_bytes().contains(&b'\n') || text.as_bytes().contains(&b'\r') {
         write_without_whitespace(out, text.as_bytes());
     } else {
         out.extend_from_slice(text.as_bytes());
