@@ -300,9 +300,6 @@ impl<'a> StreamReader<'a> {
             self.stream.name, resume.page
         );
         self.output.log(LogLevel::Info, message).await?;
-        self.output
-            .send(&Message::estimate(self.stream.name, page.total_count))
-            .await?;
         // The overlap page is processed like any other: records from before `last_id` may be delivered again.
         self.process(overlap, page).await?;
         Ok(resume.page)
