@@ -1,15 +1,15 @@
 //! One page of a Polar list response, parsed once and kept as the bytes Polar sent.
 //!
-//! The envelope `{items, pagination: {total_count, max_page}}` is parsed with each item borrowed as raw JSON,
-//! so records are never re-encoded: a [`Page`] keeps the response body and, per item, where its JSON lies in
-//! the body plus the few fields the reader needs (the `id`, and the values of the sort criteria, kept as raw
-//! JSON text because they are only compared for equality).
+//! The envelope `{items, pagination: {total_count, max_page}}` is parsed in a single pass that visits each
+//! item's top-level fields as raw JSON: records are never re-encoded, and the same pass finds where each item
+//! lies in the body and picks out the few fields the reader needs (the `id`, and the values of the sort
+//! criteria, kept as hashes of their raw JSON because they are only compared for equality).
 
 use std::fmt;
 use std::ops::Range;
 
 use serde::Deserialize;
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 /// A response that does not keep Polar's promise.
@@ -44,17 +44,11 @@ pub struct Item {
 #[derive(Debug)]
 pub struct Page {
     body: String,
+    /// The body has no line break outside strings' escapes, so every item is already one line of JSON.
+    single_line: bool,
     pub items: Vec<Item>,
     pub total_count: u64,
     pub max_page: u64,
-}
-
-#[derive(Deserialize)]
-struct Envelope<'a> {
-    #[serde(borrow, default)]
-    items: Option<Vec<&'a RawValue>>,
-    #[serde(default)]
-    pagination: Option<Pagination>,
 }
 
 #[derive(Deserialize)]
@@ -66,7 +60,20 @@ struct Pagination {
 impl Page {
     /// Parses a list response. `sorting` names the fields whose values make an item's sort key.
     pub fn parse(body: String, sorting: &[&str]) -> Result<Page, OffContract> {
-        let envelope: Envelope<'_> = serde_json::from_str(&body).map_err(|error| {
+        let mut parsed = Parsed::default();
+        let envelope = EnvelopeSeed {
+            body: &body,
+            sorting,
+            parsed: &mut parsed,
+        };
+        let mut deserializer = serde_json::Deserializer::from_str(&body);
+        let outcome = envelope
+            .deserialize(&mut deserializer)
+            .and_then(|()| deserializer.end());
+        if let Some(problem) = parsed.problem {
+            return Err(problem);
+        }
+        outcome.map_err(|error| {
             OffContract::NotJson(
                 format!("{error}")
                     .split(" at line")
@@ -75,34 +82,18 @@ impl Page {
                     .to_owned(),
             )
         })?;
-        let raw_items = envelope.items.ok_or(OffContract::MissingItems)?;
-        let (total_count, max_page) = match envelope.pagination {
+        let items = parsed.items.ok_or(OffContract::MissingItems)?;
+        let (total_count, max_page) = match parsed.pagination {
             Some(Pagination {
                 total_count: Some(total),
                 max_page: Some(max),
             }) => (total, max),
             _ => return Err(OffContract::MissingPagination),
         };
-        let base = body.as_ptr() as usize;
-        let mut items = Vec::with_capacity(raw_items.len());
-        for (index, raw) in raw_items.iter().enumerate() {
-            let text = raw.get();
-            let start = text.as_ptr() as usize - base;
-            let keys = KeyFields { sorting }
-                .deserialize(&mut serde_json::Deserializer::from_str(text))
-                .map_err(|_| OffContract::ItemNotObject(index))?;
-            let id = keys.id.ok_or(OffContract::MissingId(index))?;
-            let id_start = id.get().as_ptr() as usize - base;
-            items.push(Item {
-                json: start..start + text.len(),
-                id_text: id_start..id_start + id.get().len(),
-                id: hash(id.get()),
-                sort_key: keys.sort_key(),
-            });
-        }
-        drop(raw_items);
+        let single_line = memchr::memchr2(b'\n', b'\r', body.as_bytes()).is_none();
         Ok(Page {
             body,
+            single_line,
             items,
             total_count,
             max_page,
@@ -112,6 +103,16 @@ impl Page {
     /// The record's JSON text exactly as Polar sent it.
     pub fn text(&self, item: &Item) -> &str {
         &self.body[item.json.clone()]
+    }
+
+    /// The length of the body, an upper bound on the bytes of its items.
+    pub fn text_len(&self) -> usize {
+        self.body.len()
+    }
+
+    /// Whether every item's text is free of line breaks (Polar sends compact JSON, so normally true).
+    pub fn is_single_line(&self) -> bool {
+        self.single_line
     }
 
     /// The record's `id` as raw JSON (a quoted string for Polar).
@@ -127,61 +128,213 @@ pub fn hash(text: &str) -> u64 {
     std::hash::Hasher::finish(&hasher)
 }
 
-/// Reads only `id` and the sort fields of one item, skipping everything else without allocating.
-struct KeyFields<'s> {
-    sorting: &'s [&'s str],
-}
-
-struct Keys<'de> {
-    id: Option<&'de RawValue>,
-    sort_values: [Option<&'de RawValue>; MAX_SORT_CRITERIA],
-}
-
 /// The most sort criteria a stream may use.
 pub const MAX_SORT_CRITERIA: usize = 4;
 
-impl Keys<'_> {
-    fn sort_key(&self) -> u64 {
-        let mut hasher = std::hash::DefaultHasher::new();
-        for value in &self.sort_values {
-            std::hash::Hash::hash(value.map_or("null", RawValue::get), &mut hasher);
-        }
-        std::hash::Hasher::finish(&hasher)
+/// What the single pass collects; `problem` is set when the body is JSON but breaks the contract.
+#[derive(Default)]
+struct Parsed {
+    items: Option<Vec<Item>>,
+    pagination: Option<Pagination>,
+    problem: Option<OffContract>,
+}
+
+/// Where a slice borrowed from `body` starts, as an offset into `body`.
+fn offset_of(body: &str, text: &str) -> usize {
+    text.as_ptr() as usize - body.as_ptr() as usize
+}
+
+/// The name of an object key given as its raw JSON (quotes included), unescaped only when it has escapes.
+fn key_name(raw_key: &str) -> std::borrow::Cow<'_, str> {
+    let inner = &raw_key[1..raw_key.len() - 1];
+    if inner.contains('\\') {
+        serde_json::from_str::<String>(raw_key).map_or(inner.into(), Into::into)
+    } else {
+        inner.into()
     }
 }
 
-impl<'de> DeserializeSeed<'de> for KeyFields<'_> {
-    type Value = Keys<'de>;
+/// The page's top level: `items` and `pagination` are read, anything else is skipped.
+struct EnvelopeSeed<'p, 's> {
+    body: &'s str,
+    sorting: &'s [&'s str],
+    parsed: &'p mut Parsed,
+}
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Keys<'de>, D::Error> {
+impl<'de> DeserializeSeed<'de> for EnvelopeSeed<'_, '_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
         deserializer.deserialize_map(self)
     }
 }
 
-impl<'de> Visitor<'de> for KeyFields<'_> {
-    type Value = Keys<'de>;
+impl<'de> Visitor<'de> for EnvelopeSeed<'_, '_> {
+    type Value = ();
 
     fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str("a JSON object")
+        formatter.write_str("a JSON object with 'items' and 'pagination'")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Keys<'de>, A::Error> {
-        let mut keys = Keys {
-            id: None,
-            sort_values: [None; MAX_SORT_CRITERIA],
-        };
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while let Some(name) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-            if name == "id" {
-                let id: &'de RawValue = map.next_value()?;
-                keys.id = (id.get() != "null").then_some(id);
-            } else if let Some(index) = self.sorting.iter().position(|criterion| *criterion == name)
-            {
-                keys.sort_values[index] = Some(map.next_value()?);
-            } else {
-                map.next_value::<IgnoredAny>()?;
+            match &*name {
+                "items" => {
+                    let items = map.next_value_seed(ItemsSeed {
+                        body: self.body,
+                        sorting: self.sorting,
+                        problem: &mut self.parsed.problem,
+                    })?;
+                    self.parsed.items = items;
+                }
+                "pagination" => {
+                    self.parsed.pagination = map.next_value::<Option<Pagination>>()?;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
             }
         }
-        Ok(keys)
+        Ok(())
+    }
+}
+
+/// The `items` array (`null` counts as missing).
+struct ItemsSeed<'p, 's> {
+    body: &'s str,
+    sorting: &'s [&'s str],
+    problem: &'p mut Option<OffContract>,
+}
+
+impl<'de> DeserializeSeed<'de> for ItemsSeed<'_, '_> {
+    type Value = Option<Vec<Item>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ItemsSeed<'_, '_> {
+    type Value = Option<Vec<Item>>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("an array of items")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(100).min(1000));
+        loop {
+            let index = items.len();
+            let seed = ItemSeed {
+                body: self.body,
+                sorting: self.sorting,
+            };
+            match seq.next_element_seed(seed) {
+                Ok(Some(Ok(item))) => items.push(item),
+                Ok(Some(Err(problem))) => {
+                    *self.problem = Some(problem(index));
+                    return Err(de::Error::custom("the page breaks Polar's contract"));
+                }
+                Ok(None) => return Ok(Some(items)),
+                Err(error) => {
+                    // A value of the wrong type is named; a syntax error stays a JSON error.
+                    if self.problem.is_none() && is_type_error(&error) {
+                        *self.problem = Some(OffContract::ItemNotObject(index));
+                    }
+                    return Err(error);
+                }
+            }
+        }
+    }
+}
+
+/// Whether a deserializer error says "wrong type" rather than "not JSON" (see `ItemSeed::expecting`).
+fn is_type_error<E: fmt::Display>(error: &E) -> bool {
+    error.to_string().contains(ITEM_EXPECTED)
+}
+
+const ITEM_EXPECTED: &str = "a Polar record (a JSON object)";
+
+/// An item that is an object but breaks the contract, told by its index in the page.
+type ItemProblem = fn(usize) -> OffContract;
+
+/// One item: an object whose top-level values are all visited as raw JSON, which both validates them and
+/// tells where the item ends.
+struct ItemSeed<'s> {
+    body: &'s str,
+    sorting: &'s [&'s str],
+}
+
+impl<'de> DeserializeSeed<'de> for ItemSeed<'_> {
+    type Value = Result<Item, ItemProblem>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ItemSeed<'_> {
+    type Value = Result<Item, ItemProblem>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str(ITEM_EXPECTED)
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut first_key: Option<&'de str> = None;
+        let mut last_value: Option<&'de str> = None;
+        let mut id: Option<&'de str> = None;
+        let mut sort_values: [Option<&'de str>; MAX_SORT_CRITERIA] = [None; MAX_SORT_CRITERIA];
+        while let Some(raw_key) = map.next_key::<&'de RawValue>()? {
+            let raw_key = raw_key.get();
+            first_key.get_or_insert(raw_key);
+            let value = map.next_value::<&'de RawValue>()?.get();
+            last_value = Some(value);
+            let name = key_name(raw_key);
+            if name == "id" {
+                id = (value != "null").then_some(value);
+            } else if let Some(index) = self.sorting.iter().position(|criterion| *criterion == name)
+            {
+                sort_values[index] = Some(value);
+            }
+        }
+        let (Some(first_key), Some(last_value), Some(id)) = (first_key, last_value, id) else {
+            return Ok(Err(OffContract::MissingId));
+        };
+        // Between `{` and the first key, and between the last value and `}`, JSON allows only whitespace.
+        let bytes = self.body.as_bytes();
+        let key_start = offset_of(self.body, first_key);
+        let value_end = offset_of(self.body, last_value) + last_value.len();
+        let is_space = |byte: &u8| matches!(byte, b' ' | b'\n' | b'\r' | b'\t');
+        let start = key_start
+            - 1
+            - bytes[..key_start]
+                .iter()
+                .rev()
+                .take_while(|b| is_space(b))
+                .count();
+        let end = value_end
+            + 1
+            + bytes[value_end..]
+                .iter()
+                .take_while(|b| is_space(b))
+                .count();
+        debug_assert_eq!((bytes[start], bytes[end - 1]), (b'{', b'}'));
+        let mut hasher = std::hash::DefaultHasher::new();
+        for value in &sort_values {
+            std::hash::Hash::hash(value.unwrap_or("null"), &mut hasher);
+        }
+        let id_start = offset_of(self.body, id);
+        Ok(Ok(Item {
+            json: start..end,
+            id_text: id_start..id_start + id.len(),
+            id: hash(id),
+            sort_key: std::hash::Hasher::finish(&hasher),
+        }))
     }
 }
 
@@ -215,6 +368,35 @@ mod tests {
     }
 
     #[test]
+    fn items_span_exactly_their_object_whatever_the_whitespace() {
+        let body = "{ \"pagination\" : {\"total_count\": 3, \"max_page\": 1},\r\n \"extra\": [1, {\"a\": null}],\n\t\"items\" : [ {\t\"id\" :\"x\"\n} ,{\"\\u0069d\": \"y\", \"created_at\": [1, 2]},\n{\"\\\"q\": 1, \"id\": \"z\"}\t] }\n";
+        let page = Page::parse(body.to_owned(), &["created_at"]).unwrap();
+        let texts: Vec<&str> = page.items.iter().map(|item| page.text(item)).collect();
+        assert_eq!(
+            texts,
+            [
+                "{\t\"id\" :\"x\"\n}",
+                "{\"\\u0069d\": \"y\", \"created_at\": [1, 2]}",
+                "{\"\\\"q\": 1, \"id\": \"z\"}"
+            ]
+        );
+        let ids: Vec<&str> = page.items.iter().map(|item| page.id_json(item)).collect();
+        assert_eq!(
+            ids,
+            ["\"x\"", "\"y\"", "\"z\""],
+            "an escaped key is still `id`"
+        );
+        assert_eq!((page.total_count, page.max_page), (3, 1));
+        assert!(!page.is_single_line());
+        let compact = Page::parse(
+            r#"{"items":[{"id":"a"}],"pagination":{"total_count":1,"max_page":1}}"#.into(),
+            &[],
+        )
+        .unwrap();
+        assert!(compact.is_single_line());
+    }
+
+    #[test]
     fn off_contract_bodies_are_named() {
         let parse = |body: &str| Page::parse(body.to_owned(), &["created_at"]).unwrap_err();
         assert!(matches!(parse("<html>502</html>"), OffContract::NotJson(_)));
@@ -228,6 +410,33 @@ mod tests {
         );
         assert_eq!(parse(r#"{"items": []}"#), OffContract::MissingPagination);
         assert_eq!(
+            parse(r#"{"items": null, "pagination": {"total_count": 0, "max_page": 0}}"#),
+            OffContract::MissingItems
+        );
+        assert_eq!(
+            parse(r#"{"items": [], "pagination": {"total_count": null, "max_page": 0}}"#),
+            OffContract::MissingPagination
+        );
+        assert_eq!(
+            parse(r#"{"items": [{}], "pagination": {"total_count": 1, "max_page": 1}}"#),
+            OffContract::MissingId(0)
+        );
+        assert_eq!(
+            parse(r#"{"items": [{"id": null}], "pagination": {"total_count": 1, "max_page": 1}}"#),
+            OffContract::MissingId(0)
+        );
+        assert!(matches!(
+            parse(r#"{"items": [], "pagination": {"total_count": 0, "max_page": 0}} trailing"#),
+            OffContract::NotJson(_)
+        ));
+        assert!(matches!(
+            parse(
+                r#"{"items": [{"id": "a", "b": tru}], "pagination": {"total_count": 1, "max_page": 1}}"#
+            ),
+            OffContract::NotJson(_)
+        ));
+        assert!(matches!(parse(r#"[]"#), OffContract::NotJson(_)));
+        assert_eq!(
             parse(
                 r#"{"items": [{"id": "a"}, {"name": "b"}], "pagination": {"total_count": 2, "max_page": 1}}"#
             ),
@@ -236,6 +445,12 @@ mod tests {
         assert_eq!(
             parse(r#"{"items": [3], "pagination": {"total_count": 1, "max_page": 1}}"#),
             OffContract::ItemNotObject(0)
+        );
+        assert_eq!(
+            parse(
+                r#"{"items": [{"id": "a"}, "b"], "pagination": {"total_count": 2, "max_page": 1}}"#
+            ),
+            OffContract::ItemNotObject(1)
         );
     }
 }

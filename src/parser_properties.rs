@@ -5,6 +5,7 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use crate::config::Config;
+use crate::page::Page;
 use crate::{catalog, input, state};
 
 /// Arbitrary JSON, biased towards the shapes these parsers look into.
@@ -70,5 +71,47 @@ proptest! {
         if let Err(error) = input::parse_json("config", "config.json", &bytes) {
             prop_assert!(error.to_string().contains("config.json"));
         }
+        if let Ok(text) = String::from_utf8(bytes) {
+            let _ = Page::parse(text, &["created_at"]);
+        }
+    }
+
+    /// Whatever the records and however the page is laid out, each item's text is exactly that record and
+    /// its `id` is found; random JSON in place of a page is rejected or read, never a panic.
+    #[test]
+    fn pages_yield_each_record_verbatim(
+        records in prop::collection::vec(json_value(), 0..6),
+        pretty in any::<bool>(),
+        anything in json_value(),
+    ) {
+        let records: Vec<Value> = records
+            .into_iter()
+            .enumerate()
+            .map(|(index, value)| {
+                let mut object = match value {
+                    Value::Object(object) => object,
+                    other => [("value".to_owned(), other)].into_iter().collect(),
+                };
+                object.insert("id".into(), json!(format!("id-{index}")));
+                Value::Object(object)
+            })
+            .collect();
+        let envelope = json!({
+            "items": records,
+            "pagination": {"total_count": records.len(), "max_page": 1},
+        });
+        let body = if pretty {
+            serde_json::to_string_pretty(&envelope).unwrap()
+        } else {
+            serde_json::to_string(&envelope).unwrap()
+        };
+        let page = Page::parse(body, &["created_at", "name"]).unwrap();
+        prop_assert_eq!(page.items.len(), records.len());
+        for (index, (item, record)) in page.items.iter().zip(&records).enumerate() {
+            let text: Value = serde_json::from_str(page.text(item)).unwrap();
+            prop_assert_eq!(&text, record);
+            prop_assert_eq!(page.id_json(item), format!("\"id-{index}\""));
+        }
+        let _ = Page::parse(anything.to_string(), &["created_at"]);
     }
 }

@@ -1,7 +1,7 @@
 //! The Airbyte protocol messages this source emits, and how each is framed as one JSON line.
 //!
 //! Every message leaves the process through [`crate::output`]; this module only turns values into bytes.
-//! RECORD messages are framed by hand around the raw bytes Polar sent (see [`write_record`]) so that records
+//! RECORD messages are framed by hand around the raw bytes Polar sent (see [`RecordFrame`]) so that records
 //! pass through without being re-encoded; every other message goes through serde.
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -188,25 +188,38 @@ impl Message {
     }
 }
 
-/// Appends one RECORD line to `out`, with `data` exactly as Polar sent it.
-///
-/// A raw value keeps the server's whitespace; JSON whitespace may include newlines, which would break the
-/// one-message-per-line framing, so such an item (rare: Polar answers compact JSON) has its whitespace between
-/// tokens dropped. Every token, numbers and strings included, stays byte for byte.
-/// `data` is the text of one JSON value (a `RawValue`'s).
-pub fn write_record(out: &mut Vec<u8>, stream: &str, data: &str, emitted_at: u64) {
-    out.extend_from_slice(b"{\"type\":\"RECORD\",\"record\":{\"stream\":");
-    serde_json::to_writer(&mut *out, stream).expect("a string serializes");
-    out.extend_from_slice(b",\"data\":");
-    let text = data;
-    if text.as_bytes().contains(&b'\n') || text.as_bytes().contains(&b'\r') {
-        write_without_whitespace(out, text.as_bytes());
-    } else {
-        out.extend_from_slice(text.as_bytes());
+/// Frames RECORD lines of one stream emitted at one moment: the envelope's bytes before and after `data`
+/// are built once, and each record is written as prefix, Polar's bytes, suffix.
+pub struct RecordFrame {
+    prefix: Vec<u8>,
+    suffix: Vec<u8>,
+}
+
+impl RecordFrame {
+    pub fn new(stream: &str, emitted_at: u64) -> RecordFrame {
+        let mut prefix = b"{\"type\":\"RECORD\",\"record\":{\"stream\":".to_vec();
+        serde_json::to_writer(&mut prefix, stream).expect("a string serializes");
+        prefix.extend_from_slice(b",\"data\":");
+        let suffix = format!(",\"emitted_at\":{emitted_at}}}}}\n").into_bytes();
+        RecordFrame { prefix, suffix }
     }
-    out.extend_from_slice(b",\"emitted_at\":");
-    out.extend_from_slice(emitted_at.to_string().as_bytes());
-    out.extend_from_slice(b"}}\n");
+
+    /// Appends one RECORD line to `out`, with `data` (the text of one JSON value) exactly as Polar sent it.
+    ///
+    /// A raw value keeps the server's whitespace; JSON whitespace may include line breaks, which would break
+    /// the one-message-per-line framing, so unless the caller knows `data` is `single_line` (Polar answers
+    /// compact JSON) it is checked, and an item with line breaks has its whitespace between tokens dropped.
+    /// Every token, numbers and strings included, stays byte for byte.
+    pub fn write(&self, out: &mut Vec<u8>, data: &str, single_line: bool) {
+        out.reserve(self.prefix.len() + data.len() + self.suffix.len());
+        out.extend_from_slice(&self.prefix);
+        if single_line || memchr::memchr2(b'\n', b'\r', data.as_bytes()).is_none() {
+            out.extend_from_slice(data.as_bytes());
+        } else {
+            write_without_whitespace(out, data.as_bytes());
+        }
+        out.extend_from_slice(&self.suffix);
+    }
 }
 
 /// Copies valid JSON `text` to `out` without the whitespace between tokens (inside strings nothing changes:
@@ -241,7 +254,7 @@ mod tests {
         let raw: Box<RawValue> =
             serde_json::from_str("{\n  \"id\": \"a b\",\n  \"n\": 1.50,\r\n \"big\": 123456789012345678901234, \"s\": \"x\\\" \\n y\"\n}").unwrap();
         let mut out = Vec::new();
-        write_record(&mut out, "orders", raw.get(), 7);
+        RecordFrame::new("orders", 7).write(&mut out, raw.get(), false);
         let line = String::from_utf8(out).unwrap();
         assert_eq!(
             line,
@@ -253,7 +266,7 @@ mod tests {
     fn compact_record_passes_through_untouched() {
         let raw: Box<RawValue> = serde_json::from_str("{\"id\":\"x\",\"a\":[1, 2]}").unwrap();
         let mut out = Vec::new();
-        write_record(&mut out, "products", raw.get(), 1);
+        RecordFrame::new("products", 1).write(&mut out, raw.get(), true);
         assert!(
             String::from_utf8(out)
                 .unwrap()

@@ -48,7 +48,7 @@ use serde_json::{Value, json};
 use crate::client::{ApiError, PAGE_SIZE, PolarClient};
 use crate::output::{Output, OutputClosed};
 use crate::page::Page;
-use crate::protocol::{FailureType, LogLevel, Message, StreamStatus, now_millis, write_record};
+use crate::protocol::{FailureType, LogLevel, Message, RecordFrame, StreamStatus, now_millis};
 use crate::streams::StreamDef;
 
 /// Pages whose ids are remembered to drop duplicates after a shift.
@@ -343,8 +343,8 @@ impl<'a> StreamReader<'a> {
         }
         self.recent
             .push_back(HashSet::with_capacity(page.items.len()));
-        let emitted_at = now_millis();
-        let mut lines = Vec::with_capacity(page.items.len() * 1024);
+        let frame = RecordFrame::new(self.stream.name, now_millis());
+        let mut lines = Vec::with_capacity(page.text_len() + page.items.len() * 80);
         let mut emitted = 0;
         for (index, item) in page.items.iter().enumerate() {
             if let Some(base) = base_offset {
@@ -366,7 +366,7 @@ impl<'a> StreamReader<'a> {
             if duplicate {
                 continue;
             }
-            write_record(&mut lines, self.stream.name, page.text(item), emitted_at);
+            frame.write(&mut lines, page.text(item), page.is_single_line());
             emitted += 1;
         }
         self.summary.records += emitted;
@@ -451,10 +451,10 @@ impl<'a> StreamReader<'a> {
             .collect();
         let mut members = group.members;
         let mut lines = Vec::new();
-        let emitted_at = now_millis();
+        let frame = RecordFrame::new(self.stream.name, now_millis());
         for item in &in_group {
             if !members.contains(&item.id) && !self.seen(item.id) {
-                write_record(&mut lines, self.stream.name, page.text(item), emitted_at);
+                frame.write(&mut lines, page.text(item), page.is_single_line());
                 self.summary.records += 1;
                 self.records_since_state += 1;
             }
