@@ -275,19 +275,10 @@ impl PolarClient {
         self.observe_rate_limit_headers(response.headers());
         let retry_after = retry_after(response.headers());
         if status.is_success() {
-            let body = response.bytes().await;
+            let body = read_body(response).await;
             self.debug_log(label, status.as_str(), sent).await;
-            let body = body.map_err(|error| Retryable {
-                problem: format!(
-                    "cutting the response body short ({})",
-                    describe_body_error(&error)
-                ),
-                retry_after: None,
-                rate_limited: false,
-            })?;
-            // JSON is UTF-8: checked once, without the lossy copy that `text()` makes.
-            let body = String::from_utf8(body.into()).map_err(|_| Retryable {
-                problem: "sending a body that is not UTF-8 text".into(),
+            let body = body.map_err(|problem| Retryable {
+                problem,
                 retry_after: None,
                 rate_limited: false,
             })?;
@@ -430,6 +421,39 @@ fn describe_transport_error(error: &reqwest::Error, tuning: &Tuning) -> String {
     } else {
         format!("dropping the connection ({})", root_cause(error))
     }
+}
+
+/// The most body bytes set aside before they arrive, whatever `Content-Length` claims.
+const MAX_PREALLOCATED_BODY: u64 = 4 << 20;
+/// A page of 100 records is a few hundred kilobytes; a body beyond this is not a page.
+const MAX_BODY_BYTES: usize = 256 << 20;
+
+/// Reads a page's body into one buffer sized by `Content-Length` (each byte is copied once) and checks that it
+/// is UTF-8, as JSON must be. The error says what Polar did, to follow "Polar kept ...".
+async fn read_body(mut response: reqwest::Response) -> Result<String, String> {
+    let expected = response.content_length().unwrap_or(0);
+    let mut body = Vec::with_capacity(expected.min(MAX_PREALLOCATED_BODY) as usize);
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > MAX_BODY_BYTES {
+                    return Err(format!(
+                        "sending a body larger than {} MiB",
+                        MAX_BODY_BYTES >> 20
+                    ));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => break,
+            Err(error) => {
+                return Err(format!(
+                    "cutting the response body short ({})",
+                    describe_body_error(&error)
+                ));
+            }
+        }
+    }
+    String::from_utf8(body).map_err(|_| "sending a body that is not UTF-8 text".to_owned())
 }
 
 fn describe_body_error(error: &reqwest::Error) -> String {

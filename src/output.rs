@@ -2,7 +2,11 @@
 //!
 //! Every Airbyte message goes through an [`Output`] handle into a channel drained by a single thread that owns
 //! stdout behind a large buffer, so messages never interleave however many streams run at once. The buffer is
-//! flushed whenever the channel runs dry, so a slow sync still shows its progress promptly.
+//! written whenever it fills or the channel runs dry, so a slow sync still shows its progress promptly.
+//!
+//! Records travel as the page they came from plus the indices to emit: the writer frames each one straight
+//! into its buffer, so a record's bytes are copied once between the response body and stdout, and a page
+//! waiting in the channel takes no more memory than its body.
 //!
 //! If the reader of stdout goes away (a closed pipe), the writer stops, every later send fails with
 //! [`OutputClosed`], and the command ends quietly instead of panicking.
@@ -14,11 +18,24 @@ use std::thread::JoinHandle;
 
 use tokio::sync::mpsc;
 
-use crate::protocol::{LogLevel, Message};
+use crate::page::Page;
+use crate::protocol::{LogLevel, Message, RecordFrame};
 
 /// Bytes buffered before stdout is written, and the channel's depth in batches.
 const BUFFER_BYTES: usize = 1 << 20;
-const CHANNEL_BATCHES: usize = 8;
+const CHANNEL_BATCHES: usize = 4;
+
+/// What the writer thread receives.
+enum Batch {
+    /// Complete lines, ready to write.
+    Lines(Vec<u8>),
+    /// RECORD messages for some items of a page.
+    Records {
+        page: Arc<Page>,
+        frame: RecordFrame,
+        items: Vec<u32>,
+    },
+}
 
 /// stdout is gone: nobody reads what we write any more.
 #[derive(Debug, thiserror::Error)]
@@ -28,7 +45,7 @@ pub struct OutputClosed;
 /// A cheap, cloneable handle to the stdout writer.
 #[derive(Clone)]
 pub struct Output {
-    sender: mpsc::Sender<Vec<u8>>,
+    sender: mpsc::Sender<Batch>,
     debug: Arc<AtomicBool>,
 }
 
@@ -59,7 +76,26 @@ impl Output {
         if lines.is_empty() {
             return Ok(());
         }
-        self.sender.send(lines).await.map_err(|_| OutputClosed)
+        self.sender
+            .send(Batch::Lines(lines))
+            .await
+            .map_err(|_| OutputClosed)
+    }
+
+    /// Sends one RECORD message for each of `page.items[i]`, `i` in `items`, framed by `frame`.
+    pub async fn send_records(
+        &self,
+        page: Arc<Page>,
+        frame: RecordFrame,
+        items: Vec<u32>,
+    ) -> Result<(), OutputClosed> {
+        if items.is_empty() {
+            return Ok(());
+        }
+        self.sender
+            .send(Batch::Records { page, frame, items })
+            .await
+            .map_err(|_| OutputClosed)
     }
 
     pub async fn send(&self, message: &Message) -> Result<(), OutputClosed> {
@@ -90,13 +126,29 @@ impl Writer {
     }
 }
 
-fn drain(mut receiver: mpsc::Receiver<Vec<u8>>, sink: impl Write) -> io::Result<()> {
-    let mut out = io::BufWriter::with_capacity(BUFFER_BYTES, sink);
+fn drain(mut receiver: mpsc::Receiver<Batch>, mut sink: impl Write) -> io::Result<()> {
+    let mut buffer = Vec::with_capacity(BUFFER_BYTES);
+    let mut write_out = |buffer: &mut Vec<u8>| -> io::Result<()> {
+        sink.write_all(buffer)?;
+        buffer.clear();
+        sink.flush()
+    };
     while let Some(batch) = receiver.blocking_recv() {
-        out.write_all(&batch)?;
-        if receiver.is_empty() {
-            out.flush()?;
+        match batch {
+            Batch::Lines(lines) => buffer.extend_from_slice(&lines),
+            Batch::Records { page, frame, items } => {
+                for index in items {
+                    let item = &page.items[index as usize];
+                    frame.write(&mut buffer, page.text(item), page.is_single_line());
+                    if buffer.len() >= BUFFER_BYTES {
+                        write_out(&mut buffer)?;
+                    }
+                }
+            }
+        }
+        if buffer.len() >= BUFFER_BYTES || receiver.is_empty() {
+            write_out(&mut buffer)?;
         }
     }
-    out.flush()
+    write_out(&mut buffer)
 }

@@ -105,11 +105,6 @@ impl Page {
         &self.body[item.json.clone()]
     }
 
-    /// The length of the body, an upper bound on the bytes of its items.
-    pub fn text_len(&self) -> usize {
-        self.body.len()
-    }
-
     /// Whether every item's text is free of line breaks (Polar sends compact JSON, so normally true).
     pub fn is_single_line(&self) -> bool {
         self.single_line

@@ -39,6 +39,7 @@
 //! attempts are deduplicated by the destination on the primary key).
 
 use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -325,6 +326,7 @@ impl<'a> StreamReader<'a> {
             .map_or(0, |total| total.abs_diff(page.total_count));
         self.last_total = Some(page.total_count);
         let base_offset = u64::from(number - 1) * u64::from(PAGE_SIZE);
+        let page = Arc::new(page);
         self.emit(&page, Some(base_offset)).await?;
         if let Some(last) = page.items.last() {
             self.last_id = serde_json::from_str(page.id_json(last)).ok();
@@ -337,15 +339,17 @@ impl<'a> StreamReader<'a> {
 
     /// Writes the records of `page` not seen yet and remembers its ids. `base_offset` is the page's offset in
     /// the listing when the page belongs to the main pass (tie groups are tracked only there).
-    async fn emit(&mut self, page: &Page, base_offset: Option<u64>) -> Result<u64, StreamError> {
+    async fn emit(
+        &mut self,
+        page: &Arc<Page>,
+        base_offset: Option<u64>,
+    ) -> Result<u64, StreamError> {
         if self.recent.len() >= REMEMBERED_PAGES {
             self.recent.pop_front();
         }
         self.recent
             .push_back(HashSet::with_capacity(page.items.len()));
-        let frame = RecordFrame::new(self.stream.name, now_millis());
-        let mut lines = Vec::with_capacity(page.text_len() + page.items.len() * 80);
-        let mut emitted = 0;
+        let mut emitted = Vec::with_capacity(page.items.len());
         for (index, item) in page.items.iter().enumerate() {
             if let Some(base) = base_offset {
                 self.track_tie(base + index as u64, index == 0, item.sort_key)
@@ -363,16 +367,18 @@ impl<'a> StreamReader<'a> {
                 .back_mut()
                 .expect("pushed above")
                 .insert(item.id);
-            if duplicate {
-                continue;
+            if !duplicate {
+                emitted.push(index as u32);
             }
-            frame.write(&mut lines, page.text(item), page.is_single_line());
-            emitted += 1;
         }
-        self.summary.records += emitted;
-        self.records_since_state += emitted;
-        self.output.send_lines(lines).await?;
-        Ok(emitted)
+        let count = emitted.len() as u64;
+        self.summary.records += count;
+        self.records_since_state += count;
+        let frame = RecordFrame::new(self.stream.name, now_millis());
+        self.output
+            .send_records(Arc::clone(page), frame, emitted)
+            .await?;
+        Ok(count)
     }
 
     fn seen(&self, id: u64) -> bool {
@@ -444,23 +450,23 @@ impl<'a> StreamReader<'a> {
             .fetch_page(self.stream, page_number, limit)
             .await?;
         self.summary.recovery_requests += 1;
-        let in_group: Vec<_> = page
-            .items
-            .iter()
-            .filter(|item| item.sort_key == group.key)
-            .collect();
         let mut members = group.members;
-        let mut lines = Vec::new();
-        let frame = RecordFrame::new(self.stream.name, now_millis());
-        for item in &in_group {
+        let mut missing = Vec::new();
+        for (index, item) in page.items.iter().enumerate() {
+            if item.sort_key != group.key {
+                continue;
+            }
             if !members.contains(&item.id) && !self.seen(item.id) {
-                frame.write(&mut lines, page.text(item), page.is_single_line());
-                self.summary.records += 1;
-                self.records_since_state += 1;
+                missing.push(index as u32);
             }
             members.insert(item.id);
         }
-        self.output.send_lines(lines).await?;
+        self.summary.records += missing.len() as u64;
+        self.records_since_state += missing.len() as u64;
+        let frame = RecordFrame::new(self.stream.name, now_millis());
+        self.output
+            .send_records(Arc::new(page), frame, missing)
+            .await?;
         if (members.len() as u64) < size {
             return Err(StreamError::UnstableTies {
                 stream: self.stream.name,
@@ -505,7 +511,7 @@ impl<'a> StreamReader<'a> {
                 .await?;
             self.summary.recovery_requests += 1;
             self.last_total = Some(page.total_count);
-            self.emit(&page, None).await?;
+            self.emit(&Arc::new(page), None).await?;
         }
         Ok(())
     }

@@ -562,6 +562,9 @@ fn churn(shared: &Shared, resource: &str) {
 }
 
 /// The JSON body of one page, with ties straddling the page's edges shuffled as an unordered query would.
+///
+/// Only the page's window (widened to the tie groups cut by its edges) is copied out of the cached order, and
+/// the objects are generated after the store's lock is released, so concurrent requests render in parallel.
 fn render_page(
     shared: &Shared,
     resource: &str,
@@ -570,41 +573,56 @@ fn render_page(
     limit: usize,
     fault: Option<&FaultKind>,
 ) -> Vec<u8> {
-    let mut store = shared.store.lock().unwrap();
     let stream: &'static str = data::STREAMS
         .iter()
         .find(|name| **name == resource)
         .expect("known stream");
-    let data_for_stream = store.stream(stream);
-    let mut order = data_for_stream.ordered(resource, sorting).to_vec();
-    let total = order.len();
-    let start = (page - 1).saturating_mul(limit).min(total);
-    let end = (start + limit).min(total);
-    let mut rng = shared.rng.lock().unwrap();
-    for edge in [start, end] {
-        if edge == 0 || edge >= total {
-            continue;
-        }
-        // The tie group around the edge, if the edge cuts through one.
-        if !data_for_stream.tied(resource, sorting, order[edge - 1], order[edge]) {
-            continue;
-        }
-        let mut low = edge - 1;
-        while low > 0 && data_for_stream.tied(resource, sorting, order[low - 1], order[edge]) {
+    let (rows, total, seed) = {
+        let mut store = shared.store.lock().unwrap();
+        let seed = store.seed;
+        let data_for_stream = store.stream(stream);
+        let order = data_for_stream.ordered(resource, sorting);
+        let total = order.len();
+        let start = (page - 1).saturating_mul(limit).min(total);
+        let end = (start + limit).min(total);
+        let tied = |a: usize, b: usize| data_for_stream.tied(resource, sorting, order[a], order[b]);
+        // Widen the window to every tie group an edge cuts through.
+        let mut low = start;
+        while low > 0 && low < total && tied(low - 1, start) {
             low -= 1;
         }
-        let mut high = edge + 1;
-        while high < total && data_for_stream.tied(resource, sorting, order[high], order[edge]) {
+        let mut high = end;
+        while high > 0 && high < total && tied(high, end - 1) {
             high += 1;
         }
-        rng.shuffle(&mut order[low..high]);
-    }
-    drop(rng);
-    let rows: Vec<_> = order[start..end]
+        let mut window: Vec<usize> = order[low..high].to_vec();
+        let mut rng = shared.rng.lock().unwrap();
+        for edge in [start, end] {
+            if edge == 0 || edge >= total || !tied(edge - 1, edge) {
+                continue;
+            }
+            // The tie group around the edge, within the window.
+            let mut group_low = edge - 1;
+            while group_low > low && tied(group_low - 1, edge) {
+                group_low -= 1;
+            }
+            let mut group_high = edge + 1;
+            while group_high < high && tied(group_high, edge) {
+                group_high += 1;
+            }
+            rng.shuffle(&mut window[group_low - low..group_high - low]);
+        }
+        drop(rng);
+        let rows: Vec<_> = window[start - low..end - low]
+            .iter()
+            .map(|&position| data_for_stream.rows[position].clone())
+            .collect();
+        (rows, total, seed)
+    };
+    let mut items: Vec<Value> = rows
         .iter()
-        .map(|&position| data_for_stream.rows[position].clone())
+        .map(|row| data::object(stream, seed, row.index, row.created_at_ms))
         .collect();
-    let mut items: Vec<Value> = rows.iter().map(|row| store.object(stream, row)).collect();
     if let (Some(FaultKind::ItemWithoutId), Some(first)) = (fault, items.first_mut()) {
         first.as_object_mut().expect("objects").remove("id");
     }

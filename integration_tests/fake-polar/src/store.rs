@@ -8,6 +8,7 @@
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -84,7 +85,7 @@ pub struct StreamData {
     pub next_index: u64,
     /// Bumped on every change, to invalidate cached orders.
     pub version: u64,
-    cached: HashMap<Vec<String>, (u64, Vec<usize>)>,
+    cached: HashMap<Vec<String>, (u64, Arc<[usize]>)>,
 }
 
 pub struct Store {
@@ -112,16 +113,29 @@ impl Store {
         step_ms: i64,
         tie_every: usize,
     ) -> Store {
-        let mut streams = HashMap::new();
-        for stream in data::STREAMS {
-            let mut stream_data = StreamData::default();
-            let count = counts.get(stream).copied().unwrap_or(0);
-            for position in 0..count {
-                let created_at_ms = start_ms + (position / tie_every.max(1)) as i64 * step_ms;
-                stream_data.push(stream, seed, created_at_ms);
-            }
-            streams.insert(stream, stream_data);
-        }
+        // Generating a row's sort values means generating its object: the streams are built in parallel.
+        let streams = std::thread::scope(|scope| {
+            let builders: Vec<_> = data::STREAMS
+                .iter()
+                .map(|&stream| {
+                    scope.spawn(move || {
+                        let mut stream_data = StreamData::default();
+                        let count = counts.get(stream).copied().unwrap_or(0);
+                        stream_data.rows.reserve_exact(count);
+                        for position in 0..count {
+                            let created_at_ms =
+                                start_ms + (position / tie_every.max(1)) as i64 * step_ms;
+                            stream_data.push(stream, seed, created_at_ms);
+                        }
+                        (stream, stream_data)
+                    })
+                })
+                .collect();
+            builders
+                .into_iter()
+                .map(|builder| builder.join().expect("a stream's rows build"))
+                .collect()
+        });
         Store { seed, streams }
     }
 
@@ -160,7 +174,7 @@ impl StreamData {
     }
 
     /// Row positions in the order `criteria` ask for (each `field` or `-field`), cached until the data changes.
-    pub fn ordered(&mut self, stream: &str, criteria: &[String]) -> &[usize] {
+    pub fn ordered(&mut self, stream: &str, criteria: &[String]) -> Arc<[usize]> {
         let version = self.version;
         let stale = self
             .cached
@@ -181,9 +195,10 @@ impl StreamData {
             let mut order: Vec<usize> = (0..self.rows.len()).collect();
             let rows = &self.rows;
             order.sort_by(|&a, &b| compare(&rows[a], &rows[b], &keys));
-            self.cached.insert(criteria.to_vec(), (version, order));
+            self.cached
+                .insert(criteria.to_vec(), (version, order.into()));
         }
-        &self.cached[criteria].1
+        Arc::clone(&self.cached[criteria].1)
     }
 
     /// Whether two rows are equal on every criterion (a tie Polar would not break).
