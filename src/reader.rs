@@ -45,6 +45,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use serde_json::{Value, json};
+use tokio::sync::Semaphore;
 
 use crate::client::{ApiError, PAGE_SIZE, PolarClient};
 use crate::output::{Output, OutputClosed};
@@ -162,12 +163,35 @@ pub fn resume_point(stream: &StreamDef, state: Option<&Value>) -> Result<Option<
     }))
 }
 
+/// How far readers fetch ahead of what they emit, shared by every stream of a sync.
+///
+/// Each stream requests up to `pages_ahead` pages ahead of the one it is emitting, so latency overlaps. Memory
+/// is bounded across the sync: a page fetched ahead holds one of `pages_buffered` permits from its request
+/// until it is emitted, so no more than `pages_buffered` pages wait in memory however many streams run.
+///
+/// Permits are taken in page order within a stream (the tokio semaphore is fair), so every page holding one
+/// waits only for earlier pages that hold one too: the budget cannot deadlock. Requests the reader makes for
+/// itself (the first page, re-reads after a shift, tie windows) take no permit, as they are emitted at once.
+pub struct Prefetch {
+    pages_ahead: usize,
+    budget: Semaphore,
+}
+
+impl Prefetch {
+    pub fn new(pages_ahead: usize, pages_buffered: usize) -> Prefetch {
+        Prefetch {
+            pages_ahead: pages_ahead.max(1),
+            budget: Semaphore::new(pages_buffered.max(1)),
+        }
+    }
+}
+
 /// The reader of one stream.
 pub struct StreamReader<'a> {
     client: &'a PolarClient,
     output: &'a Output,
     stream: &'static StreamDef,
-    pages_ahead: usize,
+    prefetch: &'a Prefetch,
     /// Ids of the last pages read, newest last.
     recent: VecDeque<HashSet<u64>>,
     group: Option<TieGroup>,
@@ -194,13 +218,13 @@ impl<'a> StreamReader<'a> {
         client: &'a PolarClient,
         output: &'a Output,
         stream: &'static StreamDef,
-        pages_ahead: usize,
+        prefetch: &'a Prefetch,
     ) -> Self {
         StreamReader {
             client,
             output,
             stream,
-            pages_ahead: pages_ahead.max(1),
+            prefetch,
             recent: VecDeque::with_capacity(REMEMBERED_PAGES + 1),
             group: None,
             summary: StreamSummary::default(),
@@ -235,15 +259,23 @@ impl<'a> StreamReader<'a> {
             let last = u32::try_from(max_page).unwrap_or(u32::MAX);
             let client = self.client;
             let stream = self.stream;
-            let mut pages = futures::stream::iter(next..=last)
-                .map(|number| async move {
-                    (number, client.fetch_page(stream, number, PAGE_SIZE).await)
+            let budget = &self.prefetch.budget;
+            let pages = futures::stream::iter(next..=last)
+                .then(|number| async move {
+                    let permit = budget.acquire().await.expect("never closed");
+                    (number, permit)
                 })
-                .buffered(self.pages_ahead);
-            while let Some((number, page)) = pages.next().await {
+                .map(|(number, permit)| async move {
+                    let page = client.fetch_page(stream, number, PAGE_SIZE).await;
+                    (number, permit, page)
+                })
+                .buffered(self.prefetch.pages_ahead);
+            let mut pages = std::pin::pin!(pages);
+            while let Some((number, permit, page)) = pages.next().await {
                 let page = page?;
                 max_page = max_page.max(page.max_page);
                 self.process(number, page).await?;
+                drop(permit);
                 next = number + 1;
                 if last_progress.elapsed() >= PROGRESS_EVERY {
                     last_progress = Instant::now();

@@ -10,6 +10,7 @@ use futures::StreamExt;
 use crate::client::PolarClient;
 use crate::output::{Output, OutputClosed};
 use crate::protocol::{FailureType, LogLevel, Message, StreamStatus};
+use crate::reader::Prefetch;
 use crate::reader::{self, StreamError, StreamReader};
 use crate::state::InputState;
 use crate::streams::StreamDef;
@@ -41,18 +42,14 @@ pub async fn read(
             ),
         )
         .await?;
+    let prefetch = Prefetch::new(tuning.pages_ahead, tuning.pages_buffered);
     let results: Vec<_> = futures::stream::iter(streams)
         .map(|stream| {
             let client = client.clone();
+            let prefetch = &prefetch;
             async move {
-                let result = read_stream(
-                    &client,
-                    output,
-                    stream,
-                    state.get(stream.name),
-                    tuning.pages_ahead,
-                )
-                .await;
+                let result =
+                    read_stream(&client, output, stream, state.get(stream.name), prefetch).await;
                 (stream.name, result)
             }
         })
@@ -90,7 +87,7 @@ async fn read_stream(
     output: &Output,
     stream: &'static StreamDef,
     state: Option<&serde_json::Value>,
-    pages_ahead: usize,
+    prefetch: &Prefetch,
 ) -> Result<(), StreamError> {
     let started = Instant::now();
     output
@@ -111,7 +108,7 @@ async fn read_stream(
             None
         }
     };
-    match StreamReader::new(client, output, stream, pages_ahead)
+    match StreamReader::new(client, output, stream, prefetch)
         .run(resume)
         .await
     {

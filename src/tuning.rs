@@ -23,6 +23,8 @@ pub struct Tuning {
     pub concurrent_streams: usize,
     /// Pages of one stream requested ahead of the one being emitted.
     pub pages_ahead: usize,
+    /// Pages fetched ahead and not yet emitted, across the whole sync: the bound on memory.
+    pub pages_buffered: usize,
     /// Requests in flight across the whole sync.
     pub max_in_flight: usize,
 }
@@ -38,7 +40,8 @@ impl Default for Tuning {
             max_retry_wait: Duration::from_secs(600),
             concurrent_streams: 8,
             pages_ahead: 4,
-            max_in_flight: 16,
+            pages_buffered: 8,
+            max_in_flight: 8,
         }
     }
 }
@@ -73,6 +76,7 @@ impl Tuning {
             &mut tuning.concurrent_streams,
         );
         count("SOURCE_POLAR_PAGES_AHEAD", &mut tuning.pages_ahead);
+        count("SOURCE_POLAR_PAGES_BUFFERED", &mut tuning.pages_buffered);
         count("SOURCE_POLAR_MAX_IN_FLIGHT", &mut tuning.max_in_flight);
         if let Some(value) = positive("SOURCE_POLAR_MAX_ATTEMPTS") {
             tuning.max_attempts = value.min(100) as u32;

@@ -297,6 +297,50 @@ fn churn_during_the_sync_loses_and_doubles_nothing() {
 }
 
 #[test]
+fn the_tightest_prefetch_budget_still_completes_with_ties_and_churn() {
+    // One page of budget for eight streams reading four pages ahead, two requests in flight: pages wait for
+    // permits while ties and deletions make readers fetch extra pages of their own. Nothing may hang (the
+    // harness fails a run that outlives its limit) and every record must arrive exactly once.
+    let mut options = Options::with_records(450);
+    options.tie_every = 7;
+    let server = FakePolar::start(options);
+    server.set_churn(Churn {
+        stream: "orders".into(),
+        creates_per_request: 0,
+        deletes_per_request: 1,
+        requests: 4,
+    });
+    let before = server.ids("orders");
+    let files = Files::new();
+    let run = read_with_env(
+        &config_file(&files, &server),
+        None,
+        None,
+        &[
+            ("SOURCE_POLAR_PAGES_BUFFERED", "1"),
+            ("SOURCE_POLAR_PAGES_AHEAD", "4"),
+            ("SOURCE_POLAR_MAX_IN_FLIGHT", "2"),
+        ],
+    );
+    run.compliant();
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    for stream in STREAMS.iter().filter(|stream| **stream != "orders") {
+        assert_same_records(&run, &server, stream);
+    }
+    let (deleted, _) = server.churned();
+    assert!(!deleted.is_empty(), "the churn ran");
+    let delivered = run.record_ids("orders");
+    let unique: std::collections::HashSet<&String> = delivered.iter().collect();
+    assert_eq!(unique.len(), delivered.len(), "no order twice");
+    for id in before.iter().filter(|id| !deleted.contains(id)) {
+        assert!(
+            unique.contains(id),
+            "{id} lived through the sync but was not delivered"
+        );
+    }
+}
+
+#[test]
 fn a_reader_that_goes_away_ends_the_process_quietly() {
     use std::io::{BufRead, BufReader, Read};
     let server = FakePolar::start(Options::with_records(3000));

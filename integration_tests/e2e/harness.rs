@@ -80,7 +80,7 @@ pub fn run(args: &[&dyn AsRef<std::ffi::OsStr>], env: &[(&str, &str)]) -> Run {
     for (name, value) in env {
         command.env(name, value);
     }
-    let output = command.output().expect("run source-polar");
+    let output = output_within(command, RUN_LIMIT);
     let stdout = String::from_utf8(output.stdout).expect("stdout is UTF-8");
     let stderr = String::from_utf8(output.stderr).expect("stderr is UTF-8");
     let messages = stdout
@@ -95,6 +95,45 @@ pub fn run(args: &[&dyn AsRef<std::ffi::OsStr>], env: &[(&str, &str)]) -> Run {
         stdout,
         stderr,
         code: output.status.code().unwrap_or(-1),
+    }
+}
+
+/// Longer than any test's sync takes, even on a loaded machine: a process still running then is stuck.
+const RUN_LIMIT: std::time::Duration = std::time::Duration::from_secs(180);
+
+/// Runs `command` to completion like `Command::output`, but kills it and fails the test if it outlives
+/// `limit` (a hang must fail, not stall the suite).
+fn output_within(mut command: Command, limit: std::time::Duration) -> std::process::Output {
+    use std::io::Read;
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run source-polar");
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            pipe.read_to_end(&mut bytes).map(|_| bytes)
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("piped")));
+    let stderr = drain(Box::new(child.stderr.take().expect("piped")));
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for source-polar") {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("source-polar did not finish within {limit:?}: it hangs");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    std::process::Output {
+        status,
+        stdout: stdout.join().expect("stdout reader").expect("read stdout"),
+        stderr: stderr.join().expect("stderr reader").expect("read stderr"),
     }
 }
 

@@ -15,7 +15,7 @@
 //! - `latency`: 150 ms latency, no limit, `--latency-records` per stream (default 20000); `latency-serial`:
 //!   the same with one stream, one page ahead and one request in flight (`SOURCE_POLAR_*` = 1).
 //! - `plain`: the `latency` setting fetched by a minimal HTTP/1.1 client inside this binary with the
-//!   connector's default concurrency (8 streams x 4 pages ahead, 16 in flight), bodies read and discarded:
+//!   connector's default concurrency (8 streams x 4 pages ahead, 8 in flight), bodies read and discarded:
 //!   the floor the connector's wall time is compared with.
 //!
 //! Run: `cargo build --release -p source-polar && cargo build --release -p fake-polar --bin bench &&
@@ -255,6 +255,7 @@ fn run_connector(
         command
             .env("SOURCE_POLAR_CONCURRENT_STREAMS", "1")
             .env("SOURCE_POLAR_PAGES_AHEAD", "1")
+            .env("SOURCE_POLAR_PAGES_BUFFERED", "1")
             .env("SOURCE_POLAR_MAX_IN_FLIGHT", "1");
     }
     let started = Instant::now();
@@ -352,7 +353,7 @@ fn proc_cpu_ticks(pid: u32) -> Option<u64> {
 const STREAMS: [&str; 8] = fake_polar::data::STREAMS;
 
 /// A minimal HTTP/1.1 client fetching every page of every stream with the connector's default concurrency
-/// (8 streams, 4 pages ahead per stream, 16 requests in flight), bodies read and discarded.
+/// (8 streams, 4 pages ahead per stream, 8 requests in flight), bodies read and discarded.
 fn plain_client(base: &str) -> anyhow::Result<Measured> {
     let addr = base.trim_start_matches("http://").to_owned();
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -362,7 +363,7 @@ fn plain_client(base: &str) -> anyhow::Result<Measured> {
     let started = Instant::now();
     let bytes = runtime.block_on(async move {
         let pool = Arc::new(std::sync::Mutex::new(Vec::<Conn>::new()));
-        let global = Arc::new(tokio::sync::Semaphore::new(16));
+        let global = Arc::new(tokio::sync::Semaphore::new(8));
         let mut streams = tokio::task::JoinSet::new();
         for stream in STREAMS {
             let (addr, pool, global) = (addr.clone(), pool.clone(), global.clone());
