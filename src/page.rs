@@ -6,6 +6,7 @@
 //! criteria, kept as hashes of their raw JSON because they are only compared for equality).
 
 use std::fmt;
+use std::hash::BuildHasher;
 use std::ops::Range;
 
 use serde::Deserialize;
@@ -116,11 +117,38 @@ impl Page {
     }
 }
 
-/// The hash of a raw JSON text, stable within a process.
+/// The hash of a raw JSON text, stable within a process. (Ids come from Polar, not from an adversary, so a
+/// fast non-cryptographic hash with 64 well-mixed bits is enough.)
 pub fn hash(text: &str) -> u64 {
-    let mut hasher = std::hash::DefaultHasher::new();
-    std::hash::Hash::hash(text, &mut hasher);
-    std::hash::Hasher::finish(&hasher)
+    HASH_STATE.hash_one(text)
+}
+
+/// The one hasher of ids and sort keys; also used, as is, by the sets that hold those hashes.
+static HASH_STATE: foldhash::fast::FixedState =
+    foldhash::fast::FixedState::with_seed(0x9e37_79b9_7f4a_7c15);
+
+/// A set of values that are already [`hash`]es: they index the table as they are.
+pub type HashedSet = std::collections::HashSet<u64, std::hash::BuildHasherDefault<PassThrough>>;
+
+/// The hasher of [`HashedSet`]: a `u64` that is already a hash is its own hash.
+#[derive(Default)]
+pub struct PassThrough(u64);
+
+impl std::hash::Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64`s go into a `HashedSet`; anything else is folded in rather than dropped.
+        for byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*byte);
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = value;
+    }
 }
 
 /// The most sort criteria a stream may use.
@@ -319,7 +347,7 @@ impl<'de> Visitor<'de> for ItemSeed<'_> {
                 .take_while(|b| is_space(b))
                 .count();
         debug_assert_eq!((bytes[start], bytes[end - 1]), (b'{', b'}'));
-        let mut hasher = std::hash::DefaultHasher::new();
+        let mut hasher = HASH_STATE.build_hasher();
         for value in &sort_values {
             std::hash::Hash::hash(value.unwrap_or("null"), &mut hasher);
         }

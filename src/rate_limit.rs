@@ -50,7 +50,12 @@ impl AdaptiveRateLimit {
                 tokio::time::sleep_until(until).await;
                 continue;
             }
-            limiter.until_ready().await;
+            // Waiting on tokio's timer keeps the wait on the runtime's thread (governor's own `until_ready`
+            // waits on a timer thread of its own, one cross-thread wake-up per request).
+            while let Err(not_until) = limiter.check() {
+                let wait = not_until.wait_time_from(governor::clock::Clock::now(limiter.clock()));
+                tokio::time::sleep(wait).await;
+            }
             // A pause may have begun while this request waited for its slot.
             let paused = self.state.lock().expect("rate limit state").paused_until;
             if paused.is_none_or(|until| until <= Instant::now()) {

@@ -38,7 +38,7 @@
 //! the restart point. If it is not found, the stream restarts from page 1 (records delivered twice across
 //! attempts are deduplicated by the destination on the primary key).
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -49,7 +49,7 @@ use tokio::sync::Semaphore;
 
 use crate::client::{ApiError, PAGE_SIZE, PolarClient};
 use crate::output::{Output, OutputClosed};
-use crate::page::Page;
+use crate::page::{HashedSet, Page};
 use crate::protocol::{FailureType, LogLevel, Message, RecordFrame, StreamStatus, now_millis};
 use crate::streams::StreamDef;
 
@@ -193,7 +193,7 @@ pub struct StreamReader<'a> {
     stream: &'static StreamDef,
     prefetch: &'a Prefetch,
     /// Ids of the last pages read, newest last.
-    recent: VecDeque<HashSet<u64>>,
+    recent: VecDeque<HashedSet>,
     group: Option<TieGroup>,
     summary: StreamSummary,
     records_since_state: u64,
@@ -208,7 +208,7 @@ struct TieGroup {
     key: u64,
     first_offset: u64,
     last_offset: u64,
-    members: HashSet<u64>,
+    members: HashedSet,
     /// Whether it spans a page boundary (only then can request-to-request reordering hurt).
     spans_pages: bool,
 }
@@ -379,8 +379,10 @@ impl<'a> StreamReader<'a> {
         if self.recent.len() >= REMEMBERED_PAGES {
             self.recent.pop_front();
         }
-        self.recent
-            .push_back(HashSet::with_capacity(page.items.len()));
+        self.recent.push_back(HashedSet::with_capacity_and_hasher(
+            page.items.len(),
+            Default::default(),
+        ));
         let mut emitted = Vec::with_capacity(page.items.len());
         for (index, item) in page.items.iter().enumerate() {
             if let Some(base) = base_offset {
@@ -440,7 +442,7 @@ impl<'a> StreamReader<'a> {
                     key: sort_key,
                     first_offset: offset,
                     last_offset: offset,
-                    members: HashSet::new(),
+                    members: HashedSet::default(),
                     spans_pages: false,
                 });
                 Ok(())
