@@ -39,6 +39,10 @@ pub struct Options {
     pub port: u16,
     /// The API version served; any other `Polar-Version` gets 404 on every path, as Polar does.
     pub served_version: String,
+    /// Keep every page body rendered without faults or shuffled ties, and serve it again while the data is
+    /// unchanged. For the benchmark: Polar's own CPU is not on the connector's machine, the fake's is, so a
+    /// warmed cache keeps the fake from competing with what is measured. Costs the bodies' size in memory.
+    pub cache_pages: bool,
 }
 
 impl Options {
@@ -57,6 +61,7 @@ impl Options {
             tie_every: 1,
             port: 0,
             served_version: API_VERSION.to_owned(),
+            cache_pages: false,
         }
     }
 
@@ -165,7 +170,11 @@ struct Shared {
     /// Ids of records deleted by churn, and created by it.
     deleted: Mutex<Vec<String>>,
     created: Mutex<Vec<String>>,
+    /// Rendered pages by (stream, sorting, page, limit), with the data version they were rendered at.
+    page_cache: Mutex<HashMap<PageKey, (u64, bytes::Bytes)>>,
 }
+
+type PageKey = (String, Vec<String>, usize, usize);
 
 /// A running fake; stops when dropped.
 pub struct FakePolar {
@@ -193,6 +202,7 @@ impl FakePolar {
             rng: Mutex::new(fastrand::Rng::with_seed(options.seed)),
             deleted: Mutex::new(Vec::new()),
             created: Mutex::new(Vec::new()),
+            page_cache: Mutex::new(HashMap::new()),
             options,
         });
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -476,13 +486,13 @@ async fn answer(
                 .body(Body::from_stream(tokio_stream::iter(chunks)))
                 .unwrap()
         }
-        Some(FaultKind::MalformedJson) => json_response(body[..body.len() / 2].to_vec()),
-        Some(FaultKind::Body(text)) => json_response(text.into_bytes()),
+        Some(FaultKind::MalformedJson) => json_response(body.slice(..body.len() / 2)),
+        Some(FaultKind::Body(text)) => json_response(text.into()),
         _ => json_response(body),
     }
 }
 
-fn json_response(body: Vec<u8>) -> Response {
+fn json_response(body: bytes::Bytes) -> Response {
     Response::builder()
         .status(StatusCode::OK)
         .header(header::CONTENT_TYPE, "application/json")
@@ -572,15 +582,26 @@ fn render_page(
     page: usize,
     limit: usize,
     fault: Option<&FaultKind>,
-) -> Vec<u8> {
+) -> bytes::Bytes {
+    let key = (resource.to_owned(), sorting.to_vec(), page, limit);
+    let cacheable = shared.options.cache_pages && fault.is_none();
     let stream: &'static str = data::STREAMS
         .iter()
         .find(|name| **name == resource)
         .expect("known stream");
-    let (rows, total, seed) = {
+    let (rows, total, seed, version, shuffled) = {
         let mut store = shared.store.lock().unwrap();
         let seed = store.seed;
         let data_for_stream = store.stream(stream);
+        let version = data_for_stream.version;
+        if cacheable {
+            let cache = shared.page_cache.lock().unwrap();
+            if let Some((cached_version, body)) = cache.get(&key) {
+                if *cached_version == version {
+                    return body.clone();
+                }
+            }
+        }
         let order = data_for_stream.ordered(resource, sorting);
         let total = order.len();
         let start = (page - 1).saturating_mul(limit).min(total);
@@ -617,7 +638,7 @@ fn render_page(
             .iter()
             .map(|&position| data_for_stream.rows[position].clone())
             .collect();
-        (rows, total, seed)
+        (rows, total, seed, version, low != start || high != end)
     };
     let mut items: Vec<Value> = rows
         .iter()
@@ -630,9 +651,15 @@ fn render_page(
         "items": items,
         "pagination": {"total_count": total, "max_page": total.div_ceil(limit)},
     });
-    if matches!(fault, Some(FaultKind::Indented)) {
+    let body = bytes::Bytes::from(if matches!(fault, Some(FaultKind::Indented)) {
         serde_json::to_vec_pretty(&envelope).expect("serializes")
     } else {
         serde_json::to_vec(&envelope).expect("serializes")
+    });
+    // A page whose edges cut a tie group is reshuffled on every request, so it is never kept.
+    if cacheable && !shuffled {
+        let mut cache = shared.page_cache.lock().unwrap();
+        cache.insert(key, (version, body.clone()));
     }
+    body
 }

@@ -8,7 +8,11 @@
 //!
 //! Scenarios (`--scenario NAME`, or `all`, the default):
 //! - `cost`: no latency, no server limit, `requests_per_minute` 100000, `--records` per stream
-//!   (default 100000): the connector's own CPU and memory cost. `cost10x`: the same with 10x the records.
+//!   (default 100000): the connector's own CPU and memory cost. The fake first serves every page once to the
+//!   plain client and keeps the bodies, so during the measured run it answers from memory: Polar's CPU is not
+//!   on the connector's machine, and the fake generating objects on the same two cores would be measured as
+//!   contention. `cost10x`: the same with 10x the records, without the cache (it would need the whole
+//!   dataset in memory), so there the fake generates every page while the connector runs.
 //! - `paced`: 150 ms latency, server limit 500/min, config `requests_per_minute` 500, `--paced-records`
 //!   per stream (default 12500: 8 x 125 pages = 1000 requests, a 2-minute bound). Target: wall/bound <= 1.05,
 //!   no 429s.
@@ -19,7 +23,7 @@
 //!   the floor the connector's wall time is compared with.
 //!
 //! Run: `cargo build --release -p source-polar && cargo build --release -p fake-polar --bin bench &&
-//! target/release/bench [--records N] [--scenario NAME|all] [--concurrency-one]`.
+//! target/release/bench [--records N] [--scenario NAME|all] [--concurrency-one] [--cold]`.
 //! `--concurrency-one` runs every connector scenario with `SOURCE_POLAR_CONCURRENT_STREAMS=1`,
 //! `SOURCE_POLAR_PAGES_AHEAD=1` and `SOURCE_POLAR_MAX_IN_FLIGHT=1`.
 
@@ -52,6 +56,10 @@ struct Cli {
     /// Run the connector with one stream, one page ahead and one request in flight.
     #[arg(long)]
     concurrency_one: bool,
+    /// `cost` without the warmed page cache: the fake generates pages while the connector runs, as in
+    /// `cost10x` (to compare the two like for like).
+    #[arg(long)]
+    cold: bool,
 }
 
 struct Scenario {
@@ -62,6 +70,8 @@ struct Scenario {
     requests_per_minute: u32,
     serial: bool,
     plain: bool,
+    /// Fetch every page once before the measured run, so the fake serves cached bodies (see below).
+    warm: bool,
 }
 
 #[derive(Default)]
@@ -130,6 +140,7 @@ fn main() -> anyhow::Result<()> {
                 requests_per_minute: 100_000,
                 serial: false,
                 plain: false,
+                warm: name == "cost" && !cli.cold,
             },
             "paced" => Scenario {
                 name: "paced",
@@ -139,6 +150,7 @@ fn main() -> anyhow::Result<()> {
                 requests_per_minute: 500,
                 serial: false,
                 plain: false,
+                warm: false,
             },
             "latency" | "latency-serial" | "plain" => Scenario {
                 name: match name {
@@ -152,6 +164,7 @@ fn main() -> anyhow::Result<()> {
                 requests_per_minute: 100_000,
                 serial: name == "latency-serial",
                 plain: name == "plain",
+                warm: false,
             },
             other => bail!("unknown scenario {other:?}; one of {SCENARIOS:?} or all"),
         };
@@ -162,7 +175,13 @@ fn main() -> anyhow::Result<()> {
             "[{}] starting the fake with {} records per stream",
             scenario.name, scenario.records
         );
+        options.cache_pages = scenario.warm;
         let server = FakePolar::start(options);
+        if scenario.warm {
+            eprintln!("[{}] warming the fake's page cache", scenario.name);
+            plain_client(&server.url())?;
+            server.clear_requests();
+        }
         eprintln!("[{}] running", scenario.name);
         let measured = if scenario.plain {
             plain_client(&server.url())?
