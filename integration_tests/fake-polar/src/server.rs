@@ -596,10 +596,8 @@ fn render_page(
         let version = data_for_stream.version;
         if cacheable {
             let cache = shared.page_cache.lock().unwrap();
-            if let Some((cached_version, body)) = cache.get(&key) {
-                if *cached_version == version {
-                    return body.clone();
-                }
+            if let Some((_, body)) = cache.get(&key).filter(|(cached, _)| *cached == version) {
+                return body.clone();
             }
         }
         let order = data_for_stream.ordered(resource, sorting);
