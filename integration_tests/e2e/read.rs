@@ -219,6 +219,40 @@ fn ties_across_page_boundaries_are_recovered_exactly() {
 }
 
 #[test]
+fn the_benchmarks_page_cache_serves_the_same_records() {
+    // The benchmark warms the fake's page cache before measuring; a cached page must be the page itself, and
+    // pages whose edges cut a tie group must still be reshuffled (so never cached).
+    let mut options = Options::with_records(450);
+    options.tie_every = 7;
+    options.cache_pages = true;
+    let server = FakePolar::start(options);
+    let files = Files::new();
+    for _ in 0..2 {
+        let run = read(&config_file(&files, &server), None, None);
+        run.compliant();
+        assert_eq!(run.code, 0, "{}", run.stdout);
+        for stream in STREAMS {
+            assert_same_records(&run, &server, stream);
+        }
+    }
+    // Streams with a tie-breaker have stable pages (kept); checkouts, sorted by creation time alone, has a tie
+    // group across every page edge (not kept).
+    let distinct_pages: std::collections::HashSet<(String, u32)> = server
+        .requests()
+        .iter()
+        .filter(|request| request.status == 200 && request.limit == 100)
+        .map(|request| (request.stream.clone(), request.page))
+        .collect();
+    let cached = server.cached_pages();
+    assert!(cached > 0, "pages were cached");
+    assert!(
+        cached < distinct_pages.len(),
+        "{cached} of {} pages cached: pages with shuffled ties must not be",
+        distinct_pages.len()
+    );
+}
+
+#[test]
 fn debug_logging_shows_each_request_without_the_token() {
     let server = FakePolar::start(Options::with_records(120));
     let files = Files::new();

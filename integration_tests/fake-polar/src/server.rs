@@ -285,6 +285,11 @@ impl FakePolar {
         self.shared.log.lock().unwrap().clone()
     }
 
+    /// How many page bodies the cache holds (see [`Options::cache_pages`]).
+    pub fn cached_pages(&self) -> usize {
+        self.shared.page_cache.lock().unwrap().len()
+    }
+
     pub fn clear_requests(&self) {
         self.shared.log.lock().unwrap().clear();
     }
