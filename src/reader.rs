@@ -405,13 +405,16 @@ impl<'a> StreamReader<'a> {
                 emitted.push(index as u32);
             }
         }
-        let count = emitted.len() as u64;
+        self.send_records(Arc::clone(page), emitted).await
+    }
+
+    /// Emits `page.items[i]` for each `i` in `items` and counts them; returns how many.
+    async fn send_records(&mut self, page: Arc<Page>, items: Vec<u32>) -> Result<u64, StreamError> {
+        let count = items.len() as u64;
         self.summary.records += count;
         self.records_since_state += count;
         let frame = RecordFrame::new(self.stream.name, now_millis());
-        self.output
-            .send_records(Arc::clone(page), frame, emitted)
-            .await?;
+        self.output.send_records(page, frame, items).await?;
         Ok(count)
     }
 
@@ -495,12 +498,7 @@ impl<'a> StreamReader<'a> {
             }
             members.insert(item.id);
         }
-        self.summary.records += missing.len() as u64;
-        self.records_since_state += missing.len() as u64;
-        let frame = RecordFrame::new(self.stream.name, now_millis());
-        self.output
-            .send_records(Arc::new(page), frame, missing)
-            .await?;
+        self.send_records(Arc::new(page), missing).await?;
         if (members.len() as u64) < size {
             return Err(StreamError::UnstableTies {
                 stream: self.stream.name,
