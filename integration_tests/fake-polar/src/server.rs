@@ -610,31 +610,29 @@ fn render_page(
         let start = (page - 1).saturating_mul(limit).min(total);
         let end = (start + limit).min(total);
         let tied = |a: usize, b: usize| data_for_stream.tied(resource, sorting, order[a], order[b]);
-        // Widen the window to every tie group an edge cuts through.
-        let mut low = start;
-        while low > 0 && low < total && tied(low - 1, start) {
-            low -= 1;
-        }
-        let mut high = end;
-        while high > 0 && high < total && tied(high, end - 1) {
-            high += 1;
-        }
+        // The tie group an edge cuts through (empty when the rows on either side differ).
+        let group_at = |edge: usize| -> std::ops::Range<usize> {
+            if edge == 0 || edge >= total || !tied(edge - 1, edge) {
+                return edge..edge;
+            }
+            let mut low = edge - 1;
+            while low > 0 && tied(low - 1, edge) {
+                low -= 1;
+            }
+            let mut high = edge + 1;
+            while high < total && tied(high, edge) {
+                high += 1;
+            }
+            low..high
+        };
+        let groups = [group_at(start), group_at(end)];
+        // Only the page, widened to the groups its edges cut, is copied and reshuffled.
+        let low = groups[0].start.min(start);
+        let high = groups[1].end.max(end);
         let mut window: Vec<usize> = order[low..high].to_vec();
         let mut rng = shared.rng.lock().unwrap();
-        for edge in [start, end] {
-            if edge == 0 || edge >= total || !tied(edge - 1, edge) {
-                continue;
-            }
-            // The tie group around the edge, within the window.
-            let mut group_low = edge - 1;
-            while group_low > low && tied(group_low - 1, edge) {
-                group_low -= 1;
-            }
-            let mut group_high = edge + 1;
-            while group_high < high && tied(group_high, edge) {
-                group_high += 1;
-            }
-            rng.shuffle(&mut window[group_low - low..group_high - low]);
+        for group in groups {
+            rng.shuffle(&mut window[group.start - low..group.end - low]);
         }
         drop(rng);
         let rows: Vec<_> = window[start - low..end - low]
