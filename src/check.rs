@@ -5,26 +5,57 @@
 //! the protocol wants exit code 0 for those.
 
 use futures::future::join_all;
+use tokio::sync::mpsc;
 
-use crate::client::{ApiError, PolarClient};
-use crate::output::OutputClosed;
+use crate::client::{ApiError, ClientEvent, PolarClient};
+use crate::output::{Output, OutputClosed};
+use crate::protocol::LogLevel;
 use crate::streams::STREAMS;
 
-/// `Ok(Ok(()))` when every stream can be read; `Ok(Err(message))` for a FAILED status.
-pub async fn check(client: &PolarClient) -> Result<Result<(), String>, OutputClosed> {
-    // One request first, so that an unreachable server or a bad token is said once, not eight times.
-    let first = client.fetch_page(&STREAMS[0], 1, 1).await;
+/// `Ok(Ok(()))` when every stream can be read; `Ok(Err(message))` for a FAILED status. Retries are logged.
+pub async fn check(
+    client: &PolarClient,
+    output: &Output,
+) -> Result<Result<(), String>, OutputClosed> {
+    let (events, mut event_source) = mpsc::unbounded_channel();
+    let verdict = verdict(client, &events).await;
+    drop(events);
+    while let Some(event) = event_source.recv().await {
+        if let ClientEvent::Retrying {
+            stream,
+            request,
+            problem,
+            ..
+        } = event
+        {
+            output
+                .log(
+                    LogLevel::Warn,
+                    format!("{stream}: Polar is {problem} for {request}; trying again"),
+                )
+                .await?;
+        }
+    }
+    Ok(verdict)
+}
+
+async fn verdict(
+    client: &PolarClient,
+    events: &mpsc::UnboundedSender<ClientEvent>,
+) -> Result<(), String> {
+    // One request first, so that an unreachable server or a bad token is said once, not for every stream.
+    let first = client.fetch_page(&STREAMS[0], 1, 1, events).await;
     if let Err(ApiError::Exhausted { problem, .. }) = &first {
-        return Ok(Err(format!(
+        return Err(format!(
             "cannot reach Polar at {}: it kept {problem}. Check 'server' and 'base_url', and that this machine \
              can reach the address",
             client.base_url()
-        )));
+        ));
     }
     let rest = join_all(
         STREAMS[1..]
             .iter()
-            .map(|stream| client.fetch_page(stream, 1, 1)),
+            .map(|stream| client.fetch_page(stream, 1, 1, events)),
     )
     .await;
     let results = std::iter::once(first).chain(rest);
@@ -35,32 +66,31 @@ pub async fn check(client: &PolarClient) -> Result<Result<(), String>, OutputClo
         match result {
             Ok(_) => {}
             Err(ApiError::Unauthorized { .. }) => {
-                return Ok(Err("Polar rejected the access token (401 Unauthorized): it is invalid, expired or revoked. \
+                return Err("Polar rejected the access token (401 Unauthorized): it is invalid, expired or revoked. \
                      Create a new Organization Access Token in the Polar dashboard (Settings > General > \
                      Developers) with the read scopes listed in the connector's documentation, and check that \
                      'server' matches where the token was created (production or sandbox)."
-                    .into()));
+                    .into());
             }
             Err(ApiError::MissingScope { scope, .. }) => missing_scopes.push(scope),
             Err(ApiError::NotFound { .. }) => not_found.push(stream.name),
-            Err(ApiError::Output(closed)) => return Err(closed),
             Err(error) => other.push(format!("{}: {error}", stream.name)),
         }
     }
     if not_found.len() == STREAMS.len() {
-        return Ok(Err(format!(
+        return Err(format!(
             "every Polar list endpoint answered 404 Not Found: the server does not accept API version {} \
              (the Polar-Version header), or 'base_url' does not point at Polar's API",
             crate::client::API_VERSION
-        )));
+        ));
     }
     let mut problems = Vec::new();
     if !missing_scopes.is_empty() {
         problems.push(format!(
             "the access token lacks these scopes: {}. Polar tokens cannot gain scopes: create a new Organization \
-             Access Token with all eight read scopes (benefits:read, checkouts:read, customers:read, orders:read, \
-             organizations:read, products:read, refunds:read, subscriptions:read) and update the config",
-            missing_scopes.join(", ")
+             Access Token with the read scopes of the streams to sync ({}) and update the config",
+            missing_scopes.join(", "),
+            crate::streams::scopes_text()
         ));
     }
     problems.extend(
@@ -69,9 +99,9 @@ pub async fn check(client: &PolarClient) -> Result<Result<(), String>, OutputClo
             .map(|name| format!("{name}: 404 Not Found")),
     );
     problems.extend(other);
-    Ok(if problems.is_empty() {
+    if problems.is_empty() {
         Ok(())
     } else {
         Err(problems.join("; "))
-    })
+    }
 }

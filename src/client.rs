@@ -1,25 +1,27 @@
-//! The Polar API client: one list-page request made safely.
+//! The Polar API client: one list-page request made safely, and nothing else.
 //!
-//! It owns everything between "page N of this stream" and a parsed [`Page`]: the headers (token, API version,
-//! User-Agent), timeouts, the shared rate limit, the cap on requests in flight, retries with exponential
-//! backoff and jitter that honour `Retry-After`, and the classification of every failure into an [`ApiError`]
-//! that says what happened, to which request, and who has to act.
+//! It owns the HTTP policy between "page N of this stream" and a parsed [`Page`]: the headers (token, API
+//! version, User-Agent), timeouts, the shared pace ([`AdaptiveRateLimit`]), the cap on requests in flight,
+//! retries with exponential backoff and jitter that honour `Retry-After`, and the classification of every
+//! failure into an [`ApiError`] that says what happened, to which request, and who has to act. It writes
+//! nothing: what a caller may want to report (a retry, a rate-limited wait, a request in debug mode) comes out
+//! as [`ClientEvent`]s on the channel the caller passes in.
 
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use backon::BackoffBuilder;
 use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use secrecy::ExposeSecret;
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, mpsc};
+use tokio::time::Instant;
 
 use crate::config::Config;
-use crate::output::{Output, OutputClosed};
 use crate::page::{OffContract, Page};
-use crate::protocol::{FailureType, LogLevel, Message, now_millis};
+use crate::protocol::FailureType;
 use crate::rate_limit::AdaptiveRateLimit;
 use crate::streams::StreamDef;
 use crate::tuning::Tuning;
@@ -92,8 +94,6 @@ pub enum ApiError {
         request: RequestLabel,
         problem: OffContract,
     },
-    #[error(transparent)]
-    Output(#[from] OutputClosed),
 }
 
 impl ApiError {
@@ -106,7 +106,6 @@ impl ApiError {
             ApiError::NotFound { .. } | ApiError::Refused { .. } | ApiError::OffContract { .. } => {
                 FailureType::SystemError
             }
-            ApiError::Output(_) => FailureType::SystemError,
         }
     }
 }
@@ -119,6 +118,42 @@ pub struct RequestStats {
     pub rate_limited: AtomicU64,
 }
 
+/// What happened on the way to a page, for the caller to report.
+#[derive(Debug)]
+pub enum ClientEvent {
+    /// An attempt failed and another follows after `delay`.
+    Retrying {
+        stream: &'static str,
+        request: RequestLabel,
+        /// What went wrong, phrased to follow "Polar is ...".
+        problem: String,
+        /// The retry's number, and the most there may be (rate-limited waits are bounded by time only).
+        retry: u32,
+        max_retries: Option<u32>,
+        delay: Duration,
+        /// Set when Polar answered 429: when the wait ends, and the pace's cut if this opened an episode.
+        rate_limited: Option<RateLimited>,
+    },
+    /// A request was answered (sent only in debug mode).
+    Answered {
+        request: RequestLabel,
+        status: String,
+        elapsed: Duration,
+    },
+}
+
+/// A 429's consequences.
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimited {
+    /// Unix milliseconds when the wait ends.
+    pub resets_at_millis: u64,
+    /// The pace's new rate (requests per minute) when this answer opened a rate-limited episode.
+    pub cut_to: Option<f64>,
+}
+
+/// Where a client's events go; a closed receiver only means nobody listens.
+pub type Events = mpsc::UnboundedSender<ClientEvent>;
+
 /// One attempt's outcome when it may be worth another attempt.
 struct Retryable {
     /// What went wrong, phrased to follow "Polar kept ...".
@@ -126,6 +161,8 @@ struct Retryable {
     /// The server's own wait, from `Retry-After`.
     retry_after: Option<Duration>,
     rate_limited: bool,
+    /// When the failed attempt was sent.
+    sent: Instant,
 }
 
 pub struct PolarClient {
@@ -134,12 +171,13 @@ pub struct PolarClient {
     tuning: Tuning,
     rate_limit: AdaptiveRateLimit,
     in_flight: Semaphore,
-    output: Output,
+    debug: bool,
     pub stats: RequestStats,
 }
 
 impl PolarClient {
-    pub fn new(config: Arc<Config>, tuning: Tuning, output: Output) -> anyhow::Result<Self> {
+    /// `debug`: send a [`ClientEvent::Answered`] for every request.
+    pub fn new(config: Arc<Config>, tuning: Tuning, debug: bool) -> anyhow::Result<Self> {
         let mut authorization =
             HeaderValue::try_from(format!("Bearer {}", config.token.expose_secret())).map_err(
                 |_| anyhow::anyhow!("the access token cannot be sent in an HTTP header"),
@@ -167,17 +205,19 @@ impl PolarClient {
             tuning,
             rate_limit,
             in_flight,
-            output,
+            debug,
             stats: RequestStats::default(),
         })
     }
 
-    /// Fetches one page of `stream`, retrying what is worth retrying.
+    /// Fetches one page of `stream`, retrying what is worth retrying. Rate-limited answers are waited out
+    /// within the total wait budget without using up attempts: they say "later", not "broken".
     pub async fn fetch_page(
         &self,
-        stream: &StreamDef,
+        stream: &'static StreamDef,
         page: u32,
         limit: u32,
+        events: &Events,
     ) -> Result<Page, ApiError> {
         let label = RequestLabel {
             path: stream.path,
@@ -201,46 +241,60 @@ impl PolarClient {
             .without_max_times()
             .build();
         let started = Instant::now();
-        let mut waited = Duration::ZERO;
-        let mut attempt = 0;
+        let mut failed_attempts = 0;
+        let mut retries = 0;
         loop {
-            attempt += 1;
-            let retryable = match self.attempt(stream, &label, &url).await {
+            self.rate_limit.acquire().await;
+            let retryable = match self.attempt(stream, &label, &url, events).await {
                 Ok(outcome) => return outcome,
                 Err(retryable) => retryable,
             };
-            let delay = retryable
-                .retry_after
-                .unwrap_or_else(|| delays.next().unwrap_or(self.tuning.backoff_max));
-            let out_of_budget =
-                attempt >= self.tuning.max_attempts || waited + delay > self.tuning.max_retry_wait;
+            if !retryable.rate_limited {
+                failed_attempts += 1;
+            }
+            // A rate-limited request waits in the pace (which holds every request until the window is probed);
+            // any other failure waits its backoff, or the server's `Retry-After`.
+            let (resume_at, rate_limited) = if retryable.rate_limited {
+                let retry_after = retryable.retry_after.unwrap_or(self.tuning.backoff_max);
+                let backoff = self.rate_limit.rate_limited(retryable.sent, retry_after);
+                let limited = RateLimited {
+                    resets_at_millis: crate::protocol::now_millis()
+                        + backoff
+                            .resume_at
+                            .saturating_duration_since(Instant::now())
+                            .as_millis() as u64,
+                    cut_to: backoff.cut_to,
+                };
+                (backoff.resume_at, Some(limited))
+            } else {
+                let delay = retryable
+                    .retry_after
+                    .unwrap_or_else(|| delays.next().unwrap_or(self.tuning.backoff_max));
+                (Instant::now() + delay, None)
+            };
+            let delay = resume_at.saturating_duration_since(Instant::now());
+            let out_of_budget = failed_attempts >= self.tuning.max_attempts
+                || started.elapsed() + delay > self.tuning.max_retry_wait;
             if out_of_budget {
                 return Err(ApiError::Exhausted {
                     request: label,
                     problem: retryable.problem,
-                    attempts: attempt,
+                    attempts: retries + 1,
                     waited: started.elapsed(),
                 });
             }
+            retries += 1;
             self.stats.retries.fetch_add(1, Ordering::Relaxed);
-            if retryable.rate_limited {
-                self.rate_limit.rate_limited(delay);
-                let reset = now_millis() + delay.as_millis() as u64;
-                self.output
-                    .send(&Message::rate_limited(stream.name, reset))
-                    .await?;
-            }
-            let message = format!(
-                "{}: Polar is {} for {label}; retry {} of {} in {:.1} s",
-                stream.name,
-                retryable.problem,
-                attempt,
-                self.tuning.max_attempts - 1,
-                delay.as_secs_f64()
-            );
-            self.output.log(LogLevel::Warn, message).await?;
-            tokio::time::sleep(delay).await;
-            waited += delay;
+            let _ = events.send(ClientEvent::Retrying {
+                stream: stream.name,
+                request: label.clone(),
+                problem: retryable.problem,
+                retry: retries,
+                max_retries: (!retryable.rate_limited).then(|| self.tuning.max_attempts - 1),
+                delay,
+                rate_limited,
+            });
+            tokio::time::sleep_until(resume_at).await;
         }
     }
 
@@ -250,8 +304,8 @@ impl PolarClient {
         stream: &StreamDef,
         label: &RequestLabel,
         url: &url::Url,
+        events: &Events,
     ) -> Result<Result<Page, ApiError>, Retryable> {
-        self.rate_limit.acquire().await;
         let _slot = self
             .in_flight
             .acquire()
@@ -263,11 +317,12 @@ impl PolarClient {
         let response = match response {
             Ok(response) => response,
             Err(error) => {
-                self.debug_log(label, "failed", sent).await;
+                self.answered(events, label, "failed", sent);
                 return Err(Retryable {
                     problem: describe_transport_error(&error, &self.tuning),
                     retry_after: None,
                     rate_limited: false,
+                    sent,
                 });
             }
         };
@@ -275,19 +330,24 @@ impl PolarClient {
         self.observe_rate_limit_headers(response.headers());
         let retry_after = retry_after(response.headers());
         if status.is_success() {
-            let body = read_body(response).await;
-            self.debug_log(label, status.as_str(), sent).await;
+            let body = read_body(response, MAX_BODY_BYTES).await;
+            self.answered(events, label, status.as_str(), sent);
             let body = body.map_err(|problem| Retryable {
                 problem,
                 retry_after: None,
                 rate_limited: false,
+                sent,
             })?;
             return match Page::parse(body, stream.sorting) {
-                Ok(page) => Ok(Ok(page)),
+                Ok(page) => {
+                    self.rate_limit.succeeded(sent);
+                    Ok(Ok(page))
+                }
                 Err(OffContract::NotJson(reason)) => Err(Retryable {
                     problem: format!("sending a body that is not valid JSON ({reason})"),
                     retry_after: None,
                     rate_limited: false,
+                    sent,
                 }),
                 Err(problem) => Ok(Err(ApiError::OffContract {
                     request: label.clone(),
@@ -295,12 +355,13 @@ impl PolarClient {
                 })),
             };
         }
-        let body = response.text().await.unwrap_or_default();
-        self.debug_log(label, status.as_str(), sent).await;
+        let body = read_error_body(response).await;
+        self.answered(events, label, status.as_str(), sent);
         let retryable = |problem: String| Retryable {
             problem,
             retry_after: None,
             rate_limited: false,
+            sent,
         };
         match status {
             StatusCode::TOO_MANY_REQUESTS => {
@@ -309,6 +370,7 @@ impl PolarClient {
                     problem: "answering 429 Too Many Requests".into(),
                     retry_after,
                     rate_limited: true,
+                    sent,
                 })
             }
             StatusCode::SERVICE_UNAVAILABLE => Err(Retryable {
@@ -337,17 +399,13 @@ impl PolarClient {
         }
     }
 
-    async fn debug_log(&self, label: &RequestLabel, status: &str, sent: Instant) {
-        if self.output.debug_enabled() {
-            let millis = sent.elapsed().as_millis();
-            // Best effort: a closed stdout is reported by the next regular message.
-            let _ = self
-                .output
-                .log(
-                    LogLevel::Debug,
-                    format!("{label} -> {status} in {millis} ms"),
-                )
-                .await;
+    fn answered(&self, events: &Events, label: &RequestLabel, status: &str, sent: Instant) {
+        if self.debug {
+            let _ = events.send(ClientEvent::Answered {
+                request: label.clone(),
+                status: status.to_owned(),
+                elapsed: sent.elapsed(),
+            });
         }
     }
 
@@ -388,8 +446,9 @@ impl PolarClient {
         &self.config.base_url
     }
 
+    /// The user's ceiling on requests per minute.
     pub fn requests_per_minute(&self) -> u32 {
-        self.rate_limit.per_minute()
+        self.rate_limit.ceiling()
     }
 }
 
@@ -427,20 +486,19 @@ fn describe_transport_error(error: &reqwest::Error, tuning: &Tuning) -> String {
 const MAX_PREALLOCATED_BODY: u64 = 4 << 20;
 /// A page of 100 records is a few hundred kilobytes; a body beyond this is not a page.
 const MAX_BODY_BYTES: usize = 256 << 20;
+/// An error body beyond this is cut: only its start is ever quoted.
+const MAX_ERROR_BODY_BYTES: usize = 16 << 10;
 
-/// Reads a page's body into one buffer sized by `Content-Length` (each byte is copied once) and checks that it
-/// is UTF-8, as JSON must be. The error says what Polar did, to follow "Polar kept ...".
-async fn read_body(mut response: reqwest::Response) -> Result<String, String> {
+/// Reads a body into one buffer sized by `Content-Length` (each byte is copied once), at most `cap` bytes, and
+/// checks that it is UTF-8, as JSON must be. The error says what Polar did, to follow "Polar kept ...".
+async fn read_body(mut response: reqwest::Response, cap: usize) -> Result<String, String> {
     let expected = response.content_length().unwrap_or(0);
-    let mut body = Vec::with_capacity(expected.min(MAX_PREALLOCATED_BODY) as usize);
+    let mut body = Vec::with_capacity(expected.min(MAX_PREALLOCATED_BODY).min(cap as u64) as usize);
     loop {
         match response.chunk().await {
             Ok(Some(chunk)) => {
-                if body.len() + chunk.len() > MAX_BODY_BYTES {
-                    return Err(format!(
-                        "sending a body larger than {} MiB",
-                        MAX_BODY_BYTES >> 20
-                    ));
+                if body.len() + chunk.len() > cap {
+                    return Err(format!("sending a body larger than {} KiB", cap >> 10));
                 }
                 body.extend_from_slice(&chunk);
             }
@@ -460,6 +518,22 @@ async fn read_body(mut response: reqwest::Response) -> Result<String, String> {
     }
     // SAFETY: `body` was just checked to be valid UTF-8.
     Ok(unsafe { String::from_utf8_unchecked(body) })
+}
+
+/// The start of an error body (only its start is ever quoted), read no further than
+/// [`MAX_ERROR_BODY_BYTES`] whatever the server sends.
+async fn read_error_body(mut response: reqwest::Response) -> String {
+    let mut body = Vec::new();
+    while body.len() < MAX_ERROR_BODY_BYTES {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = MAX_ERROR_BODY_BYTES - body.len();
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+            _ => break,
+        }
+    }
+    String::from_utf8_lossy(&body).into_owned()
 }
 
 fn describe_body_error(error: &reqwest::Error) -> String {

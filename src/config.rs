@@ -27,9 +27,8 @@ pub const MAX_REQUESTS_PER_MINUTE: u32 = 100_000;
 #[allow(dead_code)] // Only its schema is used; validation reads the raw JSON.
 pub struct ConfigSpec {
     /// An Organization Access Token (it starts with `polar_oat_`). Create one in the Polar dashboard under
-    /// Settings > General > Developers > New Token, for the organization to sync, and grant it these eight read
-    /// scopes: benefits:read, checkouts:read, customers:read, orders:read, organizations:read, products:read,
-    /// refunds:read, subscriptions:read. A sandbox organization needs a token created on sandbox.polar.sh.
+    /// Settings > General > Developers > New Token, for the organization to sync, and grant it the read scopes
+    /// of the streams to sync: {scopes}. A sandbox organization needs a token created on sandbox.polar.sh.
     #[schemars(title = "Organization Access Token", extend("airbyte_secret" = true, "order" = 0))]
     organization_access_token: String,
 
@@ -248,6 +247,12 @@ pub fn spec() -> Value {
         .with(|settings| settings.inline_subschemas = true)
         .into_generator();
     let mut schema = generator.into_root_schema_for::<ConfigSpec>().to_value();
+    // The scopes come from the stream table, so the spec cannot drift from the streams.
+    if let Some(Value::String(description)) =
+        schema.pointer_mut("/properties/organization_access_token/description")
+    {
+        *description = description.replace("{scopes}", &crate::streams::scopes_text());
+    }
     // Optional fields come out as `["string", "null"]`; Airbyte's form expects the plain type, and absence
     // already means "not set".
     if let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) {

@@ -169,14 +169,21 @@ async fn check(path: &Path, output: &Output) -> Result<Outcome, OutputClosed> {
         }
     };
     // A check answers within about a minute even when Polar is unreachable.
-    let mut tuning = Tuning::from_env();
+    let mut tuning = match Tuning::from_env() {
+        Ok(tuning) => tuning,
+        Err(error) => {
+            return Ok(Outcome::Failed(Failure::config(capitalized(
+                &error.to_string(),
+            ))));
+        }
+    };
     tuning.max_attempts = tuning.max_attempts.min(3);
     tuning.max_retry_wait = tuning.max_retry_wait.min(Duration::from_secs(30));
-    let client = match PolarClient::new(Arc::new(config), tuning, output.clone()) {
+    let client = match PolarClient::new(Arc::new(config), tuning, output.debug_enabled()) {
         Ok(client) => client,
         Err(error) => return Ok(Outcome::Failed(Failure::config(error.to_string()))),
     };
-    match check::check(&client).await? {
+    match check::check(&client, output).await? {
         Ok(()) => output.send(&Message::connection_succeeded()).await?,
         Err(message) => output.send(&Message::connection_failed(message)).await?,
     }
@@ -209,9 +216,11 @@ async fn read(
             )?,
             None => state::InputState::new(),
         };
-        Ok((config, streams, incremental, state))
+        let tuning =
+            Tuning::from_env().map_err(|error| Failure::config(capitalized(&error.to_string())))?;
+        Ok((config, streams, incremental, state, tuning))
     })();
-    let (config, streams, incremental, state) = match prepared {
+    let (config, streams, incremental, state, tuning) = match prepared {
         Ok(prepared) => prepared,
         Err(failure) => return Ok(Outcome::Failed(failure)),
     };
@@ -229,8 +238,7 @@ async fn read(
             .await?;
         return Ok(Outcome::Done(ExitCode::SUCCESS));
     }
-    let tuning = Tuning::from_env();
-    let client = match PolarClient::new(Arc::new(config), tuning.clone(), output.clone()) {
+    let client = match PolarClient::new(Arc::new(config), tuning.clone(), output.debug_enabled()) {
         Ok(client) => Arc::new(client),
         Err(error) => return Ok(Outcome::Failed(Failure::config(error.to_string()))),
     };

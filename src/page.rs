@@ -49,7 +49,6 @@ pub struct Page {
     single_line: bool,
     pub items: Vec<Item>,
     pub total_count: u64,
-    pub max_page: u64,
 }
 
 #[derive(Deserialize)]
@@ -84,11 +83,12 @@ impl Page {
             )
         })?;
         let items = parsed.items.ok_or(OffContract::MissingItems)?;
-        let (total_count, max_page) = match parsed.pagination {
+        // `max_page` is part of the contract but not trusted: where a stream ends is read from `total_count`.
+        let total_count = match parsed.pagination {
             Some(Pagination {
                 total_count: Some(total),
-                max_page: Some(max),
-            }) => (total, max),
+                max_page: Some(_),
+            }) => total,
             _ => return Err(OffContract::MissingPagination),
         };
         let single_line = memchr::memchr2(b'\n', b'\r', body.as_bytes()).is_none();
@@ -97,7 +97,6 @@ impl Page {
             single_line,
             items,
             total_count,
-            max_page,
         })
     }
 
@@ -371,7 +370,7 @@ mod tests {
             {"created_at": null, "id": "b"}], "pagination": {"total_count": 2, "max_page": 1}}"#;
         let page = Page::parse(body.to_owned(), &["created_at", "email"]).unwrap();
         assert_eq!(page.total_count, 2);
-        assert_eq!(page.max_page, 1);
+        assert_eq!(page.total_count, 2);
         assert_eq!(
             page.text(&page.items[0]),
             r#"{"id": "a", "n": 1.50, "created_at": "t1", "x": {"id": "inner"}}"#
@@ -409,7 +408,7 @@ mod tests {
             ["\"x\"", "\"y\"", "\"z\""],
             "an escaped key is still `id`"
         );
-        assert_eq!((page.total_count, page.max_page), (3, 1));
+        assert_eq!(page.total_count, 3);
         assert!(!page.is_single_line());
         let compact = Page::parse(
             r#"{"items":[{"id":"a"}],"pagination":{"total_count":1,"max_page":1}}"#.into(),

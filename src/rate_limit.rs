@@ -1,100 +1,368 @@
-//! The client-side rate limit shared by every request of a command.
+//! The client-side pace shared by every request of a command, adapted to Polar's real limiter.
 //!
-//! Requests are spaced evenly at the configured rate (a GCRA limiter with a burst of one, so the first minute
-//! cannot send twice the budget). When Polar still answers 429, or its rate-limit headers say the budget is
-//! spent, every request pauses until the server's reset time and the rate drops by a fifth, so the connector
-//! settles below whatever share of the organization's budget is left.
+//! Polar counts a **fixed window** per organization (500 requests a minute in production), shared with every
+//! token of the organization, so the merchant's own traffic spends the same budget; over it, every request
+//! gets 429 with `Retry-After` equal to the whole window, and no header says what is left. The connector
+//! therefore adapts the way congestion control does ([`Pacer`], pure and unit-tested):
+//!
+//! - Requests are spaced evenly at the current rate (a burst of one), never above the configured
+//!   `requests_per_minute`, which stays the user's ceiling so the merchant keeps headroom.
+//! - A 429 opens a **rate-limited episode**: every request pauses, and the rate is cut **once** for the
+//!   episode however many requests saw it (answers to requests sent before the episode began change
+//!   nothing). The cut goes to what the window has been granting us: the smaller of 90 % of the rate and
+//!   our successful requests over the last window.
+//! - Since `Retry-After` is the window's length, not the time left in it, the pause re-probes with one
+//!   request at a time every twelfth of it (at least one second, and all of it when it is short) until a
+//!   request succeeds: the window has reset, and the episode ends.
+//! - While requests succeed, the rate recovers gradually (additively, a few percent of the ceiling a minute).
+//! - `RateLimit-*` / `X-RateLimit-*` headers, where a server sends them, pause until their reset without a
+//!   cut.
 
+use std::collections::VecDeque;
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tokio::time::Instant;
 
-pub struct AdaptiveRateLimit {
-    state: Mutex<State>,
-}
+/// The length of Polar's window, over which our own successes are counted.
+const WINDOW: Duration = Duration::from_secs(60);
+/// The cut when the window has granted us more than this share of the current rate.
+const CUT: f64 = 0.9;
+/// Recovery: this share of the ceiling per minute of requests succeeding.
+const RECOVERY_PER_MINUTE: f64 = 0.02;
+/// The rate never drops below this share of the ceiling.
+const FLOOR: f64 = 0.02;
 
-struct State {
-    limiter: Arc<DefaultDirectRateLimiter>,
-    per_minute: NonZeroU32,
+/// The pace of requests: when each may go, and how 429s and successes change it. No I/O: time comes in.
+#[derive(Debug)]
+pub struct Pacer {
+    /// Requests per second.
+    ceiling: f64,
+    rate: f64,
+    /// The earliest time the next request may go.
+    next_slot: Instant,
     paused_until: Option<Instant>,
+    /// When the open rate-limited episode began.
+    episode: Option<Instant>,
+    /// When the last episode began: answers to requests sent before it are old news.
+    last_episode: Option<Instant>,
+    last_recovery: Instant,
+    /// Our successes over the last window, one second per entry: (second, count).
+    successes: VecDeque<(u64, u32)>,
+    origin: Instant,
 }
 
-fn limiter(per_minute: NonZeroU32) -> Arc<DefaultDirectRateLimiter> {
-    Arc::new(RateLimiter::direct(
-        Quota::per_minute(per_minute).allow_burst(NonZeroU32::MIN),
-    ))
+/// What a 429 changed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Backoff {
+    /// When the next request may go (probe the window).
+    pub resume_at: Instant,
+    /// The new rate in requests per minute, when this answer opened an episode and cut it.
+    pub cut_to: Option<f64>,
+}
+
+impl Pacer {
+    pub fn new(per_minute: NonZeroU32, now: Instant) -> Pacer {
+        let ceiling = f64::from(per_minute.get()) / 60.0;
+        Pacer {
+            ceiling,
+            rate: ceiling,
+            next_slot: now,
+            paused_until: None,
+            episode: None,
+            last_episode: None,
+            last_recovery: now,
+            successes: VecDeque::new(),
+            origin: now,
+        }
+    }
+
+    /// Reserves the next slot: the time this request may be sent.
+    pub fn reserve(&mut self, now: Instant) -> Instant {
+        let mut at = self.next_slot.max(now);
+        if let Some(until) = self.paused_until.filter(|until| *until > at) {
+            at = until;
+        }
+        self.next_slot = at + Duration::from_secs_f64(1.0 / self.rate);
+        at
+    }
+
+    /// A request sent at `sent` succeeded at `now`.
+    pub fn succeeded(&mut self, sent: Instant, now: Instant) {
+        let second = now.duration_since(self.origin).as_secs();
+        match self.successes.back_mut() {
+            Some((last, count)) if *last == second => *count += 1,
+            _ => self.successes.push_back((second, 1)),
+        }
+        while self
+            .successes
+            .front()
+            .is_some_and(|(first, _)| second - first >= WINDOW.as_secs())
+        {
+            self.successes.pop_front();
+        }
+        if let Some(began) = self.episode {
+            if sent < began {
+                return;
+            }
+            // The window has reset: the episode is over, and recovery starts from here.
+            self.episode = None;
+            self.paused_until = None;
+            self.last_recovery = now;
+            return;
+        }
+        let minutes = now.duration_since(self.last_recovery).as_secs_f64() / 60.0;
+        self.last_recovery = now;
+        self.rate = (self.rate + self.ceiling * RECOVERY_PER_MINUTE * minutes).min(self.ceiling);
+    }
+
+    /// A request sent at `sent` was answered 429 at `now`, asking to wait `retry_after`.
+    pub fn rate_limited(&mut self, sent: Instant, now: Instant, retry_after: Duration) -> Backoff {
+        let unchanged = |pacer: &Pacer| Backoff {
+            resume_at: pacer.paused_until.unwrap_or(now).max(now),
+            cut_to: None,
+        };
+        if self.last_episode.is_some_and(|began| sent < began) {
+            // Sent before the current (or last) episode began: it says nothing new.
+            return unchanged(self);
+        }
+        let probe_at = now + probe_interval(retry_after);
+        self.paused_until = Some(
+            self.paused_until
+                .map_or(probe_at, |until| until.max(probe_at)),
+        );
+        if self.episode.is_some() {
+            return unchanged(self);
+        }
+        self.episode = Some(now);
+        self.last_episode = Some(now);
+        let granted = self.successes_in_window() as f64 / WINDOW.as_secs_f64();
+        self.rate = (self.rate * CUT)
+            .min(granted)
+            .clamp(self.ceiling * FLOOR, self.ceiling);
+        self.next_slot = self.next_slot.max(probe_at);
+        Backoff {
+            resume_at: probe_at,
+            cut_to: Some(self.per_minute()),
+        }
+    }
+
+    /// The server says its budget is spent until `now + reset_after`: pause without a cut.
+    pub fn budget_spent(&mut self, now: Instant, reset_after: Duration) {
+        let until = now + reset_after;
+        self.paused_until = Some(
+            self.paused_until
+                .map_or(until, |current| current.max(until)),
+        );
+    }
+
+    pub fn per_minute(&self) -> f64 {
+        self.rate * 60.0
+    }
+
+    fn successes_in_window(&self) -> u64 {
+        self.successes
+            .iter()
+            .map(|(_, count)| u64::from(*count))
+            .sum()
+    }
+}
+
+/// How long a paused episode waits before the next probe: all of a short `Retry-After`, a twelfth of a long
+/// one (Polar's is the whole window, and the window may reset any time within it).
+fn probe_interval(retry_after: Duration) -> Duration {
+    if retry_after <= Duration::from_secs(10) {
+        retry_after
+    } else {
+        (retry_after / 12).max(Duration::from_secs(1))
+    }
+}
+
+/// The [`Pacer`] shared by every request of a command.
+pub struct AdaptiveRateLimit {
+    pacer: Mutex<Pacer>,
+    ceiling: NonZeroU32,
 }
 
 impl AdaptiveRateLimit {
     pub fn new(per_minute: NonZeroU32) -> Self {
         AdaptiveRateLimit {
-            state: Mutex::new(State {
-                limiter: limiter(per_minute),
-                per_minute,
-                paused_until: None,
-            }),
+            pacer: Mutex::new(Pacer::new(per_minute, Instant::now())),
+            ceiling: per_minute,
         }
     }
 
     /// Waits until one more request may be sent.
     pub async fn acquire(&self) {
-        loop {
-            let (limiter, paused_until) = {
-                let state = self.state.lock().expect("rate limit state");
-                (state.limiter.clone(), state.paused_until)
-            };
-            if let Some(until) = paused_until.filter(|until| *until > Instant::now()) {
-                tokio::time::sleep_until(until).await;
-                continue;
-            }
-            // Waiting on tokio's timer keeps the wait on the runtime's thread (governor's own `until_ready`
-            // waits on a timer thread of its own, one cross-thread wake-up per request).
-            while let Err(not_until) = limiter.check() {
-                let wait = not_until.wait_time_from(governor::clock::Clock::now(limiter.clock()));
-                tokio::time::sleep(wait).await;
-            }
-            // A pause may have begun while this request waited for its slot.
-            let paused = self.state.lock().expect("rate limit state").paused_until;
-            if paused.is_none_or(|until| until <= Instant::now()) {
-                return;
-            }
-        }
+        let at = self.lock().reserve(Instant::now());
+        tokio::time::sleep_until(at).await;
     }
 
-    /// Polar answered 429: pause every request for `retry_after` and slow down by a fifth.
-    pub fn rate_limited(&self, retry_after: Duration) {
-        let mut state = self.state.lock().expect("rate limit state");
-        state.pause(retry_after);
-        let slower = (state.per_minute.get() * 4 / 5).max(1);
-        state.per_minute = NonZeroU32::new(slower).expect("at least one");
-        state.limiter = limiter(state.per_minute);
+    pub fn succeeded(&self, sent: Instant) {
+        self.lock().succeeded(sent, Instant::now());
     }
 
-    /// The server says its budget is spent until `reset_after` from now: pause without slowing down.
+    pub fn rate_limited(&self, sent: Instant, retry_after: Duration) -> Backoff {
+        self.lock().rate_limited(sent, Instant::now(), retry_after)
+    }
+
     pub fn budget_spent(&self, reset_after: Duration) {
-        self.state
-            .lock()
-            .expect("rate limit state")
-            .pause(reset_after);
+        self.lock().budget_spent(Instant::now(), reset_after);
     }
 
-    pub fn per_minute(&self) -> u32 {
-        self.state
+    /// The user's ceiling, in requests per minute.
+    pub fn ceiling(&self) -> u32 {
+        self.ceiling.get()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Pacer> {
+        self.pacer
             .lock()
-            .expect("rate limit state")
-            .per_minute
-            .get()
+            .expect("the pacer's lock is never poisoned")
     }
 }
 
-impl State {
-    fn pause(&mut self, duration: Duration) {
-        let until = Instant::now() + duration;
-        if self.paused_until.is_none_or(|current| current < until) {
-            self.paused_until = Some(until);
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn per_minute(n: u32) -> NonZeroU32 {
+        NonZeroU32::new(n).unwrap()
+    }
+
+    fn secs(s: f64) -> Duration {
+        Duration::from_secs_f64(s)
+    }
+
+    #[test]
+    fn requests_are_spaced_evenly_at_the_ceiling_with_no_burst() {
+        let t0 = Instant::now();
+        let mut pacer = Pacer::new(per_minute(600), t0);
+        let slots: Vec<Duration> = (0..5).map(|_| pacer.reserve(t0) - t0).collect();
+        assert_eq!(
+            slots,
+            [0.0, 0.1, 0.2, 0.3, 0.4].map(secs).to_vec(),
+            "10 per second, the first at once"
+        );
+    }
+
+    #[test]
+    fn one_cut_per_episode_however_many_requests_see_it() {
+        let t0 = Instant::now();
+        let mut pacer = Pacer::new(per_minute(600), t0);
+        // 60 s of successes at 10/s: the window granted 600.
+        for i in 0..600 {
+            let at = t0 + secs(f64::from(i) * 0.1);
+            pacer.succeeded(at, at);
         }
+        let now = t0 + secs(60.0);
+        let sent = now - secs(0.3);
+        let backoff = pacer.rate_limited(sent, now, secs(60.0));
+        assert_eq!(backoff.cut_to, Some(540.0), "a new episode cuts 10 %");
+        assert_eq!(
+            backoff.resume_at,
+            now + secs(5.0),
+            "a twelfth of the window"
+        );
+        // Eight requests in flight all come back 429: the rate is cut once.
+        for k in 0..8 {
+            let later = now + secs(0.01 * f64::from(k));
+            assert_eq!(pacer.rate_limited(later, later, secs(60.0)).cut_to, None);
+        }
+        assert!((pacer.per_minute() - 540.0).abs() < 1e-6);
+        // Nothing goes before the probe.
+        assert!(pacer.reserve(now) >= now + secs(5.0));
+    }
+
+    #[test]
+    fn the_cut_goes_to_what_the_window_granted() {
+        let t0 = Instant::now();
+        let mut pacer = Pacer::new(per_minute(500), t0);
+        // Only 200 requests succeeded in the last minute before the window was spent.
+        for i in 0..200 {
+            let at = t0 + secs(f64::from(i) * 0.2);
+            pacer.succeeded(at, at);
+        }
+        let now = t0 + secs(40.0);
+        let cut = pacer.rate_limited(now, now, secs(60.0)).cut_to.unwrap();
+        assert!((cut - 200.0).abs() < 1e-6, "{cut}");
+    }
+
+    #[test]
+    fn the_episode_ends_at_the_first_success_after_it_began_and_recovery_is_gradual() {
+        let t0 = Instant::now();
+        let mut pacer = Pacer::new(per_minute(600), t0);
+        for i in 0..600 {
+            let at = t0 + secs(f64::from(i) * 0.1);
+            pacer.succeeded(at, at);
+        }
+        let now = t0 + secs(60.0);
+        assert!(pacer.rate_limited(now, now, secs(60.0)).cut_to.is_some());
+        // An answer to a request sent before the episode does not end it.
+        pacer.succeeded(now - secs(1.0), now + secs(1.0));
+        assert!(pacer.reserve(now + secs(1.0)) >= now + secs(5.0));
+        // The probe succeeds: the pause is over.
+        let probe = now + secs(5.0);
+        pacer.succeeded(probe, probe + secs(0.2));
+        let next = pacer.reserve(probe + secs(0.2));
+        assert!(next < probe + secs(1.0), "no longer paused");
+        // A minute of successes adds 2 % of the ceiling (12/min), and never beyond it.
+        let mut at = probe + secs(0.2);
+        for _ in 0..60 {
+            at += secs(1.0);
+            pacer.succeeded(at, at);
+        }
+        assert!(
+            (pacer.per_minute() - 552.0).abs() < 0.5,
+            "{}",
+            pacer.per_minute()
+        );
+        for _ in 0..3600 {
+            at += secs(1.0);
+            pacer.succeeded(at, at);
+        }
+        assert!(
+            (pacer.per_minute() - 600.0).abs() < 1e-6,
+            "capped at the ceiling"
+        );
+        // A 429 for a request sent before the last episode began is old news even after it ended.
+        let stale = pacer.rate_limited(now - secs(2.0), at, secs(60.0));
+        assert_eq!(
+            stale,
+            Backoff {
+                resume_at: at,
+                cut_to: None
+            }
+        );
+    }
+
+    #[test]
+    fn probes_repeat_while_the_window_stays_spent_and_short_waits_are_honoured_whole() {
+        let t0 = Instant::now();
+        let mut pacer = Pacer::new(per_minute(60), t0);
+        assert!(pacer.rate_limited(t0, t0, secs(2.0)).cut_to.is_some());
+        assert_eq!(
+            pacer.reserve(t0),
+            t0 + secs(2.0),
+            "a short Retry-After is waited whole"
+        );
+        let probe = t0 + secs(2.0);
+        let again = pacer.rate_limited(probe, probe + secs(0.1), secs(2.0));
+        assert_eq!(again.cut_to, None);
+        assert_eq!(again.resume_at, probe + secs(2.1));
+        assert!(
+            pacer.reserve(probe) >= probe + secs(2.1),
+            "the pause is extended"
+        );
+        assert!(pacer.per_minute() >= 60.0 * FLOOR);
+    }
+
+    #[test]
+    fn the_rate_never_drops_below_the_floor() {
+        let t0 = Instant::now();
+        let mut pacer = Pacer::new(per_minute(500), t0);
+        let cut = pacer.rate_limited(t0, t0, secs(60.0)).cut_to.unwrap();
+        assert!((cut - 10.0).abs() < 1e-6, "{cut}: 2 % of 500");
     }
 }

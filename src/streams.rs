@@ -99,6 +99,34 @@ pub fn find(name: &str) -> Option<&'static StreamDef> {
     STREAMS.iter().find(|stream| stream.name == name)
 }
 
+/// Every scope the streams need, each once, in the table's order: "customers:read (customers), ...".
+pub fn scopes_text() -> String {
+    let mut scopes: Vec<(&str, Vec<&str>)> = Vec::new();
+    for stream in STREAMS {
+        match scopes.iter_mut().find(|(scope, _)| *scope == stream.scope) {
+            Some((_, names)) => names.push(stream.name),
+            None => scopes.push((stream.scope, vec![stream.name])),
+        }
+    }
+    scopes
+        .iter()
+        .map(|(scope, names)| format!("{scope} ({})", names.join(", ")))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// No stream sorts by more criteria than the page parser records.
+const _: () = {
+    let mut index = 0;
+    while index < STREAMS.len() {
+        assert!(
+            STREAMS[index].sorting.len() <= crate::page::MAX_SORT_CRITERIA,
+            "a stream sorts by more criteria than page::MAX_SORT_CRITERIA"
+        );
+        index += 1;
+    }
+};
+
 /// The names of all streams, for messages.
 pub fn names() -> String {
     STREAMS

@@ -7,11 +7,11 @@ use std::time::Instant;
 
 use futures::StreamExt;
 
-use crate::client::PolarClient;
+use crate::client::{PAGE_SIZE, PolarClient};
 use crate::output::{Output, OutputClosed};
 use crate::protocol::{FailureType, LogLevel, Message, StreamStatus};
-use crate::reader::Prefetch;
-use crate::reader::{self, StreamError, StreamReader};
+use crate::reader::checkpoint;
+use crate::reader::{Prefetch, StreamError, StreamReader};
 use crate::state::InputState;
 use crate::streams::StreamDef;
 use crate::tuning::Tuning;
@@ -49,7 +49,7 @@ pub async fn read(
             let prefetch = &prefetch;
             async move {
                 let result =
-                    read_stream(&client, output, stream, state.get(stream.name), prefetch).await;
+                    read_stream(client, output, stream, state.get(stream.name), prefetch).await;
                 (stream.name, result)
             }
         })
@@ -58,10 +58,8 @@ pub async fn read(
         .await;
     let mut failed = Vec::new();
     for (name, result) in results {
-        match result {
-            Ok(()) => {}
-            Err(StreamError::Api(crate::client::ApiError::Output(closed))) => return Err(closed),
-            Err(error) => failed.push((name, error)),
+        if let Err(error) = result? {
+            failed.push((name, error));
         }
     }
     let stats = &client.stats;
@@ -83,17 +81,17 @@ pub async fn read(
 /// One stream, start to end status. A failure is reported here (INCOMPLETE and a TRACE ERROR naming the
 /// stream) and returned for the final summary.
 async fn read_stream(
-    client: &PolarClient,
+    client: Arc<PolarClient>,
     output: &Output,
     stream: &'static StreamDef,
     state: Option<&serde_json::Value>,
     prefetch: &Prefetch,
-) -> Result<(), StreamError> {
+) -> Result<Result<(), StreamError>, OutputClosed> {
     let started = Instant::now();
     output
         .send(&Message::stream_status(stream.name, StreamStatus::Started))
         .await?;
-    let resume = match reader::resume_point(stream, state) {
+    let resume = match checkpoint::resume_point(stream, PAGE_SIZE, state) {
         Ok(resume) => resume,
         Err(reason) => {
             output
@@ -110,7 +108,7 @@ async fn read_stream(
     };
     match StreamReader::new(client, output, stream, prefetch)
         .run(resume)
-        .await
+        .await?
     {
         Ok(summary) => {
             let message = format!(
@@ -132,9 +130,8 @@ async fn read_stream(
             output
                 .send(&Message::stream_status(stream.name, StreamStatus::Complete))
                 .await?;
-            Ok(())
+            Ok(Ok(()))
         }
-        Err(StreamError::Api(crate::client::ApiError::Output(closed))) => Err(closed.into()),
         Err(error) => {
             output
                 .send(&Message::stream_status(
@@ -152,7 +149,7 @@ async fn read_stream(
                     Some(stream.name),
                 ))
                 .await?;
-            Err(error)
+            Ok(Err(error))
         }
     }
 }

@@ -1,7 +1,8 @@
 //! Operational limits of the HTTP client and the reader: timeouts, retry budget, concurrency.
 //!
 //! The defaults suit a production sync; each can be changed through an environment variable (listed in the
-//! README) so that operators and tests can tighten them without a config change.
+//! README) so that operators and tests can tighten them without a config change. Every value is checked: one
+//! that is not a whole number in its range fails the command as a config error.
 
 use std::time::Duration;
 
@@ -46,50 +47,208 @@ impl Default for Tuning {
     }
 }
 
+/// A `SOURCE_POLAR_*` variable whose value cannot be used.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the environment variable {name}={value:?} is not valid: it must be a whole number from {min} to {max} \
+     ({meaning}); fix or unset it"
+)]
+pub struct TuningError {
+    name: &'static str,
+    value: String,
+    min: u64,
+    max: u64,
+    meaning: &'static str,
+}
+
+/// Each variable: its name, what it sets, its unit and its accepted range.
+struct Variable {
+    name: &'static str,
+    meaning: &'static str,
+    min: u64,
+    max: u64,
+}
+
+/// Where a variable's value goes in [`Tuning`].
+type Slot<T> = fn(&mut Tuning) -> &mut T;
+
+const MILLIS: [(Variable, Slot<Duration>); 5] = [
+    (
+        Variable {
+            name: "SOURCE_POLAR_CONNECT_TIMEOUT_MS",
+            meaning: "milliseconds to connect",
+            min: 1,
+            max: 600_000,
+        },
+        |t| &mut t.connect_timeout,
+    ),
+    (
+        Variable {
+            name: "SOURCE_POLAR_REQUEST_TIMEOUT_MS",
+            meaning: "milliseconds for a whole request",
+            min: 1,
+            max: 3_600_000,
+        },
+        |t| &mut t.request_timeout,
+    ),
+    (
+        Variable {
+            name: "SOURCE_POLAR_BACKOFF_BASE_MS",
+            meaning: "milliseconds before the first retry",
+            min: 1,
+            max: 600_000,
+        },
+        |t| &mut t.backoff_base,
+    ),
+    (
+        Variable {
+            name: "SOURCE_POLAR_BACKOFF_MAX_MS",
+            meaning: "the longest backoff, in milliseconds",
+            min: 1,
+            max: 3_600_000,
+        },
+        |t| &mut t.backoff_max,
+    ),
+    (
+        Variable {
+            name: "SOURCE_POLAR_MAX_RETRY_WAIT_MS",
+            meaning: "milliseconds one request may spend retrying",
+            min: 1,
+            max: 86_400_000,
+        },
+        |t| &mut t.max_retry_wait,
+    ),
+];
+
+const COUNTS: [(Variable, Slot<usize>); 4] = [
+    (
+        Variable {
+            name: "SOURCE_POLAR_CONCURRENT_STREAMS",
+            meaning: "streams read at the same time",
+            min: 1,
+            max: 64,
+        },
+        |t| &mut t.concurrent_streams,
+    ),
+    (
+        Variable {
+            name: "SOURCE_POLAR_PAGES_AHEAD",
+            meaning: "pages of a stream requested ahead",
+            min: 1,
+            max: 64,
+        },
+        |t| &mut t.pages_ahead,
+    ),
+    (
+        Variable {
+            name: "SOURCE_POLAR_PAGES_BUFFERED",
+            meaning: "pages fetched ahead across the sync",
+            min: 1,
+            max: 1024,
+        },
+        |t| &mut t.pages_buffered,
+    ),
+    (
+        Variable {
+            name: "SOURCE_POLAR_MAX_IN_FLIGHT",
+            meaning: "requests in flight",
+            min: 1,
+            max: 256,
+        },
+        |t| &mut t.max_in_flight,
+    ),
+];
+
+const MAX_ATTEMPTS: Variable = Variable {
+    name: "SOURCE_POLAR_MAX_ATTEMPTS",
+    meaning: "attempts per request",
+    min: 1,
+    max: 100,
+};
+
 impl Tuning {
-    /// The defaults, overridden by any `SOURCE_POLAR_*` variable that is set to a positive number.
-    pub fn from_env() -> Tuning {
+    /// The defaults, overridden by every `SOURCE_POLAR_*` variable that is set. A value that is not a whole
+    /// number in its range is an error, never silently ignored.
+    pub fn from_env() -> Result<Tuning, TuningError> {
+        Tuning::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// As [`from_env`](Self::from_env), with the variables read through `var`.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Tuning, TuningError> {
         let mut tuning = Tuning::default();
-        let millis = |name: &str, slot: &mut Duration| {
-            if let Some(value) = positive(name) {
-                *slot = Duration::from_millis(value);
+        for (variable, slot) in MILLIS {
+            if let Some(value) = variable.read(&var)? {
+                *slot(&mut tuning) = Duration::from_millis(value);
             }
-        };
-        millis(
-            "SOURCE_POLAR_CONNECT_TIMEOUT_MS",
-            &mut tuning.connect_timeout,
-        );
-        millis(
-            "SOURCE_POLAR_REQUEST_TIMEOUT_MS",
-            &mut tuning.request_timeout,
-        );
-        millis("SOURCE_POLAR_BACKOFF_BASE_MS", &mut tuning.backoff_base);
-        millis("SOURCE_POLAR_BACKOFF_MAX_MS", &mut tuning.backoff_max);
-        millis("SOURCE_POLAR_MAX_RETRY_WAIT_MS", &mut tuning.max_retry_wait);
-        let count = |name: &str, slot: &mut usize| {
-            if let Some(value) = positive(name) {
-                *slot = value.min(1024) as usize;
-            }
-        };
-        count(
-            "SOURCE_POLAR_CONCURRENT_STREAMS",
-            &mut tuning.concurrent_streams,
-        );
-        count("SOURCE_POLAR_PAGES_AHEAD", &mut tuning.pages_ahead);
-        count("SOURCE_POLAR_PAGES_BUFFERED", &mut tuning.pages_buffered);
-        count("SOURCE_POLAR_MAX_IN_FLIGHT", &mut tuning.max_in_flight);
-        if let Some(value) = positive("SOURCE_POLAR_MAX_ATTEMPTS") {
-            tuning.max_attempts = value.min(100) as u32;
         }
-        tuning
+        for (variable, slot) in COUNTS {
+            if let Some(value) = variable.read(&var)? {
+                *slot(&mut tuning) = value as usize;
+            }
+        }
+        if let Some(value) = MAX_ATTEMPTS.read(&var)? {
+            tuning.max_attempts = value as u32;
+        }
+        Ok(tuning)
     }
 }
 
-fn positive(name: &str) -> Option<u64> {
-    std::env::var(name)
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
-        .filter(|&n| n > 0)
+impl Variable {
+    fn read(&self, var: &impl Fn(&str) -> Option<String>) -> Result<Option<u64>, TuningError> {
+        let Some(raw) = var(self.name) else {
+            return Ok(None);
+        };
+        raw.trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|value| (self.min..=self.max).contains(value))
+            .map(Some)
+            .ok_or_else(|| TuningError {
+                name: self.name,
+                value: raw.chars().take(40).collect(),
+                min: self.min,
+                max: self.max,
+                meaning: self.meaning,
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(vars: &[(&str, &str)]) -> Result<Tuning, TuningError> {
+        Tuning::from_vars(|name| {
+            vars.iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| value.to_string())
+        })
+    }
+
+    #[test]
+    fn unset_variables_keep_the_defaults_and_set_ones_apply() {
+        let tuning = with(&[]).unwrap();
+        assert_eq!(tuning.max_in_flight, Tuning::default().max_in_flight);
+        let tuning = with(&[
+            ("SOURCE_POLAR_MAX_IN_FLIGHT", " 2 "),
+            ("SOURCE_POLAR_REQUEST_TIMEOUT_MS", "1500"),
+            ("SOURCE_POLAR_MAX_ATTEMPTS", "3"),
+        ])
+        .unwrap();
+        assert_eq!(tuning.max_in_flight, 2);
+        assert_eq!(tuning.request_timeout, Duration::from_millis(1500));
+        assert_eq!(tuning.max_attempts, 3);
+    }
+
+    #[test]
+    fn unusable_values_are_errors_that_name_the_variable_and_the_range() {
+        for value in ["0", "-1", "two", "", "1e3", "100000"] {
+            let error = with(&[("SOURCE_POLAR_PAGES_AHEAD", value)]).unwrap_err();
+            let text = error.to_string();
+            assert!(
+                text.contains("SOURCE_POLAR_PAGES_AHEAD") && text.contains("from 1 to 64"),
+                "{value:?}: {text}"
+            );
+        }
+    }
 }

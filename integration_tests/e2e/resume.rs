@@ -61,7 +61,9 @@ fn an_interrupted_read_resumes_at_its_checkpoint() {
     let second = read_with_env(&config, Some(&catalog), Some(&state), &env);
     second.compliant();
     assert_eq!(second.code, 0, "{}", second.stdout);
-    let second_requests = orders_requests(&server);
+    let mut second_requests = orders_requests(&server);
+    // Pages requested ahead are in flight together: the set of pages is the point, not their order.
+    second_requests.sort_unstable();
     assert_eq!(
         second_requests,
         [6, 7, 8, 9, 10],
@@ -115,7 +117,7 @@ fn stale_foreign_or_finished_checkpoints_restart_from_page_one() {
         (
             "cursor-based",
             json!({"__ab_no_cursor_state_message": true}),
-            Some("no valid 'page'"),
+            Some("not one this connector wrote"),
         ),
         (
             "other page size",

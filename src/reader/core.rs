@@ -1,0 +1,722 @@
+//! The reader's decisions for one stream, with no I/O: pages go in, and out come the requests to make next,
+//! the records to emit, checkpoints, logs, and the end (done, or failed with the proof of a loss).
+//!
+//! The driver (`reader::driver`) asks [`StreamCore::next`] what to fetch, fetches it, and hands the page to
+//! [`StreamCore::accept`], which answers with the indices of the page's records to emit; notes (RUNNING,
+//! ESTIMATE, LOG, STATE) wait in [`StreamCore::take_notes`]. Pages are accepted in the order they were asked
+//! for, one at a time; the driver may fetch main-pass pages ahead of time (see [`StreamCore::last_main_page`]).
+//!
+//! # Why this delivers every record that exists for the whole sync
+//!
+//! Polar pages with `OFFSET/LIMIT` over the sort criteria of the stream table, ascending by creation time.
+//! Three things can move a record across a page boundary while we page, and each is handled here:
+//!
+//! 1. **Records created during the sync** take a creation time later than every record already read, so they
+//!    land after the current position and shift nothing we have yet to read. The main pass follows
+//!    `total_count` as it grows; records created after the last page was read are caught by re-reading the
+//!    tail until the count settles (a bounded number of times; what is created after that belongs to the
+//!    next sync, and is said in a LOG).
+//! 2. **Records deleted during the sync** shift every later record one place towards the start: a record that
+//!    stood first on the next page moves back onto a page already read and would be skipped. Every response
+//!    carries `total_count`; when it differs between two consecutive pages, records may have shifted by up
+//!    to the difference, so the pages before are read again (as many as the difference spans) and what was
+//!    not seen is emitted.
+//! 3. **Ties**: Polar adds no tie-breaker, so records equal on every criterion can come back in a different
+//!    order from one request to the next. A tie group that straddles a page boundary can show one member
+//!    twice and skip another. The reader tracks each such group: it occupies known offsets, so it must yield
+//!    exactly that many distinct ids. If fewer arrived, it fetches one window (a page size chosen so that the
+//!    whole group falls in one page) and emits the missing members; if the group cannot be made whole, the
+//!    stream fails loudly.
+//!
+//! Pages fetched ahead may be fetched in any order; the argument above holds pairwise: two consecutive pages
+//! that report the same `total_count` saw the same offsets (nothing was deleted between their requests), so
+//! no record fell between them whichever was fetched first.
+//!
+//! **The proof at the end.** A stream is done only when its last read of the tail reports a count that the
+//! records delivered can account for: every record alive at the time of the last request had to be
+//! delivered, so fewer distinct records than that count prove a loss, and the stream fails (transient: the
+//! next attempt reads afresh) instead of completing short.
+//!
+//! **What offset paging cannot reveal**: deletions exactly balanced by creations between two page requests
+//! leave `total_count` unchanged, so a record that moved back across that boundary is not seen. The window is
+//! one request long; the README says so.
+//!
+//! Duplicates (a record seen again after a shift or a reshuffle) are dropped by remembering the ids of the
+//! last few pages and of the open tie groups: memory stays bounded by pages, not by the size of the stream.
+//!
+//! # Resuming (resumable full refresh)
+//!
+//! After each page (and its repairs) the core leaves a checkpoint: the next page and the `id` of the last
+//! record read. A resumed read first reads the page before the checkpoint and looks for that `id`: records
+//! deleted between attempts can only move later records towards the start, and by less than a page unless a
+//! page's worth of deletions happened, so finding it proves that no record after it slipped before the
+//! restart point. If it is not found, the stream restarts from page 1.
+
+use std::collections::VecDeque;
+
+use crate::page::{HashedSet, Page};
+use crate::protocol::LogLevel;
+
+use super::checkpoint::{Checkpoint, Resume, StreamState};
+
+/// Pages whose ids are remembered to drop duplicates after a shift.
+const REMEMBERED_PAGES: usize = 5;
+/// The largest `total_count` change between two pages that re-reading can repair (in pages).
+const MAX_RECOVERED_PAGES: u64 = 3;
+/// Reads of the tail, after the main pass, while the count keeps growing.
+const MAX_TAIL_READS: u32 = 4;
+
+/// Why a request is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// The next page of the pass through the stream.
+    Main,
+    /// The page before a checkpoint, to prove it still holds.
+    Overlap,
+    /// A page read again after the count changed.
+    Shift,
+    /// One page holding a whole tie group.
+    TieWindow,
+    /// The end of the stream, read again after the count changed.
+    Tail,
+}
+
+/// One page to fetch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    pub page: u32,
+    pub limit: u32,
+    pub purpose: Purpose,
+}
+
+/// What the core wants next.
+#[derive(Debug)]
+pub enum Step {
+    Fetch(PageRequest),
+    Done,
+    Fail(LossError),
+}
+
+/// Messages for the driver to send, in order, besides records.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Note {
+    /// The stream has begun to deliver (STREAM_STATUS RUNNING).
+    Running,
+    /// Polar's count of the stream's records (TRACE ESTIMATE).
+    Estimate(u64),
+    Log(LogLevel, String),
+    /// A STATE message, with the records emitted since the previous one.
+    State(StreamState, u64),
+}
+
+/// A stream that cannot be proven complete: the data moved under the sync faster than paging can follow.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LossError {
+    #[error(
+        "Polar reported {total} {stream} but only {delivered} distinct ones arrived: records were deleted or \
+         moved while the sync paged through them. Nothing is wrong with the data; run the sync again"
+    )]
+    Lost {
+        stream: &'static str,
+        total: u64,
+        delivered: u64,
+    },
+    #[error(
+        "{count} {stream} share the same sort values around offset {offset} and Polar returned them in an \
+         unstable order, so some may be missing; run the sync again"
+    )]
+    UnstableTies {
+        stream: &'static str,
+        count: u64,
+        offset: u64,
+    },
+    #[error(
+        "the number of {stream} changed by {change} between two page requests, more than can be recovered; \
+         run the sync again when fewer records are being deleted"
+    )]
+    TooMuchChurn { stream: &'static str, change: u64 },
+}
+
+/// What one stream delivered.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct StreamSummary {
+    pub records: u64,
+    pub pages: u64,
+    /// Requests beyond the main pass: shift re-reads, tie windows, tail reads, the overlap page.
+    pub recovery_requests: u64,
+}
+
+/// Consecutive records equal on every sort criterion.
+#[derive(Debug)]
+struct TieGroup {
+    key: u64,
+    first_offset: u64,
+    last_offset: u64,
+    members: HashedSet,
+    /// Whether it spans a page boundary (only then can request-to-request reordering hurt).
+    spans_pages: bool,
+    /// Windows fetched for it so far (each wider than the last).
+    windows: u32,
+}
+
+/// The end of the stream as the last read of it saw it.
+#[derive(Debug, Clone, Copy)]
+struct TailSeen {
+    page: u32,
+    total: u64,
+}
+
+/// The decisions of one stream's read.
+pub struct StreamCore {
+    name: &'static str,
+    sorting: &'static [&'static str],
+    limit: u32,
+    /// A checkpoint to verify before the main pass starts.
+    resume: Option<Resume>,
+    /// The page the main pass starts from (after the overlap check): the loss proof needs page 1.
+    first_page: u32,
+    next_main: u32,
+    main_done: bool,
+    /// Requests to make before the main pass goes on, in order; the front is the one outstanding.
+    queue: VecDeque<PageRequest>,
+    recent: VecDeque<HashedSet>,
+    group: Option<TieGroup>,
+    /// Closed groups waiting for their window, in the order of their requests in `queue`.
+    unverified: VecDeque<TieGroup>,
+    /// The count the previous page of the main pass reported.
+    last_total: Option<u64>,
+    /// The count the latest response reported, and whether counts ever differed.
+    latest_total: Option<u64>,
+    totals_changed: bool,
+    tail: Option<TailSeen>,
+    tail_reads: u32,
+    last_id: Option<String>,
+    checkpoint_due: bool,
+    records_since_state: u64,
+    summary: StreamSummary,
+    notes: Vec<Note>,
+    started: bool,
+    estimated: bool,
+    failure: Option<LossError>,
+    finished: bool,
+}
+
+impl StreamCore {
+    pub fn new(
+        name: &'static str,
+        sorting: &'static [&'static str],
+        limit: u32,
+        resume: Option<Resume>,
+    ) -> StreamCore {
+        let resume = resume.filter(|resume| resume.page > 1);
+        let mut queue = VecDeque::new();
+        if let Some(resume) = &resume {
+            queue.push_back(PageRequest {
+                page: resume.page - 1,
+                limit,
+                purpose: Purpose::Overlap,
+            });
+        }
+        StreamCore {
+            name,
+            sorting,
+            limit,
+            resume,
+            first_page: 1,
+            next_main: 1,
+            main_done: false,
+            queue,
+            recent: VecDeque::with_capacity(REMEMBERED_PAGES + 1),
+            group: None,
+            unverified: VecDeque::new(),
+            last_total: None,
+            latest_total: None,
+            totals_changed: false,
+            tail: None,
+            tail_reads: 0,
+            last_id: None,
+            checkpoint_due: false,
+            records_since_state: 0,
+            summary: StreamSummary::default(),
+            notes: Vec::new(),
+            started: false,
+            estimated: false,
+            failure: None,
+            finished: false,
+        }
+    }
+
+    pub fn summary(&self) -> &StreamSummary {
+        &self.summary
+    }
+
+    /// The notes gathered since the last call, in order.
+    pub fn take_notes(&mut self) -> Vec<Note> {
+        std::mem::take(&mut self.notes)
+    }
+
+    /// The last main-pass page, as far as the latest count tells (`None` before the first page and after the
+    /// pass): the driver may fetch the pages up to it ahead.
+    pub fn last_main_page(&self) -> Option<u32> {
+        match self.latest_total {
+            Some(total) if !self.main_done && self.last_total.is_some() => {
+                Some(self.last_page_of(total))
+            }
+            _ => None,
+        }
+    }
+
+    /// What to do next. After `Done` or `Fail`, the stream is over.
+    pub fn next(&mut self) -> Step {
+        loop {
+            if let Some(failure) = self.failure.take() {
+                self.finished = true;
+                return Step::Fail(failure);
+            }
+            if self.finished {
+                return Step::Done;
+            }
+            if let Some(request) = self.queue.front() {
+                return Step::Fetch(*request);
+            }
+            if self.checkpoint_due {
+                self.checkpoint_due = false;
+                self.state(StreamState::InProgress(Checkpoint {
+                    page: self.next_main,
+                    limit: self.limit,
+                    sorting: self.sorting.iter().map(|s| s.to_string()).collect(),
+                    last_id: self.last_id.clone(),
+                }));
+            }
+            if !self.main_done {
+                return Step::Fetch(PageRequest {
+                    page: self.next_main,
+                    limit: self.limit,
+                    purpose: Purpose::Main,
+                });
+            }
+            // The main pass is over: verify the last tie group, settle the tail, prove the count.
+            if self.group.is_some() {
+                self.close_group();
+                continue;
+            }
+            if let Some(request) = self.tail_request() {
+                self.queue.push_back(request);
+                continue;
+            }
+            let delivered = self.summary.records;
+            let owed = self.owed();
+            if self.first_page == 1 && delivered < owed {
+                self.failure = Some(LossError::Lost {
+                    stream: self.name,
+                    total: owed,
+                    delivered,
+                });
+                continue;
+            }
+            self.state(StreamState::Complete);
+            self.finished = true;
+            return Step::Done;
+        }
+    }
+
+    /// Takes the page fetched for `request` (the one [`next`](Self::next) asked for) and answers with the
+    /// indices of its items to emit, in order.
+    pub fn accept(&mut self, request: PageRequest, page: &Page) -> Vec<u32> {
+        let expected = match request.purpose {
+            Purpose::Main => !self.main_done && request.page == self.next_main,
+            _ => self.queue.front() == Some(&request),
+        };
+        assert!(
+            expected,
+            "{}: page {request:?} was not the one asked for",
+            self.name
+        );
+        if request.purpose != Purpose::Main {
+            self.queue.pop_front();
+            self.summary.recovery_requests += 1;
+        }
+        self.observe_total(page.total_count);
+        match request.purpose {
+            Purpose::Main => self.accept_main(request.page, page),
+            Purpose::Overlap => self.accept_overlap(request.page, page),
+            // A re-read repairs the boundary before the page that asked for it; the next boundary is judged
+            // by the counts of the main pages on either side of it, whatever was fetched in between.
+            Purpose::Shift => self.emit(page, None),
+            Purpose::TieWindow => self.accept_tie_window(request, page),
+            Purpose::Tail => {
+                self.tail = Some(TailSeen {
+                    page: request.page,
+                    total: page.total_count,
+                });
+                self.emit(page, None)
+            }
+        }
+    }
+
+    fn observe_total(&mut self, total: u64) {
+        if self.latest_total.is_some_and(|latest| latest != total) {
+            self.totals_changed = true;
+        }
+        self.latest_total = Some(total);
+    }
+
+    fn last_page_of(&self, total: u64) -> u32 {
+        u32::try_from(total.div_ceil(u64::from(self.limit))).unwrap_or(u32::MAX)
+    }
+
+    fn base_offset(&self, page: u32) -> u64 {
+        u64::from(page - 1) * u64::from(self.limit)
+    }
+
+    fn start(&mut self, total: u64) {
+        if !self.started {
+            self.started = true;
+            self.notes.push(Note::Running);
+        }
+        if !self.estimated {
+            self.estimated = true;
+            self.notes.push(Note::Estimate(total));
+        }
+    }
+
+    fn accept_main(&mut self, number: u32, page: &Page) -> Vec<u32> {
+        self.start(page.total_count);
+        self.summary.pages += 1;
+        let change = self
+            .last_total
+            .map_or(0, |total| total.abs_diff(page.total_count));
+        self.last_total = Some(page.total_count);
+        let emitted = self.emit(page, Some(self.base_offset(number)));
+        self.remember_last_id(page);
+        self.checkpoint_due = true;
+        self.next_main = number.saturating_add(1);
+        // Only `total_count` is trusted for where the stream ends, and an empty page ends it whatever the
+        // count says (a misbehaving proxy cannot make the reader page on forever).
+        if page.items.is_empty() || self.next_main > self.last_page_of(page.total_count) {
+            self.main_done = true;
+        }
+        if change > 0 && number > 1 {
+            self.recover_shift(number, change);
+        }
+        emitted
+    }
+
+    fn accept_overlap(&mut self, number: u32, page: &Page) -> Vec<u32> {
+        let resume = self
+            .resume
+            .take()
+            .expect("an overlap page follows a resume");
+        let found = resume.last_id.as_deref().is_some_and(|last| {
+            let wanted =
+                crate::page::hash(&serde_json::to_string(last).expect("a string serializes"));
+            page.items.iter().any(|item| item.id == wanted)
+        });
+        if !found {
+            self.log(
+                LogLevel::Warn,
+                format!(
+                    "{}: the checkpoint's last record is no longer on page {number} (records were deleted \
+                     since); restarting this stream from page 1",
+                    self.name
+                ),
+            );
+            return Vec::new();
+        }
+        self.log(
+            LogLevel::Info,
+            format!(
+                "{}: resuming from the checkpoint at page {}",
+                self.name, resume.page
+            ),
+        );
+        self.start(page.total_count);
+        self.first_page = resume.page;
+        self.next_main = resume.page;
+        self.last_total = Some(page.total_count);
+        // Records from before `last_id` may be delivered again: the destination deduplicates on `id`.
+        let emitted = self.emit(page, Some(self.base_offset(number)));
+        self.remember_last_id(page);
+        self.checkpoint_due = true;
+        if self.next_main > self.last_page_of(page.total_count) {
+            self.main_done = true;
+        }
+        emitted
+    }
+
+    fn remember_last_id(&mut self, page: &Page) {
+        if let Some(last) = page.items.last() {
+            self.last_id = serde_json::from_str(page.id_json(last)).ok();
+        }
+    }
+
+    /// The count changed between the previous page and page `number`: records may have shifted back across
+    /// the boundary. Read the pages before it again.
+    fn recover_shift(&mut self, number: u32, change: u64) {
+        let pages_back = change.div_ceil(u64::from(self.limit)).max(1);
+        if pages_back > MAX_RECOVERED_PAGES {
+            self.failure = Some(LossError::TooMuchChurn {
+                stream: self.name,
+                change,
+            });
+            return;
+        }
+        self.log(
+            LogLevel::Info,
+            format!(
+                "{}: the record count changed by {change} while paging; re-reading {pages_back} page(s) before \
+                 page {number} for records that moved",
+                self.name
+            ),
+        );
+        for back in 1..=pages_back as u32 {
+            let Some(earlier) = number.checked_sub(back).filter(|page| *page >= 1) else {
+                break;
+            };
+            self.queue.push_back(PageRequest {
+                page: earlier,
+                limit: self.limit,
+                purpose: Purpose::Shift,
+            });
+        }
+    }
+
+    /// The next read of the tail, if the count moved during the read and has not settled yet.
+    fn tail_request(&mut self) -> Option<PageRequest> {
+        if !self.totals_changed {
+            return None;
+        }
+        let page = match self.tail {
+            // The last tail read reached the end as it was then: settled.
+            Some(seen) if seen.total <= u64::from(seen.page) * u64::from(self.limit) => {
+                return None;
+            }
+            // The stream grew past the page read: read on.
+            Some(seen) => seen.page + 1,
+            // From the last page of the main pass: pages fetched ahead may have been fetched before the records
+            // created since, so the end is looked for from there, not from the newest count.
+            None => self.next_main.saturating_sub(1).max(1),
+        };
+        if self.tail_reads >= MAX_TAIL_READS {
+            let seen = self.tail.expect("a tail read was made");
+            self.log(
+                LogLevel::Info,
+                format!(
+                    "{}: records keep being created while the sync reads them ({} now); those created after \
+                     the last page read arrive with the next sync",
+                    self.name, seen.total
+                ),
+            );
+            // Settle at what the last read covered.
+            self.tail = Some(TailSeen {
+                page: seen.page,
+                total: seen.total.min(u64::from(seen.page) * u64::from(self.limit)),
+            });
+            return None;
+        }
+        self.tail_reads += 1;
+        Some(PageRequest {
+            page,
+            limit: self.limit,
+            purpose: Purpose::Tail,
+        })
+    }
+
+    /// How many distinct records must have been delivered: every record alive at the last read of the end.
+    fn owed(&self) -> u64 {
+        match self.tail {
+            Some(seen) => seen.total.min(u64::from(seen.page) * u64::from(self.limit)),
+            None => self.latest_total.unwrap_or(0),
+        }
+    }
+
+    /// The records of `page` not seen yet, remembering its ids. `base_offset` is the page's offset in the
+    /// listing when the page belongs to the main pass (tie groups are tracked only there).
+    fn emit(&mut self, page: &Page, base_offset: Option<u64>) -> Vec<u32> {
+        if self.recent.len() >= REMEMBERED_PAGES {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(HashedSet::with_capacity_and_hasher(
+            page.items.len(),
+            Default::default(),
+        ));
+        let mut emitted = Vec::with_capacity(page.items.len());
+        for (index, item) in page.items.iter().enumerate() {
+            if let Some(base) = base_offset {
+                self.track_tie(base + index as u64, index == 0, item.sort_key);
+            }
+            let duplicate = self.seen(item.id);
+            if let Some(group) = self
+                .group
+                .as_mut()
+                .filter(|group| group.key == item.sort_key)
+            {
+                group.members.insert(item.id);
+            }
+            self.recent
+                .back_mut()
+                .expect("pushed above")
+                .insert(item.id);
+            if !duplicate {
+                emitted.push(index as u32);
+            }
+        }
+        self.count(emitted.len());
+        emitted
+    }
+
+    fn count(&mut self, emitted: usize) {
+        self.summary.records += emitted as u64;
+        self.records_since_state += emitted as u64;
+    }
+
+    fn seen(&self, id: u64) -> bool {
+        self.recent.iter().any(|ids| ids.contains(&id))
+            || self
+                .group
+                .iter()
+                .chain(&self.unverified)
+                .any(|group| group.members.contains(&id))
+    }
+
+    /// Follows tie groups through the main pass.
+    fn track_tie(&mut self, offset: u64, page_start: bool, sort_key: u64) {
+        match self.group.as_mut() {
+            Some(group) if group.key == sort_key => {
+                group.last_offset = offset;
+                group.spans_pages |= page_start;
+            }
+            _ => {
+                self.close_group();
+                self.group = Some(TieGroup {
+                    key: sort_key,
+                    first_offset: offset,
+                    last_offset: offset,
+                    members: HashedSet::default(),
+                    spans_pages: false,
+                    windows: 0,
+                });
+            }
+        }
+    }
+
+    /// The group that just ended must have yielded one distinct id per offset. If it crossed a page boundary
+    /// and did not, one window holding the whole group is fetched next.
+    fn close_group(&mut self) {
+        let Some(group) = self.group.take() else {
+            return;
+        };
+        let size = group.last_offset - group.first_offset + 1;
+        if !group.spans_pages || group.members.len() as u64 >= size {
+            if let Some(current) = self.recent.back_mut() {
+                current.extend(group.members);
+            }
+            return;
+        }
+        self.log(
+            LogLevel::Info,
+            format!(
+                "{}: {size} records share their sort values across a page boundary and {} of them arrived; \
+                 fetching them together",
+                self.name,
+                group.members.len()
+            ),
+        );
+        self.request_window(group, false);
+    }
+
+    /// Queues the window of `group` (first, or right away when `again`), one record wider on each side, and
+    /// twice as wide with each attempt: one record of another key on either side proves the window holds the
+    /// whole group, wherever deletions moved it.
+    fn request_window(&mut self, mut group: TieGroup, again: bool) {
+        let margin = 1u64 << group.windows;
+        let first = group.first_offset.saturating_sub(margin);
+        let last = group.last_offset + margin;
+        let window = covering_window(first, last, self.limit).filter(|_| group.windows < 3);
+        let Some((page, limit)) = window else {
+            self.failure = Some(LossError::UnstableTies {
+                stream: self.name,
+                count: group.last_offset - group.first_offset + 1,
+                offset: group.first_offset,
+            });
+            return;
+        };
+        group.windows += 1;
+        let request = PageRequest {
+            page,
+            limit,
+            purpose: Purpose::TieWindow,
+        };
+        if again {
+            self.queue.push_front(request);
+            self.unverified.push_front(group);
+        } else {
+            self.queue.push_back(request);
+            self.unverified.push_back(group);
+        }
+    }
+
+    /// The window of a tie group: if records of other keys (or the ends of the listing) bound the group on
+    /// both sides, the window holds all of it, and its members not seen yet are emitted; otherwise the group
+    /// cannot be proven whole and the stream fails.
+    fn accept_tie_window(&mut self, request: PageRequest, page: &Page) -> Vec<u32> {
+        let mut group = self
+            .unverified
+            .pop_front()
+            .expect("a tie window follows its group");
+        let bounded_before = request.page == 1
+            || page
+                .items
+                .first()
+                .is_some_and(|item| item.sort_key != group.key);
+        let bounded_after = page.items.len() < request.limit as usize
+            || page
+                .items
+                .last()
+                .is_some_and(|item| item.sort_key != group.key);
+        let mut missing = Vec::new();
+        for (index, item) in page.items.iter().enumerate() {
+            if item.sort_key != group.key {
+                continue;
+            }
+            if !group.members.contains(&item.id) && !self.seen(item.id) {
+                missing.push(index as u32);
+            }
+            group.members.insert(item.id);
+        }
+        self.count(missing.len());
+        if !(bounded_before && bounded_after) {
+            // The group has moved past the window's edge: look again, wider.
+            self.request_window(group, true);
+            return missing;
+        }
+        // The group's ids stay remembered until the pages around it are forgotten.
+        if let Some(current) = self.recent.back_mut() {
+            current.extend(group.members);
+        }
+        missing
+    }
+
+    fn state(&mut self, state: StreamState) {
+        let records = std::mem::take(&mut self.records_since_state);
+        self.notes.push(Note::State(state, records));
+    }
+
+    fn log(&mut self, level: LogLevel, text: String) {
+        self.notes.push(Note::Log(level, text));
+    }
+}
+
+/// A page (number, limit) whose single window holds offsets `first..=last` (0-based), if one exists.
+fn covering_window(first: u64, last: u64, page_size: u32) -> Option<(u32, u32)> {
+    let size = last - first + 1;
+    (size..=u64::from(page_size))
+        .find(|limit| first / limit == last / limit)
+        .map(|limit| {
+            let page = first / limit + 1;
+            (u32::try_from(page).unwrap_or(u32::MAX), limit as u32)
+        })
+}
+
+#[cfg(test)]
+mod tests;

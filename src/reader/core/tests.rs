@@ -1,0 +1,403 @@
+//! The core against an in-memory model of Polar's offset paging: random sizes, ties reshuffled at page
+//! edges on every request, records created and deleted between requests, pages fetched ahead (so served
+//! from an earlier moment), and resumes. No I/O: pages are rendered as JSON and parsed like real ones.
+
+use std::collections::{HashMap, HashSet};
+
+use proptest::prelude::*;
+
+use super::*;
+
+const SORTING: &[&str] = &["created_at"];
+
+/// A Polar list: rows ordered by creation time, ties in no fixed order.
+struct Model {
+    rows: Vec<(String, u64)>,
+    next_id: u64,
+    rng: fastrand::Rng,
+    requests: u64,
+}
+
+/// What changes between requests.
+#[derive(Debug, Clone, Copy)]
+struct Churn {
+    creates: usize,
+    deletes: usize,
+    /// Requests after which churn stops.
+    for_requests: u64,
+}
+
+impl Model {
+    fn new(count: usize, tie_every: usize, seed: u64) -> Model {
+        let rows = (0..count)
+            .map(|i| (format!("r{i}"), (i / tie_every.max(1)) as u64))
+            .collect();
+        Model {
+            rows,
+            next_id: count as u64,
+            rng: fastrand::Rng::with_seed(seed),
+            requests: 0,
+        }
+    }
+
+    fn ids(&self) -> HashSet<String> {
+        self.rows.iter().map(|(id, _)| id.clone()).collect()
+    }
+
+    fn churn(&mut self, churn: Churn) {
+        if self.requests >= churn.for_requests {
+            return;
+        }
+        for _ in 0..churn.deletes {
+            if !self.rows.is_empty() {
+                let at = self.rng.usize(..self.rows.len());
+                self.rows.remove(at);
+            }
+        }
+        for _ in 0..churn.creates {
+            let created = self.rows.iter().map(|(_, c)| *c + 1).max().unwrap_or(0);
+            self.rows.push((format!("r{}", self.next_id), created));
+            self.next_id += 1;
+        }
+    }
+
+    /// One page as Polar renders it now: the tie groups cut by the page's edges are reshuffled.
+    fn page(&mut self, page: u32, limit: u32, churn: Churn) -> Page {
+        self.churn(churn);
+        self.requests += 1;
+        let total = self.rows.len();
+        let start = ((page as usize - 1) * limit as usize).min(total);
+        let end = (start + limit as usize).min(total);
+        let mut order = self.rows.clone();
+        for edge in [start, end] {
+            if edge == 0 || edge >= total || order[edge - 1].1 != order[edge].1 {
+                continue;
+            }
+            let key = order[edge].1;
+            let low = order.iter().position(|(_, c)| *c == key).unwrap();
+            let high = order.iter().rposition(|(_, c)| *c == key).unwrap() + 1;
+            self.rng.shuffle(&mut order[low..high]);
+        }
+        let items: Vec<_> = order[start..end]
+            .iter()
+            .map(|(id, created)| serde_json::json!({"id": id, "created_at": created, "name": "x"}))
+            .collect();
+        let body = serde_json::json!({
+            "items": items,
+            "pagination": {"total_count": total, "max_page": total.div_ceil(limit as usize)},
+        });
+        Page::parse(body.to_string(), SORTING).expect("the model renders valid pages")
+    }
+}
+
+/// How a run ended.
+#[derive(Debug)]
+struct Run {
+    delivered: Vec<String>,
+    outcome: Result<(), LossError>,
+    notes: Vec<Note>,
+    requests: u64,
+}
+
+/// Drives the core over the model like the driver does, fetching up to `ahead` main pages early.
+fn drive(model: &mut Model, churn: Churn, limit: u32, ahead: u32, resume: Option<Resume>) -> Run {
+    let mut core = StreamCore::new("things", SORTING, limit, resume);
+    let mut early: HashMap<u32, Page> = HashMap::new();
+    let mut delivered = Vec::new();
+    let mut notes = Vec::new();
+    let before = model.requests;
+    let outcome = loop {
+        let step = core.next();
+        notes.extend(core.take_notes());
+        let request = match step {
+            Step::Fetch(request) => request,
+            Step::Done => break Ok(()),
+            Step::Fail(loss) => break Err(loss),
+        };
+        assert!(
+            model.requests - before < 10_000,
+            "the core keeps asking for pages"
+        );
+        let page = if request.purpose == Purpose::Main {
+            early.retain(|number, _| *number > request.page);
+            let page = early
+                .remove(&request.page)
+                .unwrap_or_else(|| model.page(request.page, request.limit, churn));
+            let known = core.last_main_page().unwrap_or(0);
+            for number in request.page + 1..=(request.page + ahead).min(known) {
+                if !early.contains_key(&number) {
+                    let fetched = model.page(number, limit, churn);
+                    early.insert(number, fetched);
+                }
+            }
+            page
+        } else {
+            model.page(request.page, request.limit, churn)
+        };
+        for index in core.accept(request, &page) {
+            let item = &page.items[index as usize];
+            delivered.push(serde_json::from_str(page.id_json(item)).unwrap());
+        }
+        notes.extend(core.take_notes());
+    };
+    Run {
+        delivered,
+        outcome,
+        notes,
+        requests: model.requests - before,
+    }
+}
+
+fn assert_exact(run: &Run, must: &HashSet<String>, may: &HashSet<String>) {
+    let mut seen = HashSet::new();
+    for id in &run.delivered {
+        assert!(seen.insert(id.clone()), "{id} delivered twice");
+        assert!(may.contains(id), "{id} never existed");
+    }
+    let missing: Vec<_> = must.difference(&seen).collect();
+    assert!(missing.is_empty(), "lost {missing:?}");
+}
+
+fn all_ever(model: &Model, before: &HashSet<String>) -> HashSet<String> {
+    let mut may = before.clone();
+    may.extend((0..model.next_id).map(|i| format!("r{i}")));
+    may
+}
+
+fn states(run: &Run) -> Vec<(StreamState, u64)> {
+    run.notes
+        .iter()
+        .filter_map(|note| match note {
+            Note::State(state, records) => Some((state.clone(), *records)),
+            _ => None,
+        })
+        .collect()
+}
+
+const STILL: Churn = Churn {
+    creates: 0,
+    deletes: 0,
+    for_requests: 0,
+};
+
+#[test]
+fn a_still_stream_is_read_once_page_by_page_with_a_checkpoint_after_each() {
+    let mut model = Model::new(250, 1, 1);
+    let run = drive(&mut model, STILL, 100, 0, None);
+    assert!(run.outcome.is_ok());
+    assert_exact(&run, &model.ids(), &model.ids());
+    assert_eq!(run.requests, 3, "three pages, nothing more");
+    let states = states(&run);
+    let pages: Vec<_> = states
+        .iter()
+        .map(|(state, records)| match state {
+            StreamState::InProgress(checkpoint) => (Some(checkpoint.page), *records),
+            StreamState::Complete => (None, *records),
+        })
+        .collect();
+    assert_eq!(
+        pages,
+        [(Some(2), 100), (Some(3), 100), (Some(4), 50), (None, 0)]
+    );
+    assert_eq!(run.notes[0], Note::Running);
+    assert_eq!(run.notes[1], Note::Estimate(250));
+}
+
+#[test]
+fn an_empty_stream_completes_after_one_request() {
+    let mut model = Model::new(0, 1, 1);
+    let run = drive(&mut model, STILL, 100, 4, None);
+    assert!(run.outcome.is_ok());
+    assert_eq!(run.requests, 1);
+    assert!(run.delivered.is_empty());
+}
+
+#[test]
+fn records_created_during_the_read_do_not_fail_it() {
+    // One record created before every request: what `total_count` reports at the end includes records created
+    // after the last page was read, which the tail reads then collect.
+    let mut model = Model::new(918, 1, 3);
+    let before = model.ids();
+    let churn = Churn {
+        creates: 1,
+        deletes: 0,
+        for_requests: u64::MAX,
+    };
+    let run = drive(&mut model, churn, 100, 4, None);
+    assert!(run.outcome.is_ok(), "{:?}", run.outcome);
+    assert_exact(&run, &before, &all_ever(&model, &before));
+    assert!(
+        run.delivered.len() > before.len(),
+        "records created while paging arrive too"
+    );
+}
+
+#[test]
+fn a_page_past_the_count_or_an_empty_page_ends_the_pass() {
+    // A server whose count says nothing more: no request past it, whatever `max_page` claims.
+    let mut core = StreamCore::new("things", SORTING, 100, None);
+    let Step::Fetch(first) = core.next() else {
+        panic!("a first page")
+    };
+    let body = r#"{"items": [{"id": "a", "created_at": 1}], "pagination": {"total_count": 1, "max_page": 1000000}}"#;
+    let page = Page::parse(body.into(), SORTING).unwrap();
+    assert_eq!(core.accept(first, &page), [0]);
+    assert!(matches!(core.next(), Step::Done));
+
+    // A count that promises more than the pages hold: the empty page ends the pass, and the shortfall is a
+    // proven loss, not an endless read.
+    let mut core = StreamCore::new("things", SORTING, 100, None);
+    let empty = r#"{"items": [], "pagination": {"total_count": 500, "max_page": 5}}"#;
+    let Step::Fetch(first) = core.next() else {
+        panic!("a first page")
+    };
+    core.accept(first, &Page::parse(empty.into(), SORTING).unwrap());
+    match core.next() {
+        Step::Fail(LossError::Lost {
+            total, delivered, ..
+        }) => assert_eq!((total, delivered), (500, 0)),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_loss_the_reader_can_prove_fails_the_stream() {
+    // Page 2 answers with its first record missing and the same count: the records arrived are fewer than the
+    // count, and nothing changed to explain it.
+    let mut core = StreamCore::new("things", SORTING, 2, None);
+    let page = |ids: &[&str]| {
+        let items: Vec<_> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| serde_json::json!({"id": id, "created_at": i}))
+            .collect();
+        let body =
+            serde_json::json!({"items": items, "pagination": {"total_count": 4, "max_page": 2}});
+        Page::parse(body.to_string(), SORTING).unwrap()
+    };
+    let Step::Fetch(first) = core.next() else {
+        panic!()
+    };
+    core.accept(first, &page(&["a", "b"]));
+    let Step::Fetch(second) = core.next() else {
+        panic!()
+    };
+    core.accept(second, &page(&["d"]));
+    assert!(matches!(
+        core.next(),
+        Step::Fail(LossError::Lost {
+            total: 4,
+            delivered: 3,
+            ..
+        })
+    ));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// With nothing changing, every record arrives exactly once, ties reshuffled or not, pages fetched ahead
+    /// or not, for any size and page size.
+    #[test]
+    fn a_still_stream_is_read_exactly(
+        count in 0usize..700,
+        tie_every in 1usize..10,
+        limit in 20u32..=100,
+        ahead in 0u32..5,
+        seed in any::<u64>(),
+    ) {
+        let mut model = Model::new(count, tie_every, seed);
+        let run = drive(&mut model, STILL, limit, ahead, None);
+        prop_assert!(run.outcome.is_ok(), "{:?}", run.outcome);
+        assert_exact(&run, &model.ids(), &model.ids());
+    }
+
+    /// Records created (at the end of the order) or deleted (anywhere) while paging: every record that lives
+    /// through the read arrives once, and a read never fails for creations.
+    #[test]
+    fn records_created_or_deleted_while_paging_lose_nothing(
+        count in 1usize..600,
+        limit in 10u32..=100,
+        ahead in 0u32..5,
+        creating in any::<bool>(),
+        per_request in 1usize..3,
+        for_requests in 1u64..40,
+        seed in any::<u64>(),
+    ) {
+        let mut model = Model::new(count, 1, seed);
+        let before = model.ids();
+        let churn = Churn {
+            creates: if creating { per_request } else { 0 },
+            deletes: if creating { 0 } else { per_request },
+            for_requests,
+        };
+        let run = drive(&mut model, churn, limit, ahead, None);
+        prop_assert!(run.outcome.is_ok(), "{:?}", run.outcome);
+        let survivors: HashSet<String> = before.intersection(&model.ids()).cloned().collect();
+        assert_exact(&run, &survivors, &all_ever(&model, &before));
+    }
+
+    /// A read interrupted after any page and resumed from its last checkpoint, with records deleted in
+    /// between: together the two attempts deliver every record that lived through both.
+    #[test]
+    fn a_resumed_read_completes_what_the_interrupted_one_began(
+        count in 1usize..700,
+        stop_after in 1usize..8,
+        deleted_between in 0usize..150,
+        seed in any::<u64>(),
+    ) {
+        let mut model = Model::new(count, 1, seed);
+        let before = model.ids();
+        let first = drive(&mut model, STILL, 100, 0, None);
+        // The attempt stopped after `stop_after` checkpoints: what it delivered up to there, and that state.
+        let checkpoints: Vec<Checkpoint> = states(&first)
+            .into_iter()
+            .filter_map(|(state, _)| match state {
+                StreamState::InProgress(checkpoint) => Some(checkpoint),
+                StreamState::Complete => None,
+            })
+            .collect();
+        let Some(checkpoint) = checkpoints.get(stop_after.min(checkpoints.len()) - 1).cloned() else {
+            return Ok(());
+        };
+        let delivered_before: Vec<String> = first.delivered[..((checkpoint.page - 1) as usize * 100).min(first.delivered.len())].to_vec();
+        model.churn(Churn { creates: 0, deletes: deleted_between, for_requests: u64::MAX });
+        let resume = Resume { page: checkpoint.page, last_id: checkpoint.last_id };
+        let second = drive(&mut model, STILL, 100, 2, Some(resume));
+        prop_assert!(second.outcome.is_ok(), "{:?}", second.outcome);
+        let union: HashSet<String> = delivered_before.into_iter().chain(second.delivered).collect();
+        for id in before.intersection(&model.ids()) {
+            prop_assert!(union.contains(id), "{} lost across the resume", id);
+        }
+    }
+}
+
+#[test]
+fn covering_window_holds_the_whole_group() {
+    for (first, last) in [
+        (95, 104),
+        (0, 0),
+        (99, 100),
+        (200, 299),
+        (1234, 1240),
+        (150, 199),
+    ] {
+        let (page, limit) = covering_window(first, last, 100)
+            .unwrap_or_else(|| panic!("no window for {first}..{last}"));
+        let start = u64::from(page - 1) * u64::from(limit);
+        assert!(
+            start <= first && last < start + u64::from(limit),
+            "{first}..{last}: {page}/{limit}"
+        );
+    }
+    assert_eq!(
+        covering_window(10, 110, 100),
+        None,
+        "a group larger than a page has no window"
+    );
+    assert_eq!(
+        covering_window(150, 249, 100),
+        None,
+        "no page of 100 starts at 150"
+    );
+}

@@ -1,0 +1,331 @@
+//! Reading one stream: the driver around the I/O-free [`core::StreamCore`].
+//!
+//! The core decides what to fetch and what to emit; the driver only schedules fetches, applies the memory
+//! bound and writes what the core says. Every fetch runs in a task of its own (`tokio::spawn`), so a request,
+//! its rate-limit wait, its in-flight slot and its timers always progress whatever the driver is waiting on
+//! (a slow stdout, another fetch): nothing a request needs can sit in a future that nobody polls, whatever
+//! the tuning.
+//!
+//! Main-pass pages are fetched ahead ([`Prefetch`]): a page fetched ahead holds one of `pages_buffered`
+//! permits, shared by the whole sync, from its request until it has been emitted, and is fetched ahead only
+//! when a permit is free at once. The page the core needs now is fetched whether or not a permit is free, so
+//! no stream ever waits for another to make room. Memory is therefore bounded by `pages_buffered` plus, per
+//! stream being read, the page in hand and its repairs.
+//!
+//! The client's events (retries, rate-limited waits, requests in debug mode) come back on a channel that the
+//! driver drains while it waits, and become LOG and RATE_LIMITED messages in the stream's own order.
+
+pub mod checkpoint;
+pub mod core;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::task::JoinHandle;
+
+use crate::client::{ApiError, ClientEvent, PAGE_SIZE, PolarClient};
+use crate::output::{Output, OutputClosed};
+use crate::page::Page;
+use crate::protocol::{FailureType, LogLevel, Message, RecordFrame, now_millis};
+use crate::streams::StreamDef;
+
+use self::checkpoint::Resume;
+use self::core::{LossError, Note, PageRequest, Purpose, Step, StreamCore, StreamSummary};
+
+/// How often a long stream logs its progress.
+const PROGRESS_EVERY: Duration = Duration::from_secs(15);
+
+/// How a stream ended when it did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error(transparent)]
+    Loss(#[from] LossError),
+}
+
+impl StreamError {
+    pub fn failure_type(&self) -> FailureType {
+        match self {
+            StreamError::Api(api) => api.failure_type(),
+            // The data moved under the sync: the next attempt reads it afresh.
+            StreamError::Loss(_) => FailureType::TransientError,
+        }
+    }
+}
+
+/// How far readers fetch ahead of what they emit, shared by every stream of a sync.
+pub struct Prefetch {
+    pages_ahead: usize,
+    budget: Arc<Semaphore>,
+}
+
+impl Prefetch {
+    pub fn new(pages_ahead: usize, pages_buffered: usize) -> Prefetch {
+        Prefetch {
+            pages_ahead: pages_ahead.max(1),
+            budget: Arc::new(Semaphore::new(pages_buffered.max(1))),
+        }
+    }
+}
+
+/// A page being fetched in its own task; the task is aborted if the page is no longer wanted.
+struct Fetching {
+    page: u32,
+    task: JoinHandle<Result<Page, ApiError>>,
+    /// Held from the request until the page has been emitted (pages fetched ahead only).
+    _permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Drop for Fetching {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// The reader of one stream.
+pub struct StreamReader<'a> {
+    client: Arc<PolarClient>,
+    output: &'a Output,
+    stream: &'static StreamDef,
+    prefetch: &'a Prefetch,
+    events: mpsc::UnboundedSender<ClientEvent>,
+    event_source: mpsc::UnboundedReceiver<ClientEvent>,
+}
+
+impl<'a> StreamReader<'a> {
+    pub fn new(
+        client: Arc<PolarClient>,
+        output: &'a Output,
+        stream: &'static StreamDef,
+        prefetch: &'a Prefetch,
+    ) -> Self {
+        let (events, event_source) = mpsc::unbounded_channel();
+        StreamReader {
+            client,
+            output,
+            stream,
+            prefetch,
+            events,
+            event_source,
+        }
+    }
+
+    /// Reads the whole stream, emitting RUNNING, ESTIMATE, RECORD, STATE and LOG messages (STARTED and the
+    /// final status are the caller's). The outer error: stdout is gone.
+    pub async fn run(
+        mut self,
+        resume: Option<Resume>,
+    ) -> Result<Result<StreamSummary, StreamError>, OutputClosed> {
+        let started = Instant::now();
+        let mut last_progress = Instant::now();
+        let mut core = StreamCore::new(self.stream.name, self.stream.sorting, PAGE_SIZE, resume);
+        let mut ahead: VecDeque<Fetching> = VecDeque::new();
+        loop {
+            let step = core.next();
+            self.send_notes(core.take_notes()).await?;
+            let request = match step {
+                Step::Fetch(request) => request,
+                Step::Done => return Ok(Ok(core.summary().clone())),
+                Step::Fail(loss) => return Ok(Err(loss.into())),
+            };
+            let fetching = if request.purpose == Purpose::Main {
+                self.fetch_main(&mut ahead, &core, request)
+            } else {
+                self.spawn(request, None)
+            };
+            let page = match self.wait_for(fetching).await? {
+                Ok(page) => Arc::new(page),
+                Err(error) => return Ok(Err(error.into())),
+            };
+            let emit = core.accept(request, &page);
+            self.send_notes(core.take_notes()).await?;
+            if !emit.is_empty() {
+                let frame = RecordFrame::new(self.stream.name, now_millis());
+                self.output.send_records(page, frame, emit).await?;
+            }
+            if last_progress.elapsed() >= PROGRESS_EVERY {
+                last_progress = Instant::now();
+                self.log_progress(core.summary(), started).await?;
+            }
+        }
+    }
+
+    /// The fetch of main-pass page `request.page`, after topping up the pages fetched ahead of it.
+    fn fetch_main(
+        &self,
+        ahead: &mut VecDeque<Fetching>,
+        core: &StreamCore,
+        request: PageRequest,
+    ) -> Fetching {
+        while ahead
+            .front()
+            .is_some_and(|fetching| fetching.page < request.page)
+        {
+            ahead.pop_front();
+        }
+        let current = match ahead.front() {
+            Some(fetching) if fetching.page == request.page => ahead.pop_front(),
+            _ => {
+                // Pages fetched ahead of a page the pass skipped past are not the ones now wanted.
+                ahead.clear();
+                None
+            }
+        };
+        let current = current.unwrap_or_else(|| self.spawn(request, None));
+        let known = core.last_main_page().unwrap_or(0);
+        let mut next = ahead.back().map_or(request.page + 1, |last| last.page + 1);
+        let last = known.min(
+            request
+                .page
+                .saturating_add(self.prefetch.pages_ahead as u32),
+        );
+        while next <= last {
+            let Ok(permit) = Arc::clone(&self.prefetch.budget).try_acquire_owned() else {
+                break;
+            };
+            let page_request = PageRequest {
+                page: next,
+                ..request
+            };
+            ahead.push_back(self.spawn(page_request, Some(permit)));
+            next += 1;
+        }
+        current
+    }
+
+    fn spawn(&self, request: PageRequest, permit: Option<OwnedSemaphorePermit>) -> Fetching {
+        let client = Arc::clone(&self.client);
+        let events = self.events.clone();
+        let stream = self.stream;
+        let task = tokio::spawn(async move {
+            client
+                .fetch_page(stream, request.page, request.limit, &events)
+                .await
+        });
+        Fetching {
+            page: request.page,
+            task,
+            _permit: permit,
+        }
+    }
+
+    /// Waits for a fetch, reporting the client's events meanwhile.
+    async fn wait_for(
+        &mut self,
+        mut fetching: Fetching,
+    ) -> Result<Result<Page, ApiError>, OutputClosed> {
+        let outcome = loop {
+            tokio::select! {
+                biased;
+                Some(event) = self.event_source.recv() => report(self.output, event).await?,
+                joined = &mut fetching.task => break joined,
+            }
+        };
+        while let Ok(event) = self.event_source.try_recv() {
+            report(self.output, event).await?;
+        }
+        match outcome {
+            Ok(page) => Ok(page),
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            Err(error) => unreachable!("a fetch being waited for is never aborted: {error}"),
+        }
+    }
+
+    async fn send_notes(&self, notes: Vec<Note>) -> Result<(), OutputClosed> {
+        let name = self.stream.name;
+        for note in notes {
+            let message = match note {
+                Note::Running => {
+                    Message::stream_status(name, crate::protocol::StreamStatus::Running)
+                }
+                Note::Estimate(total) => Message::estimate(name, total),
+                Note::Log(level, text) => Message::log(level, text),
+                Note::State(state, records) => {
+                    Message::stream_state(name, state.to_json(), records)
+                }
+            };
+            self.output.send(&message).await?;
+        }
+        Ok(())
+    }
+
+    async fn log_progress(
+        &self,
+        summary: &StreamSummary,
+        started: Instant,
+    ) -> Result<(), OutputClosed> {
+        let seconds = started.elapsed().as_secs_f64();
+        let message = format!(
+            "{}: {} records in {} pages so far ({:.0} records/s), {} retries across the sync",
+            self.stream.name,
+            summary.records,
+            summary.pages,
+            summary.records as f64 / seconds.max(0.001),
+            self.client.stats.retries.load(Ordering::Relaxed)
+        );
+        self.output.log(LogLevel::Info, message).await
+    }
+}
+
+/// Turns a client event into the messages that report it.
+pub async fn report(output: &Output, event: ClientEvent) -> Result<(), OutputClosed> {
+    match event {
+        ClientEvent::Retrying {
+            stream,
+            request,
+            problem,
+            retry,
+            max_retries,
+            delay,
+            rate_limited,
+        } => {
+            let seconds = delay.as_secs_f64();
+            let text = match (rate_limited, max_retries) {
+                (Some(limited), _) => {
+                    output
+                        .send(&Message::rate_limited(stream, limited.resets_at_millis))
+                        .await?;
+                    if let Some(per_minute) = limited.cut_to {
+                        output
+                            .log(
+                                LogLevel::Info,
+                                format!(
+                                    "Polar's rate limit for the organization is spent (its budget is shared with \
+                                     everything that uses the organization's tokens): every request pauses until \
+                                     the window resets, then the sync paces itself at {per_minute:.0} requests per \
+                                     minute and speeds up again gradually"
+                                ),
+                            )
+                            .await?;
+                    }
+                    format!(
+                        "{stream}: Polar is {problem} for {request}; trying again in {seconds:.1} s"
+                    )
+                }
+                (None, Some(max)) => format!(
+                    "{stream}: Polar is {problem} for {request}; retry {retry} of {max} in {seconds:.1} s"
+                ),
+                (None, None) => {
+                    format!("{stream}: Polar is {problem} for {request}; retry in {seconds:.1} s")
+                }
+            };
+            output.log(LogLevel::Warn, text).await
+        }
+        ClientEvent::Answered {
+            request,
+            status,
+            elapsed,
+        } => {
+            output
+                .log(
+                    LogLevel::Debug,
+                    format!("{request} -> {status} in {} ms", elapsed.as_millis()),
+                )
+                .await
+        }
+    }
+}
