@@ -10,7 +10,7 @@
 //! - A 429 opens a **rate-limited episode**: every request pauses, and the rate is cut **once** for the
 //!   episode however many requests saw it (answers to requests sent before the episode began change
 //!   nothing). The cut goes to what the window has been granting us: the smaller of 90 % of the rate and
-//!   our successful requests over the last window.
+//!   our successful requests over the last window (whose length `Retry-After` gives).
 //! - Since `Retry-After` is the window's length, not the time left in it, the pause re-probes with one
 //!   request at a time every twelfth of it (at least one second, and all of it when it is short) until a
 //!   request succeeds: the window has reset, and the episode ends.
@@ -25,8 +25,10 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// The length of Polar's window, over which our own successes are counted.
-const WINDOW: Duration = Duration::from_secs(60);
+/// The longest window our own successes are remembered over (Polar's is 60 s; its `Retry-After` says which).
+const MAX_WINDOW: Duration = Duration::from_secs(120);
+/// The resolution of that memory.
+const TICK: Duration = Duration::from_millis(100);
 /// The cut when the window has granted us more than this share of the current rate.
 const CUT: f64 = 0.9;
 /// Recovery: this share of the ceiling per minute of requests succeeding.
@@ -48,7 +50,7 @@ pub struct Pacer {
     /// When the last episode began: answers to requests sent before it are old news.
     last_episode: Option<Instant>,
     last_recovery: Instant,
-    /// Our successes over the last window, one second per entry: (second, count).
+    /// Our successes over the last [`MAX_WINDOW`], one tick per entry: (tick, count).
     successes: VecDeque<(u64, u32)>,
     origin: Instant,
 }
@@ -90,15 +92,16 @@ impl Pacer {
 
     /// A request sent at `sent` succeeded at `now`.
     pub fn succeeded(&mut self, sent: Instant, now: Instant) {
-        let second = now.duration_since(self.origin).as_secs();
+        let tick = self.tick(now);
         match self.successes.back_mut() {
-            Some((last, count)) if *last == second => *count += 1,
-            _ => self.successes.push_back((second, 1)),
+            Some((last, count)) if *last == tick => *count += 1,
+            _ => self.successes.push_back((tick, 1)),
         }
+        let kept = (MAX_WINDOW.as_millis() / TICK.as_millis()) as u64;
         while self
             .successes
             .front()
-            .is_some_and(|(first, _)| second - first >= WINDOW.as_secs())
+            .is_some_and(|(first, _)| tick - first >= kept)
         {
             self.successes.pop_front();
         }
@@ -137,7 +140,9 @@ impl Pacer {
         }
         self.episode = Some(now);
         self.last_episode = Some(now);
-        let granted = self.successes_in_window() as f64 / WINDOW.as_secs_f64();
+        // Polar's `Retry-After` is its window's length: what the window granted us is our successes over it.
+        let window = retry_after.clamp(TICK, MAX_WINDOW);
+        let granted = self.successes_within(now, window) as f64 / window.as_secs_f64();
         self.rate = (self.rate * CUT)
             .min(granted)
             .clamp(self.ceiling * FLOOR, self.ceiling);
@@ -161,9 +166,17 @@ impl Pacer {
         self.rate * 60.0
     }
 
-    fn successes_in_window(&self) -> u64 {
+    fn tick(&self, now: Instant) -> u64 {
+        (now.duration_since(self.origin).as_millis() / TICK.as_millis()) as u64
+    }
+
+    fn successes_within(&self, now: Instant, window: Duration) -> u64 {
+        let since = self
+            .tick(now)
+            .checked_sub((window.as_millis() / TICK.as_millis()) as u64);
         self.successes
             .iter()
+            .filter(|(tick, _)| since.is_none_or(|since| *tick > since))
             .map(|(_, count)| u64::from(*count))
             .sum()
     }

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use jsonschema::Validator;
 use serde_json::{Value, json};
 
-pub use fake_polar::{Churn, FakePolar, Fault, FaultKind, Options, TOKEN};
+pub use fake_polar::{Churn, FakePolar, Fault, FaultKind, FixedWindow, Options, TOKEN};
 
 /// The eight streams, in the connector's order (the fake's list is the same).
 pub use fake_polar::data::STREAMS;

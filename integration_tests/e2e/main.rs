@@ -7,6 +7,7 @@ mod harness;
 mod bad_input;
 mod commands;
 mod faults;
+mod live;
 mod packaging;
 mod read;
 mod resume;

@@ -6,4 +6,7 @@ pub mod data;
 pub mod server;
 pub mod store;
 
-pub use server::{API_VERSION, Churn, FakePolar, Fault, FaultKind, LoggedRequest, Options, TOKEN};
+pub use server::{
+    API_VERSION, Churn, FakePolar, Fault, FaultKind, FixedWindow, LoggedRequest, Options, TOKEN,
+    WindowStats,
+};

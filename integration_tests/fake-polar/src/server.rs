@@ -34,6 +34,8 @@ pub struct Options {
     pub latency: Duration,
     /// Requests per minute before 429s (a sliding 60-second window); `None`: no limit.
     pub rate_limit_per_minute: Option<u32>,
+    /// Polar's own limiter: a fixed window shared with the organization's other traffic.
+    pub fixed_window: Option<FixedWindow>,
     /// Consecutive records sharing one creation time (1: none), to exercise tie handling.
     pub tie_every: usize,
     pub port: u16,
@@ -58,6 +60,7 @@ impl Options {
             scopes: None,
             latency: Duration::ZERO,
             rate_limit_per_minute: None,
+            fixed_window: None,
             tie_every: 1,
             port: 0,
             served_version: API_VERSION.to_owned(),
@@ -69,6 +72,34 @@ impl Options {
         self.counts.insert(stream.to_owned(), count);
         self
     }
+}
+
+/// Polar's rate limit as its server counts it: `limit` requests per fixed `window` for the whole organization,
+/// of which the merchant's other traffic sends `others` per window, evenly spread. A request in a spent window
+/// (ours or theirs) is refused with 429 and `Retry-After` equal to the whole window, as Polar does.
+#[derive(Debug, Clone, Copy)]
+pub struct FixedWindow {
+    pub limit: u32,
+    pub window: Duration,
+    pub others: u32,
+}
+
+/// What the fixed window counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WindowStats {
+    /// Other traffic's requests refused because the window was spent.
+    pub others_refused: u64,
+    pub others_served: u64,
+}
+
+#[derive(Debug, Default)]
+struct WindowState {
+    /// The window's index since the server started.
+    index: u64,
+    used: u32,
+    /// Other traffic's requests accounted for in this window.
+    others_sent: u32,
+    stats: WindowStats,
 }
 
 /// A fault to inject: what the server does instead of answering normally.
@@ -163,7 +194,9 @@ struct Shared {
     store: Mutex<Store>,
     options: Options,
     faults: Mutex<Vec<Fault>>,
-    churn: Mutex<Option<Churn>>,
+    churn: Mutex<Vec<Churn>>,
+    fixed: Mutex<WindowState>,
+    started: Instant,
     log: Mutex<Vec<LoggedRequest>>,
     window: Mutex<VecDeque<Instant>>,
     rng: Mutex<fastrand::Rng>,
@@ -196,7 +229,9 @@ impl FakePolar {
         let shared = Arc::new(Shared {
             store: Mutex::new(store),
             faults: Mutex::new(Vec::new()),
-            churn: Mutex::new(None),
+            churn: Mutex::new(Vec::new()),
+            fixed: Mutex::new(WindowState::default()),
+            started: Instant::now(),
             log: Mutex::new(Vec::new()),
             window: Mutex::new(VecDeque::new()),
             rng: Mutex::new(fastrand::Rng::with_seed(options.seed)),
@@ -269,8 +304,16 @@ impl FakePolar {
         self.shared.faults.lock().unwrap().clear();
     }
 
+    /// Churns `churn.stream` (replacing an earlier churn of the same stream).
     pub fn set_churn(&self, churn: Churn) {
-        *self.shared.churn.lock().unwrap() = Some(churn);
+        let mut churns = self.shared.churn.lock().unwrap();
+        churns.retain(|existing| existing.stream != churn.stream);
+        churns.push(churn);
+    }
+
+    /// What the fixed window refused and served of the other traffic so far.
+    pub fn window_stats(&self) -> WindowStats {
+        self.shared.fixed.lock().unwrap().stats
     }
 
     /// Ids deleted and created by churn so far.
@@ -394,6 +437,11 @@ async fn answer(
         }
         window.push_back(now);
     }
+    if let Some(fixed) = options.fixed_window {
+        if let Some(response) = fixed_window(shared, fixed) {
+            return response;
+        }
+    }
     if logged.authorization != format!("Bearer {}", options.token) {
         return error(
             StatusCode::UNAUTHORIZED,
@@ -497,6 +545,42 @@ async fn answer(
     }
 }
 
+/// Counts this request against the fixed window, after the other traffic due by now; `Some`: refused.
+fn fixed_window(shared: &Shared, fixed: FixedWindow) -> Option<Response> {
+    let elapsed = shared.started.elapsed();
+    let index = (elapsed.as_nanos() / fixed.window.as_nanos()) as u64;
+    let into = elapsed.as_secs_f64() - index as f64 * fixed.window.as_secs_f64();
+    let mut state = shared.fixed.lock().unwrap();
+    if state.index != index {
+        // Windows that passed unseen still saw their other traffic.
+        state.index = index;
+        state.used = 0;
+        state.others_sent = 0;
+    }
+    let others_due = (f64::from(fixed.others) * into / fixed.window.as_secs_f64()) as u32;
+    while state.others_sent < others_due {
+        state.others_sent += 1;
+        if state.used < fixed.limit {
+            state.used += 1;
+            state.stats.others_served += 1;
+        } else {
+            state.stats.others_refused += 1;
+        }
+    }
+    if state.used < fixed.limit {
+        state.used += 1;
+        return None;
+    }
+    let seconds = fixed.window.as_secs_f64().ceil() as u64;
+    Some(
+        Response::builder()
+            .status(StatusCode::TOO_MANY_REQUESTS)
+            .header(header::RETRY_AFTER, seconds.to_string())
+            .body(Body::empty())
+            .unwrap(),
+    )
+}
+
 fn json_response(body: bytes::Bytes) -> Response {
     Response::builder()
         .status(StatusCode::OK)
@@ -532,10 +616,10 @@ fn take_fault(shared: &Shared, resource: &str, page: u32) -> Option<FaultKind> {
 
 /// Creates and deletes records of the churned stream before this request is answered.
 fn churn(shared: &Shared, resource: &str) {
-    let mut churn_slot = shared.churn.lock().unwrap();
-    let Some(churn) = churn_slot
-        .as_mut()
-        .filter(|churn| churn.stream == resource && churn.requests > 0)
+    let mut churns = shared.churn.lock().unwrap();
+    let Some(churn) = churns
+        .iter_mut()
+        .find(|churn| churn.stream == resource && churn.requests > 0)
     else {
         return;
     };
