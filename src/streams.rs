@@ -20,6 +20,10 @@ pub struct StreamDef {
     /// customers). Each criterion is also the name of a field of the record, which the reader uses to detect
     /// ties and shifts (see `reader`).
     pub sorting: &'static [&'static str],
+    /// Whether `sorting` orders every record uniquely (its last criterion is unique within an organization),
+    /// so no two records can tie on every criterion. Where they can, tie groups at page boundaries are verified
+    /// (see `reader::core`).
+    pub unique_order: bool,
     /// The JSON schema of one record (Polar API 2026-10), from `schemas/<name>.json`.
     pub schema: &'static str,
 }
@@ -31,6 +35,7 @@ pub const STREAMS: &[StreamDef] = &[
         scope: "customers:read",
         description: "Customers of the organization, individuals and teams, with billing details and metadata.",
         sorting: &["created_at", "email"],
+        unique_order: false,
         schema: include_str!("../schemas/customers.json"),
     },
     StreamDef {
@@ -39,6 +44,7 @@ pub const STREAMS: &[StreamDef] = &[
         scope: "products:read",
         description: "Products, one-time and recurring, archived included, with their prices, benefits and media.",
         sorting: &["created_at", "name"],
+        unique_order: false,
         schema: include_str!("../schemas/products.json"),
     },
     StreamDef {
@@ -47,6 +53,7 @@ pub const STREAMS: &[StreamDef] = &[
         scope: "orders:read",
         description: "Orders (purchases and subscription renewals) with amounts, taxes, refunds and line items.",
         sorting: &["created_at", "invoice_number"],
+        unique_order: true,
         schema: include_str!("../schemas/orders.json"),
     },
     StreamDef {
@@ -58,6 +65,7 @@ pub const STREAMS: &[StreamDef] = &[
         // starts (null before that, and nulls sort last in ascending order). The customer, then the amount,
         // split the many subscriptions that have not started (all null) into small tie groups.
         sorting: &["started_at", "customer", "amount"],
+        unique_order: false,
         schema: include_str!("../schemas/subscriptions.json"),
     },
     StreamDef {
@@ -66,6 +74,7 @@ pub const STREAMS: &[StreamDef] = &[
         scope: "refunds:read",
         description: "Refunds of orders, with amount, tax, reason and status.",
         sorting: &["created_at", "amount"],
+        unique_order: false,
         schema: include_str!("../schemas/refunds.json"),
     },
     StreamDef {
@@ -74,6 +83,7 @@ pub const STREAMS: &[StreamDef] = &[
         scope: "checkouts:read",
         description: "Checkout sessions, open, confirmed, succeeded, failed and expired.",
         sorting: &["created_at"],
+        unique_order: false,
         schema: include_str!("../schemas/checkouts.json"),
     },
     StreamDef {
@@ -82,6 +92,7 @@ pub const STREAMS: &[StreamDef] = &[
         scope: "benefits:read",
         description: "Benefits granted with products: custom, Discord, GitHub repository, downloadables, license keys, meter credits, feature flags and Slack shared channels.",
         sorting: &["created_at", "description"],
+        unique_order: false,
         schema: include_str!("../schemas/benefits.json"),
     },
     StreamDef {
@@ -90,6 +101,7 @@ pub const STREAMS: &[StreamDef] = &[
         scope: "organizations:read",
         description: "The organization the token belongs to, with its profile, settings and status.",
         sorting: &["created_at", "slug"],
+        unique_order: true,
         schema: include_str!("../schemas/organizations.json"),
     },
 ];

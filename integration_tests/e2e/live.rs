@@ -101,6 +101,38 @@ fn every_tuning_finishes_exactly_while_records_are_deleted_and_created() {
 }
 
 #[test]
+fn ties_and_deletions_together_lose_nothing() {
+    // Every 5 records share a creation time (checkouts sort by creation time alone, so they tie), the server
+    // reshuffles ties on every request, and records are deleted before the current position while paging.
+    for env in [&[][..], &[("SOURCE_POLAR_PAGES_AHEAD", "1")][..]] {
+        let mut options = Options::with_records(0)
+            .count("checkouts", 900)
+            .count("refunds", 700);
+        options.tie_every = 5;
+        let server = FakePolar::start(options);
+        let before: Vec<(&str, Vec<String>)> = ["checkouts", "refunds"]
+            .into_iter()
+            .map(|stream| (stream, server.ids(stream)))
+            .collect();
+        for stream in ["checkouts", "refunds"] {
+            server.set_churn(Churn {
+                stream: stream.into(),
+                creates_per_request: 0,
+                deletes_per_request: 1,
+                requests: 8,
+            });
+        }
+        let files = Files::new();
+        let run = read_with_env(&config_file(&files, &server), None, None, env);
+        run.compliant();
+        assert_eq!(run.code, 0, "{env:?}: {}", run.stdout);
+        for (stream, ids) in &before {
+            assert_survivors_delivered(&run, &server, stream, ids);
+        }
+    }
+}
+
+#[test]
 fn unusable_tuning_is_a_config_error_naming_the_variable() {
     let server = FakePolar::start(Options::with_records(5));
     let files = Files::new();

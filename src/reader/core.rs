@@ -56,6 +56,7 @@ use std::collections::VecDeque;
 
 use crate::page::{HashedSet, Page};
 use crate::protocol::LogLevel;
+use crate::streams::StreamDef;
 
 use super::checkpoint::{Checkpoint, Resume, StreamState};
 
@@ -155,6 +156,8 @@ struct TieGroup {
     members: HashedSet,
     /// Whether it spans a page boundary (only then can request-to-request reordering hurt).
     spans_pages: bool,
+    /// The largest count change at a page boundary it reached: its offsets are uncertain by that much.
+    slack: u64,
     /// Windows fetched for it so far (each wider than the last).
     windows: u32,
 }
@@ -170,6 +173,8 @@ struct TailSeen {
 pub struct StreamCore {
     name: &'static str,
     sorting: &'static [&'static str],
+    /// Records can tie on every sort criterion.
+    ties: bool,
     limit: u32,
     /// A checkpoint to verify before the main pass starts.
     resume: Option<Resume>,
@@ -185,6 +190,8 @@ pub struct StreamCore {
     unverified: VecDeque<TieGroup>,
     /// The count the previous page of the main pass reported.
     last_total: Option<u64>,
+    /// The count change at the start of the main page being emitted, where records can tie.
+    boundary_change: u64,
     /// The count the latest response reported, and whether counts ever differed.
     latest_total: Option<u64>,
     totals_changed: bool,
@@ -202,12 +209,7 @@ pub struct StreamCore {
 }
 
 impl StreamCore {
-    pub fn new(
-        name: &'static str,
-        sorting: &'static [&'static str],
-        limit: u32,
-        resume: Option<Resume>,
-    ) -> StreamCore {
+    pub fn new(stream: &'static StreamDef, limit: u32, resume: Option<Resume>) -> StreamCore {
         let resume = resume.filter(|resume| resume.page > 1);
         let mut queue = VecDeque::new();
         if let Some(resume) = &resume {
@@ -218,8 +220,9 @@ impl StreamCore {
             });
         }
         StreamCore {
-            name,
-            sorting,
+            name: stream.name,
+            sorting: stream.sorting,
+            ties: !stream.unique_order,
             limit,
             resume,
             first_page: 1,
@@ -230,6 +233,7 @@ impl StreamCore {
             group: None,
             unverified: VecDeque::new(),
             last_total: None,
+            boundary_change: 0,
             latest_total: None,
             totals_changed: false,
             tail: None,
@@ -387,6 +391,13 @@ impl StreamCore {
             .last_total
             .map_or(0, |total| total.abs_diff(page.total_count));
         self.last_total = Some(page.total_count);
+        // Where the count changed at this page's start, the tie groups on both sides of the boundary may have
+        // straddled it (shown on each side in a different order) and moved since: each is verified by a window.
+        self.boundary_change = if self.ties { change } else { 0 };
+        if let Some(group) = self.group.as_mut().filter(|_| self.boundary_change > 0) {
+            group.spans_pages = true;
+            group.slack = group.slack.max(change);
+        }
         let emitted = self.emit(page, Some(self.base_offset(number)));
         self.remember_last_id(page);
         self.checkpoint_due = true;
@@ -584,7 +595,10 @@ impl StreamCore {
         match self.group.as_mut() {
             Some(group) if group.key == sort_key => {
                 group.last_offset = offset;
-                group.spans_pages |= page_start;
+                if page_start {
+                    group.spans_pages = true;
+                    group.slack = group.slack.max(self.boundary_change);
+                }
             }
             _ => {
                 self.close_group();
@@ -593,7 +607,8 @@ impl StreamCore {
                     first_offset: offset,
                     last_offset: offset,
                     members: HashedSet::default(),
-                    spans_pages: false,
+                    spans_pages: page_start && self.boundary_change > 0,
+                    slack: if page_start { self.boundary_change } else { 0 },
                     windows: 0,
                 });
             }
@@ -601,13 +616,14 @@ impl StreamCore {
     }
 
     /// The group that just ended must have yielded one distinct id per offset. If it crossed a page boundary
-    /// and did not, one window holding the whole group is fetched next.
+    /// and did not, or the count changed at a boundary it reached (its offsets are then uncertain), one window
+    /// holding the whole group is fetched next.
     fn close_group(&mut self) {
         let Some(group) = self.group.take() else {
             return;
         };
         let size = group.last_offset - group.first_offset + 1;
-        if !group.spans_pages || group.members.len() as u64 >= size {
+        if !group.spans_pages || (group.slack == 0 && group.members.len() as u64 >= size) {
             if let Some(current) = self.recent.back_mut() {
                 current.extend(group.members);
             }
@@ -625,11 +641,11 @@ impl StreamCore {
         self.request_window(group, false);
     }
 
-    /// Queues the window of `group` (first, or right away when `again`), one record wider on each side, and
-    /// twice as wide with each attempt: one record of another key on either side proves the window holds the
-    /// whole group, wherever deletions moved it.
+    /// Queues the window of `group` (first, or right away when `again`), wider on each side than the group's
+    /// uncertainty, and twice as wide with each attempt: one record of another key on either side proves the
+    /// window holds the whole group, wherever deletions moved it.
     fn request_window(&mut self, mut group: TieGroup, again: bool) {
-        let margin = 1u64 << group.windows;
+        let margin = (group.slack + 1) << group.windows;
         let first = group.first_offset.saturating_sub(margin);
         let last = group.last_offset + margin;
         let window = covering_window(first, last, self.limit).filter(|_| group.windows < 3);

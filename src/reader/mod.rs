@@ -122,7 +122,7 @@ impl<'a> StreamReader<'a> {
     ) -> Result<Result<StreamSummary, StreamError>, OutputClosed> {
         let started = Instant::now();
         let mut last_progress = Instant::now();
-        let mut core = StreamCore::new(self.stream.name, self.stream.sorting, PAGE_SIZE, resume);
+        let mut core = StreamCore::new(self.stream, PAGE_SIZE, resume);
         let mut ahead: VecDeque<Fetching> = VecDeque::new();
         loop {
             let step = core.next();
