@@ -44,7 +44,7 @@ async fn verdict(
     events: &mpsc::UnboundedSender<ClientEvent>,
 ) -> Result<(), String> {
     // One request first, so that an unreachable server or a bad token is said once, not for every stream.
-    let first = client.fetch_page(&STREAMS[0], 1, 1, events).await;
+    let first = client.fetch_page(&STREAMS[0], 1, 1, None, events).await;
     if let Err(ApiError::Exhausted { problem, .. }) = &first {
         return Err(format!(
             "cannot reach Polar at {}: it kept {problem}. Check 'server' and 'base_url', and that this machine \
@@ -55,7 +55,7 @@ async fn verdict(
     let rest = join_all(
         STREAMS[1..]
             .iter()
-            .map(|stream| client.fetch_page(stream, 1, 1, events)),
+            .map(|stream| client.fetch_page(stream, 1, 1, None, events)),
     )
     .await;
     let results = std::iter::once(first).chain(rest);

@@ -42,6 +42,8 @@ pub struct RequestLabel {
     pub path: &'static str,
     pub page: u32,
     pub limit: u32,
+    /// The creation filter and its value, when paging by key.
+    pub after: Option<(&'static str, Arc<str>)>,
 }
 
 impl fmt::Display for RequestLabel {
@@ -49,6 +51,9 @@ impl fmt::Display for RequestLabel {
         write!(f, "GET {} page {}", self.path, self.page)?;
         if self.limit != PAGE_SIZE {
             write!(f, " (limit {})", self.limit)?;
+        }
+        if let Some((filter, value)) = &self.after {
+            write!(f, " ({filter} {value})")?;
         }
         Ok(())
     }
@@ -210,19 +215,26 @@ impl PolarClient {
         })
     }
 
-    /// Fetches one page of `stream`, retrying what is worth retrying. Rate-limited answers are waited out
-    /// within the total wait budget without using up attempts: they say "later", not "broken".
+    /// Fetches one page of `stream` (of the records created after `after`, through the stream's creation
+    /// filter, when given), retrying what is worth retrying. Rate-limited answers are waited out within the
+    /// total wait budget without using up attempts: they say "later", not "broken".
     pub async fn fetch_page(
         &self,
         stream: &'static StreamDef,
         page: u32,
         limit: u32,
+        after: Option<Arc<str>>,
         events: &Events,
     ) -> Result<Page, ApiError> {
+        let after = match (stream.creation_filter, after) {
+            (Some(filter), Some(value)) => Some((filter, value)),
+            _ => None,
+        };
         let label = RequestLabel {
             path: stream.path,
             page,
             limit,
+            after,
         };
         let mut url = self.config.endpoint(stream.path);
         {
@@ -232,6 +244,9 @@ impl PolarClient {
                 .append_pair("limit", &limit.to_string());
             for criterion in stream.sorting {
                 query.append_pair("sorting", criterion);
+            }
+            if let Some((filter, value)) = &label.after {
+                query.append_pair(filter, value);
             }
         }
         let mut delays = backon::ExponentialBuilder::default()

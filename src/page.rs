@@ -40,6 +40,8 @@ pub struct Item {
     pub id: u64,
     /// A hash of the raw JSON of every sort criterion's field (`null` when absent).
     pub sort_key: u64,
+    /// Where the raw JSON of the first sort criterion's field lies in the page body (empty when absent).
+    first_sort_text: Range<usize>,
 }
 
 #[derive(Debug)]
@@ -113,6 +115,12 @@ impl Page {
     /// The record's `id` as raw JSON (a quoted string for Polar).
     pub fn id_json(&self, item: &Item) -> &str {
         &self.body[item.id_text.clone()]
+    }
+
+    /// The raw JSON of the record's first sort field (`created_at` for most streams), `None` when absent.
+    pub fn first_sort_json(&self, item: &Item) -> Option<&str> {
+        let text = &self.body[item.first_sort_text.clone()];
+        (!text.is_empty()).then_some(text)
     }
 }
 
@@ -351,11 +359,16 @@ impl<'de> Visitor<'de> for ItemSeed<'_> {
             std::hash::Hash::hash(value.unwrap_or("null"), &mut hasher);
         }
         let id_start = offset_of(self.body, id);
+        let first_sort_text = sort_values[0].map_or(0..0, |text| {
+            let at = offset_of(self.body, text);
+            at..at + text.len()
+        });
         Ok(Ok(Item {
             json: start..end,
             id_text: id_start..id_start + id.len(),
             id: hash(id),
             sort_key: std::hash::Hasher::finish(&hasher),
+            first_sort_text,
         }))
     }
 }
@@ -370,7 +383,8 @@ mod tests {
             {"created_at": null, "id": "b"}], "pagination": {"total_count": 2, "max_page": 1}}"#;
         let page = Page::parse(body.to_owned(), &["created_at", "email"]).unwrap();
         assert_eq!(page.total_count, 2);
-        assert_eq!(page.total_count, 2);
+        assert_eq!(page.first_sort_json(&page.items[0]), Some("\"t1\""));
+        assert_eq!(page.first_sort_json(&page.items[1]), Some("null"));
         assert_eq!(
             page.text(&page.items[0]),
             r#"{"id": "a", "n": 1.50, "created_at": "t1", "x": {"id": "inner"}}"#

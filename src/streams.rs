@@ -24,6 +24,9 @@ pub struct StreamDef {
     /// so no two records can tie on every criterion. Where they can, tie groups at page boundaries are verified
     /// (see `reader::core`).
     pub unique_order: bool,
+    /// The list's strict filter on the first sort criterion, when Polar has one (`created_after` on orders):
+    /// the reader then pages by key through it, which no deletion or creation can shift (see `reader::core`).
+    pub creation_filter: Option<&'static str>,
     /// The JSON schema of one record (Polar API 2026-10), from `schemas/<name>.json`.
     pub schema: &'static str,
 }
@@ -36,6 +39,7 @@ pub const STREAMS: &[StreamDef] = &[
         description: "Customers of the organization, individuals and teams, with billing details and metadata.",
         sorting: &["created_at", "email"],
         unique_order: false,
+        creation_filter: None,
         schema: include_str!("../schemas/customers.json"),
     },
     StreamDef {
@@ -45,6 +49,7 @@ pub const STREAMS: &[StreamDef] = &[
         description: "Products, one-time and recurring, archived included, with their prices, benefits and media.",
         sorting: &["created_at", "name"],
         unique_order: false,
+        creation_filter: None,
         schema: include_str!("../schemas/products.json"),
     },
     StreamDef {
@@ -54,6 +59,7 @@ pub const STREAMS: &[StreamDef] = &[
         description: "Orders (purchases and subscription renewals) with amounts, taxes, refunds and line items.",
         sorting: &["created_at", "invoice_number"],
         unique_order: true,
+        creation_filter: Some("created_after"),
         schema: include_str!("../schemas/orders.json"),
     },
     StreamDef {
@@ -66,6 +72,7 @@ pub const STREAMS: &[StreamDef] = &[
         // split the many subscriptions that have not started (all null) into small tie groups.
         sorting: &["started_at", "customer", "amount"],
         unique_order: false,
+        creation_filter: None,
         schema: include_str!("../schemas/subscriptions.json"),
     },
     StreamDef {
@@ -75,6 +82,7 @@ pub const STREAMS: &[StreamDef] = &[
         description: "Refunds of orders, with amount, tax, reason and status.",
         sorting: &["created_at", "amount"],
         unique_order: false,
+        creation_filter: None,
         schema: include_str!("../schemas/refunds.json"),
     },
     StreamDef {
@@ -84,6 +92,7 @@ pub const STREAMS: &[StreamDef] = &[
         description: "Checkout sessions, open, confirmed, succeeded, failed and expired.",
         sorting: &["created_at"],
         unique_order: false,
+        creation_filter: None,
         schema: include_str!("../schemas/checkouts.json"),
     },
     StreamDef {
@@ -93,6 +102,7 @@ pub const STREAMS: &[StreamDef] = &[
         description: "Benefits granted with products: custom, Discord, GitHub repository, downloadables, license keys, meter credits, feature flags and Slack shared channels.",
         sorting: &["created_at", "description"],
         unique_order: false,
+        creation_filter: None,
         schema: include_str!("../schemas/benefits.json"),
     },
     StreamDef {
@@ -102,6 +112,7 @@ pub const STREAMS: &[StreamDef] = &[
         description: "The organization the token belongs to, with its profile, settings and status.",
         sorting: &["created_at", "slug"],
         unique_order: true,
+        creation_filter: None,
         schema: include_str!("../schemas/organizations.json"),
     },
 ];

@@ -17,14 +17,14 @@ fn status_fault(stream: &str, status: u16, retry_after: Option<&str>, body: &str
     )
 }
 
-/// Reads orders and customers with `faults` injected; returns the run and the server.
+/// Reads refunds and customers with `faults` injected; returns the run and the server.
 fn read_with_faults(faults: Vec<Fault>, env: &[(&str, &str)]) -> (Run, FakePolar) {
     let server = FakePolar::start(Options::with_records(250));
     for fault in faults {
         server.push_fault(fault);
     }
     let files = Files::new();
-    let catalog = files.json("catalog.json", &catalog(&["orders", "customers"]));
+    let catalog = files.json("catalog.json", &catalog(&["refunds", "customers"]));
     let run = read_with_env(&config_file(&files, &server), Some(&catalog), None, env);
     run.compliant();
     (run, server)
@@ -36,44 +36,52 @@ fn transient_faults_are_survived_with_exact_records() {
         (
             "500, 502, 504, 408 in a row",
             vec![
-                status_fault("orders", 500, None, "{\"detail\": \"boom\"}").pages(2, 2),
-                status_fault("orders", 502, None, "<html><body>Bad gateway</body></html>")
-                    .pages(2, 2),
-                status_fault("orders", 504, None, "").pages(2, 2),
-                status_fault("orders", 408, None, "").pages(2, 2),
+                status_fault("refunds", 500, None, "{\"detail\": \"boom\"}").pages(2, 2),
+                status_fault(
+                    "refunds",
+                    502,
+                    None,
+                    "<html><body>Bad gateway</body></html>",
+                )
+                .pages(2, 2),
+                status_fault("refunds", 504, None, "").pages(2, 2),
+                status_fault("refunds", 408, None, "").pages(2, 2),
             ],
         ),
         (
             "503 with Retry-After as an HTTP date",
-            vec![status_fault("orders", 503, Some(&httpdate_in(1)), "").pages(3, 3)],
+            vec![status_fault("refunds", 503, Some(&httpdate_in(1)), "").pages(3, 3)],
         ),
         (
             "a body cut short",
             vec![
-                Fault::new("orders", FaultKind::CutBody)
+                Fault::new("refunds", FaultKind::CutBody)
                     .pages(1, 1)
                     .times(2),
             ],
         ),
         (
             "malformed JSON",
-            vec![Fault::new("orders", FaultKind::MalformedJson).pages(2, 2)],
+            vec![Fault::new("refunds", FaultKind::MalformedJson).pages(2, 2)],
         ),
         (
             "an HTML page with 200",
             vec![
-                Fault::new("orders", FaultKind::Body("<html>maintenance</html>".into()))
-                    .pages(2, 2),
+                Fault::new(
+                    "refunds",
+                    FaultKind::Body("<html>maintenance</html>".into()),
+                )
+                .pages(2, 2),
             ],
         ),
         (
             "a slow answer past the timeout",
-            vec![Fault::new("orders", FaultKind::Delay(Duration::from_secs(3))).pages(2, 2)],
+            vec![Fault::new("refunds", FaultKind::Delay(Duration::from_secs(3))).pages(2, 2)],
         ),
         (
             "an indented body",
             vec![
-                Fault::new("orders", FaultKind::Indented)
+                Fault::new("refunds", FaultKind::Indented)
                     .pages(1, 3)
                     .times(3),
             ],
@@ -83,9 +91,13 @@ fn transient_faults_are_survived_with_exact_records() {
         let (run, server) =
             read_with_faults(faults, &[("SOURCE_POLAR_REQUEST_TIMEOUT_MS", "1000")]);
         assert_eq!(run.code, 0, "{name}: {}", run.stdout);
-        assert_same_records(&run, &server, "orders");
+        assert_same_records(&run, &server, "refunds");
         assert_same_records(&run, &server, "customers");
-        assert_eq!(run.statuses("orders").last().unwrap(), "COMPLETE", "{name}");
+        assert_eq!(
+            run.statuses("refunds").last().unwrap(),
+            "COMPLETE",
+            "{name}"
+        );
     }
 }
 
@@ -99,11 +111,11 @@ fn httpdate_in(seconds: u64) -> String {
 fn rate_limits_are_honoured_and_reported() {
     let started = Instant::now();
     let (run, server) = read_with_faults(
-        vec![status_fault("orders", 429, Some("2"), "").pages(2, 2)],
+        vec![status_fault("refunds", 429, Some("2"), "").pages(2, 2)],
         &[],
     );
     assert_eq!(run.code, 0, "{}", run.stdout);
-    assert_same_records(&run, &server, "orders");
+    assert_same_records(&run, &server, "refunds");
     assert!(
         started.elapsed() >= Duration::from_secs(2),
         "Retry-After was waited out"
@@ -120,42 +132,49 @@ fn rate_limits_are_honoured_and_reported() {
     );
     assert_eq!(
         rate_limited[0]["trace"]["stream_status"]["stream_descriptor"]["name"],
-        "orders"
+        "refunds"
     );
 }
 
 #[test]
 fn exhausted_retries_fail_the_stream_as_transient_and_spare_the_others() {
     let (run, server) = read_with_faults(
-        vec![status_fault("orders", 503, None, "").pages(2, 2).times(100)],
+        vec![
+            status_fault("refunds", 503, None, "")
+                .pages(2, 2)
+                .times(100),
+        ],
         &[("SOURCE_POLAR_MAX_ATTEMPTS", "4")],
     );
     assert_ne!(run.code, 0);
-    assert_eq!(run.statuses("orders"), ["STARTED", "RUNNING", "INCOMPLETE"]);
+    assert_eq!(
+        run.statuses("refunds"),
+        ["STARTED", "RUNNING", "INCOMPLETE"]
+    );
     assert_eq!(run.statuses("customers").last().unwrap(), "COMPLETE");
     assert_same_records(&run, &server, "customers");
     let errors = run.trace_errors();
     let stream_error = errors
         .iter()
-        .find(|e| e["stream_descriptor"]["name"] == "orders")
+        .find(|e| e["stream_descriptor"]["name"] == "refunds")
         .expect("a stream error");
     assert_eq!(stream_error["failure_type"], "transient_error");
     let message = stream_error["message"].as_str().unwrap();
     assert!(
-        message.contains("Polar kept answering 503 Service Unavailable for GET /v1/orders/ page 2 after 4 attempts over"),
+        message.contains("Polar kept answering 503 Service Unavailable for GET /v1/refunds/ page 2 after 4 attempts over"),
         "{message}"
     );
     assert!(
         errors.last().unwrap()["message"]
             .as_str()
             .unwrap()
-            .contains("orders"),
+            .contains("refunds"),
         "the final error names the stream"
     );
     let attempts = server
         .requests()
         .iter()
-        .filter(|r| r.stream == "orders" && r.page == 2)
+        .filter(|r| r.stream == "refunds" && r.page == 2)
         .count();
     assert_eq!(attempts, 4);
 }
@@ -206,22 +225,22 @@ fn a_missing_scope_fails_only_its_stream() {
 fn off_contract_answers_fail_loudly_as_system_errors() {
     for (fault, expected) in [
         (
-            Fault::new("orders", FaultKind::ItemWithoutId).pages(2, 2),
+            Fault::new("refunds", FaultKind::ItemWithoutId).pages(2, 2),
             "item 0 of the page has no 'id'",
         ),
         (
             Fault::new(
-                "orders",
+                "refunds",
                 FaultKind::Body("{\"pagination\": {\"total_count\": 1, \"max_page\": 1}}".into()),
             ),
             "no 'items' array",
         ),
         (
-            status_fault("orders", 400, None, "{\"detail\": \"bad\"}"),
+            status_fault("refunds", 400, None, "{\"detail\": \"bad\"}"),
             "HTTP 400: {\"detail\": \"bad\"}",
         ),
         (
-            status_fault("orders", 404, None, "{\"detail\": \"Not Found\"}"),
+            status_fault("refunds", 404, None, "{\"detail\": \"Not Found\"}"),
             "does not accept API version 2026-10",
         ),
     ] {
@@ -230,7 +249,7 @@ fn off_contract_answers_fail_loudly_as_system_errors() {
         let error = run
             .trace_errors()
             .into_iter()
-            .find(|e| e["stream_descriptor"]["name"] == "orders")
+            .find(|e| e["stream_descriptor"]["name"] == "refunds")
             .unwrap()
             .clone();
         assert_eq!(error["failure_type"], "system_error");
@@ -267,14 +286,14 @@ fn churn_during_the_sync_loses_and_doubles_nothing() {
     for (creates, deletes) in [(2, 0), (0, 1), (1, 2), (0, 3)] {
         let server = FakePolar::start(Options::with_records(600));
         server.set_churn(Churn {
-            stream: "orders".into(),
+            stream: "refunds".into(),
             creates_per_request: creates,
             deletes_per_request: deletes,
             requests: 6,
         });
-        let before = server.ids("orders");
+        let before = server.ids("refunds");
         let files = Files::new();
-        let catalog = files.json("catalog.json", &catalog(&["orders"]));
+        let catalog = files.json("catalog.json", &catalog(&["refunds"]));
         let run = read_with_env(
             &config_file(&files, &server),
             Some(&catalog),
@@ -284,7 +303,7 @@ fn churn_during_the_sync_loses_and_doubles_nothing() {
         run.compliant();
         let (deleted, _created) = server.churned();
         let delivered: std::collections::HashSet<String> =
-            run.record_ids("orders").into_iter().collect();
+            run.record_ids("refunds").into_iter().collect();
         let lived: Vec<&String> = before.iter().filter(|id| !deleted.contains(id)).collect();
         assert_eq!(run.code, 0, "churn +{creates}/-{deletes}: {}", run.stdout);
         for id in lived {
@@ -305,12 +324,12 @@ fn the_tightest_prefetch_budget_still_completes_with_ties_and_churn() {
     options.tie_every = 7;
     let server = FakePolar::start(options);
     server.set_churn(Churn {
-        stream: "orders".into(),
+        stream: "refunds".into(),
         creates_per_request: 0,
         deletes_per_request: 1,
         requests: 4,
     });
-    let before = server.ids("orders");
+    let before = server.ids("refunds");
     let files = Files::new();
     let run = read_with_env(
         &config_file(&files, &server),
@@ -324,14 +343,14 @@ fn the_tightest_prefetch_budget_still_completes_with_ties_and_churn() {
     );
     run.compliant();
     assert_eq!(run.code, 0, "{}", run.stdout);
-    for stream in STREAMS.iter().filter(|stream| **stream != "orders") {
+    for stream in STREAMS.iter().filter(|stream| **stream != "refunds") {
         assert_same_records(&run, &server, stream);
     }
     let (deleted, _) = server.churned();
     assert!(!deleted.is_empty(), "the churn ran");
-    let delivered = run.record_ids("orders");
+    let delivered = run.record_ids("refunds");
     let unique: std::collections::HashSet<&String> = delivered.iter().collect();
-    assert_eq!(unique.len(), delivered.len(), "no order twice");
+    assert_eq!(unique.len(), delivered.len(), "no refund twice");
     for id in before.iter().filter(|id| !deleted.contains(id)) {
         assert!(
             unique.contains(id),

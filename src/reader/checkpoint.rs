@@ -25,6 +25,9 @@ pub struct Checkpoint {
     pub sorting: Vec<String>,
     /// The `id` of the last record of the page before `page`.
     pub last_id: Option<String>,
+    /// When paging by key: the creation filter's value that `page` counts from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_after: Option<String>,
 }
 
 /// What a STATE message of a stream carries.
@@ -50,6 +53,8 @@ impl StreamState {
 pub struct Resume {
     pub page: u32,
     pub last_id: Option<String>,
+    /// When paging by key: the filter's value `page` counts from.
+    pub created_after: Option<String>,
 }
 
 /// Reads the input state of `stream`. `Ok(None)`: start from page 1 (no state, or the stream completed).
@@ -83,9 +88,23 @@ pub fn resume_point(
             "the checkpoint was taken with another sort order ({state})"
         ));
     }
+    match (stream.creation_filter, &checkpoint.created_after) {
+        (None, Some(_)) => {
+            return Err(format!(
+                "the checkpoint pages by a creation filter this stream does not have ({state})"
+            ));
+        }
+        (Some(_), None) if checkpoint.page > 1 => {
+            return Err(format!(
+                "the checkpoint was taken by offset paging, and this stream now pages by key ({state})"
+            ));
+        }
+        _ => {}
+    }
     Ok(Some(Resume {
         page: checkpoint.page,
         last_id: checkpoint.last_id,
+        created_after: checkpoint.created_after,
     }))
 }
 
@@ -101,22 +120,36 @@ mod tests {
     #[test]
     fn a_checkpoint_round_trips_through_its_json() {
         let checkpoint = Checkpoint {
-            page: 7,
+            page: 2,
             limit: 100,
             sorting: orders().sorting.iter().map(|s| s.to_string()).collect(),
             last_id: Some("ord_1".into()),
+            created_after: Some("2026-01-02T03:04:05.000006Z".into()),
         };
         let json = StreamState::InProgress(checkpoint).to_json();
         assert_eq!(
             json,
-            json!({"page": 7, "limit": 100, "sorting": ["created_at", "invoice_number"], "last_id": "ord_1"})
+            json!({"page": 2, "limit": 100, "sorting": ["created_at", "invoice_number"], "last_id": "ord_1",
+                   "created_after": "2026-01-02T03:04:05.000006Z"})
         );
         assert_eq!(
             resume_point(orders(), 100, Some(&json)),
             Ok(Some(Resume {
-                page: 7,
-                last_id: Some("ord_1".into())
+                page: 2,
+                last_id: Some("ord_1".into()),
+                created_after: Some("2026-01-02T03:04:05.000006Z".into()),
             }))
+        );
+        let customers = streams::find("customers").unwrap();
+        let offset =
+            json!({"page": 7, "limit": 100, "sorting": ["created_at", "email"], "last_id": "c"});
+        assert_eq!(
+            resume_point(customers, 100, Some(&offset))
+                .unwrap()
+                .unwrap()
+                .page,
+            7,
+            "an offset checkpoint has no 'created_after'"
         );
     }
 
@@ -145,6 +178,7 @@ mod tests {
             (other_limit, "page size"),
             (other_sort, "sort order"),
             (page_zero, "'page'"),
+            (base.clone(), "offset paging"),
             (json!({"cursor": "x"}), "not one this connector wrote"),
             (json!({"page": "3"}), "not one this connector wrote"),
         ] {

@@ -53,6 +53,7 @@
 //! restart point. If it is not found, the stream restarts from page 1.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use crate::page::{HashedSet, Page};
 use crate::protocol::LogLevel;
@@ -66,6 +67,8 @@ const REMEMBERED_PAGES: usize = 5;
 const MAX_RECOVERED_PAGES: u64 = 3;
 /// Reads of the tail, after the main pass, while the count keeps growing.
 const MAX_TAIL_READS: u32 = 4;
+/// Paging by key: restarts of one instant's records (more than a page of them) when their count moves.
+const MAX_GROUP_RESTARTS: u32 = 3;
 
 /// Why a request is made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,11 +86,13 @@ pub enum Purpose {
 }
 
 /// One page to fetch.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageRequest {
     pub page: u32,
     pub limit: u32,
     pub purpose: Purpose,
+    /// When paging by key: the value of the stream's creation filter (records created strictly after it).
+    pub after: Option<Arc<str>>,
 }
 
 /// What the core wants next.
@@ -136,6 +141,11 @@ pub enum LossError {
          run the sync again when fewer records are being deleted"
     )]
     TooMuchChurn { stream: &'static str, change: u64 },
+    #[error(
+        "more than a page of {stream} share one creation time and their number kept changing while the sync \
+         read them; run the sync again"
+    )]
+    BusyInstant { stream: &'static str },
 }
 
 /// What one stream delivered.
@@ -175,6 +185,11 @@ pub struct StreamCore {
     sorting: &'static [&'static str],
     /// Records can tie on every sort criterion.
     ties: bool,
+    /// The stream pages by key through a creation filter: `after` is the filter's value, `next_main` the page
+    /// within it.
+    keyset: bool,
+    after: Option<Arc<str>>,
+    group_restarts: u32,
     limit: u32,
     /// A checkpoint to verify before the main pass starts.
     resume: Option<Resume>,
@@ -210,22 +225,41 @@ pub struct StreamCore {
 
 impl StreamCore {
     pub fn new(stream: &'static StreamDef, limit: u32, resume: Option<Resume>) -> StreamCore {
-        let resume = resume.filter(|resume| resume.page > 1);
+        let keyset = stream.creation_filter.is_some();
         let mut queue = VecDeque::new();
-        if let Some(resume) = &resume {
-            queue.push_back(PageRequest {
-                page: resume.page - 1,
-                limit,
-                purpose: Purpose::Overlap,
-            });
-        }
+        let mut after = None;
+        let mut first_page = 1;
+        let resume = match resume {
+            // Paging by key needs no proof to resume: the filter's value holds whatever was deleted since.
+            // Paging by key needs no proof to resume: the filter's value holds whatever was deleted since. (Only
+            // inside a page-sized group created in one instant do pages count from the filter; that group is read
+            // again from its start.)
+            Some(resume) if keyset => {
+                after = resume.created_after.map(Arc::from);
+                first_page = resume.page;
+                None
+            }
+            Some(resume) if resume.page > 1 => {
+                queue.push_back(PageRequest {
+                    page: resume.page - 1,
+                    limit,
+                    purpose: Purpose::Overlap,
+                    after: None,
+                });
+                Some(resume)
+            }
+            _ => None,
+        };
         StreamCore {
             name: stream.name,
             sorting: stream.sorting,
             ties: !stream.unique_order,
+            keyset,
+            after,
+            group_restarts: 0,
             limit,
             resume,
-            first_page: 1,
+            first_page,
             next_main: 1,
             main_done: false,
             queue,
@@ -263,7 +297,8 @@ impl StreamCore {
     /// pass): the driver may fetch the pages up to it ahead.
     pub fn last_main_page(&self) -> Option<u32> {
         match self.latest_total {
-            Some(total) if !self.main_done && self.last_total.is_some() => {
+            // Paging by key, each request depends on the page before it: nothing can be fetched ahead.
+            Some(total) if !self.keyset && !self.main_done && self.last_total.is_some() => {
                 Some(self.last_page_of(total))
             }
             _ => None,
@@ -281,7 +316,7 @@ impl StreamCore {
                 return Step::Done;
             }
             if let Some(request) = self.queue.front() {
-                return Step::Fetch(*request);
+                return Step::Fetch(request.clone());
             }
             if self.checkpoint_due {
                 self.checkpoint_due = false;
@@ -290,6 +325,7 @@ impl StreamCore {
                     limit: self.limit,
                     sorting: self.sorting.iter().map(|s| s.to_string()).collect(),
                     last_id: self.last_id.clone(),
+                    created_after: self.after.as_deref().map(str::to_owned),
                 }));
             }
             if !self.main_done {
@@ -297,7 +333,14 @@ impl StreamCore {
                     page: self.next_main,
                     limit: self.limit,
                     purpose: Purpose::Main,
+                    after: self.after.clone(),
                 });
+            }
+            if self.keyset {
+                // Every record created up to the last, short page was read: nothing can have moved.
+                self.state(StreamState::Complete);
+                self.finished = true;
+                return Step::Done;
             }
             // The main pass is over: verify the last tie group, settle the tail, prove the count.
             if self.group.is_some() {
@@ -328,7 +371,9 @@ impl StreamCore {
     /// indices of its items to emit, in order.
     pub fn accept(&mut self, request: PageRequest, page: &Page) -> Vec<u32> {
         let expected = match request.purpose {
-            Purpose::Main => !self.main_done && request.page == self.next_main,
+            Purpose::Main => {
+                !self.main_done && request.page == self.next_main && request.after == self.after
+            }
             _ => self.queue.front() == Some(&request),
         };
         assert!(
@@ -340,8 +385,10 @@ impl StreamCore {
             self.queue.pop_front();
             self.summary.recovery_requests += 1;
         }
+        let request = &request;
         self.observe_total(page.total_count);
         match request.purpose {
+            Purpose::Main if self.keyset => self.accept_keyset(page),
             Purpose::Main => self.accept_main(request.page, page),
             Purpose::Overlap => self.accept_overlap(request.page, page),
             // A re-read repairs the boundary before the page that asked for it; the next boundary is judged
@@ -409,6 +456,54 @@ impl StreamCore {
         }
         if change > 0 && number > 1 {
             self.recover_shift(number, change);
+        }
+        emitted
+    }
+
+    /// A page of the listing filtered to records created after `after`, in (creation time, unique key) order.
+    /// The next request counts from the creation time just before the page's last one: the records sharing the
+    /// last creation time come again (and are dropped as seen), so none sharing it can be skipped, and no
+    /// record ever moves relative to the filter.
+    fn accept_keyset(&mut self, page: &Page) -> Vec<u32> {
+        self.start(page.total_count);
+        self.summary.pages += 1;
+        let shifted = self.next_main > 1 && self.last_total != Some(page.total_count);
+        self.last_total = Some(page.total_count);
+        let emitted = self.emit(page, None);
+        if shifted {
+            // Paging on inside one instant's records, and the count after the filter changed: the offsets may
+            // have moved, so that instant is read again from its start.
+            self.group_restarts += 1;
+            if self.group_restarts > MAX_GROUP_RESTARTS {
+                self.failure = Some(LossError::BusyInstant { stream: self.name });
+            }
+            self.next_main = 1;
+            return emitted;
+        }
+        self.remember_last_id(page);
+        self.checkpoint_due = true;
+        if page.items.len() < self.limit as usize {
+            self.main_done = true;
+            return emitted;
+        }
+        let last = page
+            .items
+            .last()
+            .and_then(|item| page.first_sort_json(item));
+        let before_last = page
+            .items
+            .iter()
+            .rev()
+            .filter_map(|item| page.first_sort_json(item))
+            .find(|text| Some(*text) != last && *text != "null");
+        match before_last {
+            Some(text) => {
+                self.after = Some(filter_value(text).into());
+                self.next_main = 1;
+                self.group_restarts = 0;
+            }
+            // A whole page created in one instant: page on within the same filter.
+            None => self.next_main = self.next_main.saturating_add(1),
         }
         emitted
     }
@@ -488,6 +583,7 @@ impl StreamCore {
                 page: earlier,
                 limit: self.limit,
                 purpose: Purpose::Shift,
+                after: None,
             });
         }
     }
@@ -530,6 +626,7 @@ impl StreamCore {
             page,
             limit: self.limit,
             purpose: Purpose::Tail,
+            after: None,
         })
     }
 
@@ -662,6 +759,7 @@ impl StreamCore {
             page,
             limit,
             purpose: Purpose::TieWindow,
+            after: None,
         };
         if again {
             self.queue.push_front(request);
@@ -675,7 +773,7 @@ impl StreamCore {
     /// The window of a tie group: if records of other keys (or the ends of the listing) bound the group on
     /// both sides, the window holds all of it, and its members not seen yet are emitted; otherwise the group
     /// cannot be proven whole and the stream fails.
-    fn accept_tie_window(&mut self, request: PageRequest, page: &Page) -> Vec<u32> {
+    fn accept_tie_window(&mut self, request: &PageRequest, page: &Page) -> Vec<u32> {
         let mut group = self
             .unverified
             .pop_front()
@@ -721,6 +819,11 @@ impl StreamCore {
     fn log(&mut self, level: LogLevel, text: String) {
         self.notes.push(Note::Log(level, text));
     }
+}
+
+/// The value to send in a creation filter for a sort field's raw JSON: a string's content, anything else as is.
+fn filter_value(raw: &str) -> String {
+    serde_json::from_str::<String>(raw).unwrap_or_else(|_| raw.to_owned())
 }
 
 /// A page (number, limit) whose single window holds offsets `first..=last` (0-based), if one exists.

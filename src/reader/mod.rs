@@ -74,7 +74,7 @@ impl Prefetch {
 
 /// A page being fetched in its own task; the task is aborted if the page is no longer wanted.
 struct Fetching {
-    page: u32,
+    request: PageRequest,
     task: JoinHandle<Result<Page, ApiError>>,
     /// Held from the request until the page has been emitted (pages fetched ahead only).
     _permit: Option<OwnedSemaphorePermit>,
@@ -133,9 +133,9 @@ impl<'a> StreamReader<'a> {
                 Step::Fail(loss) => return Ok(Err(loss.into())),
             };
             let fetching = if request.purpose == Purpose::Main {
-                self.fetch_main(&mut ahead, &core, request)
+                self.fetch_main(&mut ahead, &core, &request)
             } else {
-                self.spawn(request, None)
+                self.spawn(&request, None)
             };
             let page = match self.wait_for(fetching).await? {
                 Ok(page) => Arc::new(page),
@@ -159,16 +159,16 @@ impl<'a> StreamReader<'a> {
         &self,
         ahead: &mut VecDeque<Fetching>,
         core: &StreamCore,
-        request: PageRequest,
+        request: &PageRequest,
     ) -> Fetching {
         while ahead
             .front()
-            .is_some_and(|fetching| fetching.page < request.page)
+            .is_some_and(|fetching| fetching.request.page < request.page)
         {
             ahead.pop_front();
         }
         let current = match ahead.front() {
-            Some(fetching) if fetching.page == request.page => ahead.pop_front(),
+            Some(fetching) if fetching.request == *request => ahead.pop_front(),
             _ => {
                 // Pages fetched ahead of a page the pass skipped past are not the ones now wanted.
                 ahead.clear();
@@ -177,7 +177,9 @@ impl<'a> StreamReader<'a> {
         };
         let current = current.unwrap_or_else(|| self.spawn(request, None));
         let known = core.last_main_page().unwrap_or(0);
-        let mut next = ahead.back().map_or(request.page + 1, |last| last.page + 1);
+        let mut next = ahead
+            .back()
+            .map_or(request.page + 1, |last| last.request.page + 1);
         let last = known.min(
             request
                 .page
@@ -189,25 +191,25 @@ impl<'a> StreamReader<'a> {
             };
             let page_request = PageRequest {
                 page: next,
-                ..request
+                ..request.clone()
             };
-            ahead.push_back(self.spawn(page_request, Some(permit)));
+            ahead.push_back(self.spawn(&page_request, Some(permit)));
             next += 1;
         }
         current
     }
 
-    fn spawn(&self, request: PageRequest, permit: Option<OwnedSemaphorePermit>) -> Fetching {
+    fn spawn(&self, request: &PageRequest, permit: Option<OwnedSemaphorePermit>) -> Fetching {
         let client = Arc::clone(&self.client);
         let events = self.events.clone();
         let stream = self.stream;
-        let task = tokio::spawn(async move {
-            client
-                .fetch_page(stream, request.page, request.limit, &events)
-                .await
-        });
+        let (page, limit, after) = (request.page, request.limit, request.after.clone());
+        let task =
+            tokio::spawn(
+                async move { client.fetch_page(stream, page, limit, after, &events).await },
+            );
         Fetching {
-            page: request.page,
+            request: request.clone(),
             task,
             _permit: permit,
         }

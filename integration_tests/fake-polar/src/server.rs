@@ -132,6 +132,8 @@ pub struct Fault {
     /// Inclusive page range the fault applies to.
     pub pages: (u32, u32),
     pub times: usize,
+    /// Matching requests let through before the fault applies.
+    pub skip: usize,
     pub kind: FaultKind,
 }
 
@@ -141,8 +143,16 @@ impl Fault {
             stream: Some(stream.to_owned()),
             pages: (1, u32::MAX),
             times: 1,
+            skip: 0,
             kind,
         }
+    }
+
+    /// Lets the first `requests` matching requests through (for streams paged by key, where every request
+    /// asks for page 1 of a moving filter).
+    pub fn after_requests(mut self, requests: usize) -> Fault {
+        self.skip = requests;
+        self
     }
 
     pub fn pages(mut self, first: u32, last: u32) -> Fault {
@@ -184,6 +194,8 @@ pub struct LoggedRequest {
     pub page: u32,
     pub limit: u32,
     pub sorting: Vec<String>,
+    /// The `created_after` filter, as sent.
+    pub created_after: Option<String>,
     pub status: u16,
     pub user_agent: String,
     pub polar_version: String,
@@ -380,6 +392,7 @@ async fn list(
         page: 0,
         limit: 0,
         sorting: Vec::new(),
+        created_after: None,
         status: 0,
         user_agent: header_text(header::USER_AGENT),
         polar_version: headers
@@ -437,10 +450,11 @@ async fn answer(
         }
         window.push_back(now);
     }
-    if let Some(fixed) = options.fixed_window {
-        if let Some(response) = fixed_window(shared, fixed) {
-            return response;
-        }
+    if let Some(response) = options
+        .fixed_window
+        .and_then(|fixed| fixed_window(shared, fixed))
+    {
+        return response;
     }
     if logged.authorization != format!("Bearer {}", options.token) {
         return error(
@@ -467,11 +481,22 @@ async fn answer(
     let mut page: i64 = 1;
     let mut limit: i64 = 10;
     let mut sorting = Vec::new();
+    let mut created_after_us = None;
     for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
         match &*key {
             "page" => page = value.parse().unwrap_or(-1),
             "limit" => limit = value.parse().unwrap_or(-1),
             "sorting" => sorting.push(value.into_owned()),
+            // Polar filters orders by creation time (`created_after`, strict).
+            "created_after" if resource == "orders" => {
+                logged.created_after = Some(value.to_string());
+                match chrono::DateTime::parse_from_rfc3339(&value) {
+                    Ok(at) => created_after_us = Some(at.timestamp_micros()),
+                    Err(_) => {
+                        return validation_error("created_after must be an ISO 8601 datetime");
+                    }
+                }
+            }
             _ => {}
         }
     }
@@ -517,6 +542,7 @@ async fn answer(
         shared,
         resource,
         &sorting,
+        created_after_us,
         page as usize,
         limit,
         fault.as_ref(),
@@ -610,6 +636,10 @@ fn take_fault(shared: &Shared, resource: &str, page: u32) -> Option<FaultKind> {
                 .is_none_or(|stream| stream == resource)
             && (fault.pages.0..=fault.pages.1).contains(&page)
     })?;
+    if faults[position].skip > 0 {
+        faults[position].skip -= 1;
+        return None;
+    }
     faults[position].times -= 1;
     Some(faults[position].kind.clone())
 }
@@ -668,11 +698,16 @@ fn render_page(
     shared: &Shared,
     resource: &str,
     sorting: &[String],
+    created_after_us: Option<i64>,
     page: usize,
     limit: usize,
     fault: Option<&FaultKind>,
 ) -> bytes::Bytes {
-    let key = (resource.to_owned(), sorting.to_vec(), page, limit);
+    let mut key_sorting = sorting.to_vec();
+    if let Some(after) = created_after_us {
+        key_sorting.push(format!("created_after={after}"));
+    }
+    let key = (resource.to_owned(), key_sorting, page, limit);
     let cacheable = shared.options.cache_pages && fault.is_none();
     let stream: &'static str = data::STREAMS
         .iter()
@@ -689,7 +724,23 @@ fn render_page(
                 return body.clone();
             }
         }
-        let order = data_for_stream.ordered(resource, sorting);
+        let ordered = data_for_stream.ordered(resource, sorting);
+        // `created_after` (strict): the rows created after it, in the same order.
+        let filtered: Vec<usize>;
+        let order: &[usize] = match created_after_us {
+            None => &ordered,
+            Some(after) => {
+                let rows = &data_for_stream.rows;
+                let after_it = |position: &usize| rows[*position].created_at_ms * 1000 > after;
+                if sorting.first().map(String::as_str) == Some("created_at") {
+                    let cut = ordered.partition_point(|position| !after_it(position));
+                    &ordered[cut..]
+                } else {
+                    filtered = ordered.iter().copied().filter(after_it).collect();
+                    &filtered
+                }
+            }
+        };
         let total = order.len();
         let start = (page - 1).saturating_mul(limit).min(total);
         let end = (start + limit).min(total);
