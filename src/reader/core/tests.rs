@@ -28,6 +28,14 @@ static UNIQUE_THINGS: StreamDef = StreamDef {
     ..THINGS
 };
 
+/// A list sorted by a time that is not the creation time (as subscriptions by `started_at`): new records can
+/// land anywhere in the order.
+static STARTED_THINGS: StreamDef = StreamDef {
+    sorting: &["started_at"],
+    unique_order: true,
+    ..THINGS
+};
+
 /// A list with a strict creation filter, ordered uniquely within a creation time (like orders).
 static FILTERED_THINGS: StreamDef = StreamDef {
     unique_order: true,
@@ -40,6 +48,10 @@ struct Model {
     ties: bool,
     /// Listed in a unique order (creation, then id number), as orders are by invoice number: no reshuffles.
     unique_order: bool,
+    /// The name of the field the list is sorted by.
+    key_field: &'static str,
+    /// New records take a random place in the order instead of the last one.
+    insert_anywhere: bool,
     rows: Vec<(String, u64)>,
     next_id: u64,
     rng: fastrand::Rng,
@@ -63,6 +75,8 @@ impl Model {
         Model {
             ties: tie_every > 1,
             unique_order: false,
+            key_field: "created_at",
+            insert_anywhere: false,
             rows,
             next_id: count as u64,
             rng: fastrand::Rng::with_seed(seed),
@@ -85,9 +99,24 @@ impl Model {
             }
         }
         for _ in 0..churn.creates {
-            let created = self.rows.iter().map(|(_, c)| *c + 1).max().unwrap_or(0);
-            self.rows.push((format!("r{}", self.next_id), created));
+            let id = format!("r{}", self.next_id);
             self.next_id += 1;
+            if self.insert_anywhere {
+                // Keys are spaced 1000 apart and new ones fall between: each new record lands at a random place.
+                let at = self.rng.usize(..=self.rows.len());
+                let key = if at == 0 {
+                    0
+                } else {
+                    self.rows[at - 1].1 + 1 + self.rng.u64(..998)
+                };
+                if self.rows.iter().all(|(_, existing)| *existing != key) {
+                    self.rows.insert(at, (id, key));
+                    self.rows.sort_by_key(|(_, key)| *key);
+                }
+                continue;
+            }
+            let created = self.rows.iter().map(|(_, c)| *c + 1).max().unwrap_or(0);
+            self.rows.push((id, created));
         }
     }
 
@@ -123,13 +152,17 @@ impl Model {
         }
         let items: Vec<_> = order[start..end]
             .iter()
-            .map(|(id, created)| serde_json::json!({"id": id, "created_at": created, "name": "x"}))
+            .map(|(id, key)| {
+                let mut item = serde_json::json!({"id": id, "name": "x"});
+                item[self.key_field] = serde_json::json!(key);
+                item
+            })
             .collect();
         let body = serde_json::json!({
             "items": items,
             "pagination": {"total_count": total, "max_page": total.div_ceil(limit as usize)},
         });
-        Page::parse(body.to_string(), SORTING).expect("the model renders valid pages")
+        Page::parse(body.to_string(), &[self.key_field]).expect("the model renders valid pages")
     }
 }
 
@@ -445,6 +478,28 @@ proptest! {
                 prop_assert!(union.contains(id), "{} lost across the resume", id);
             }
         }
+    }
+
+    /// Sorted by a time other than creation (subscriptions by `started_at`), new records land anywhere: those
+    /// created after their place was read are not owed, and never make the read fail.
+    #[test]
+    fn records_created_anywhere_in_the_order_are_not_a_loss(
+        count in 1usize..500,
+        limit in 10u32..=100,
+        ahead in 0u32..4,
+        creates in 1usize..3,
+        for_requests in 1u64..30,
+        seed in any::<u64>(),
+    ) {
+        let mut model = Model::new(count, 1, seed);
+        model.rows.iter_mut().for_each(|(_, key)| *key *= 1000);
+        model.key_field = "started_at";
+        model.insert_anywhere = true;
+        let before = model.ids();
+        let churn = Churn { creates, deletes: 0, for_requests };
+        let run = drive_stream(&STARTED_THINGS, &mut model, churn, limit, ahead, None);
+        prop_assert!(run.outcome.is_ok(), "{:?}", run.outcome);
+        assert_exact(&run, &before, &all_ever(&model, &before));
     }
 
     /// More than a page of records created in one instant are paged by offset within that instant: exact

@@ -16,6 +16,11 @@
 //! - `paced`: 150 ms latency, server limit 500/min, config `requests_per_minute` 500, `--paced-records`
 //!   per stream (default 12500: 8 x 125 pages = 1000 requests, a 2-minute bound). Target: wall/bound <= 1.05,
 //!   no 429s.
+//! - `shared`: Polar's own limiter, a fixed 60-second window of 500 requests for the organization, of which the
+//!   merchant's other traffic spends 250 (evenly), 429 with `Retry-After: 60`; 300 ms latency; the connector's
+//!   default ceiling of 400 per minute; `--shared-records` per stream (default 9375: 750 pages, a 3-minute
+//!   bound). Target: wall within 1.10x of pages / (budget left per second); the 429s and the other traffic
+//!   refused are reported.
 //! - `latency`: 150 ms latency, no limit, `--latency-records` per stream (default 20000); `latency-serial`:
 //!   the same with one stream, one page ahead and one request in flight (`SOURCE_POLAR_*` = 1).
 //! - `plain`: the `latency` setting fetched by a minimal HTTP/1.1 client inside this binary with the
@@ -35,7 +40,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Parser;
-use fake_polar::{API_VERSION, FakePolar, Options, TOKEN};
+use fake_polar::{API_VERSION, FakePolar, FixedWindow, Options, TOKEN};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
 
 #[derive(Parser)]
@@ -47,6 +52,9 @@ struct Cli {
     /// Records per stream for `paced`.
     #[arg(long, default_value_t = 12_500)]
     paced_records: usize,
+    /// Records per stream for `shared`.
+    #[arg(long, default_value_t = 9_375)]
+    shared_records: usize,
     /// Records per stream for `latency`, `latency-serial` and `plain`.
     #[arg(long, default_value_t = 20_000)]
     latency_records: usize,
@@ -72,6 +80,8 @@ struct Scenario {
     plain: bool,
     /// Fetch every page once before the measured run, so the fake serves cached bodies (see below).
     warm: bool,
+    /// Polar's fixed window, shared with other traffic.
+    fixed: Option<FixedWindow>,
 }
 
 #[derive(Default)]
@@ -83,10 +93,11 @@ struct Measured {
     records: u64,
 }
 
-const SCENARIOS: [&str; 6] = [
+const SCENARIOS: [&str; 7] = [
     "cost",
     "cost10x",
     "paced",
+    "shared",
     "latency",
     "latency-serial",
     "plain",
@@ -141,6 +152,7 @@ fn main() -> anyhow::Result<()> {
                 serial: false,
                 plain: false,
                 warm: name == "cost" && !cli.cold,
+                fixed: None,
             },
             "paced" => Scenario {
                 name: "paced",
@@ -151,6 +163,23 @@ fn main() -> anyhow::Result<()> {
                 serial: false,
                 plain: false,
                 warm: false,
+                fixed: None,
+            },
+            "shared" => Scenario {
+                name: "shared",
+                records: cli.shared_records,
+                latency: Duration::from_millis(300),
+                server_limit: None,
+                // The connector's default ceiling in production.
+                requests_per_minute: 400,
+                serial: false,
+                plain: false,
+                warm: false,
+                fixed: Some(FixedWindow {
+                    limit: 500,
+                    window: Duration::from_secs(60),
+                    others: 250,
+                }),
             },
             "latency" | "latency-serial" | "plain" => Scenario {
                 name: match name {
@@ -165,12 +194,14 @@ fn main() -> anyhow::Result<()> {
                 serial: name == "latency-serial",
                 plain: name == "plain",
                 warm: false,
+                fixed: None,
             },
             other => bail!("unknown scenario {other:?}; one of {SCENARIOS:?} or all"),
         };
         let mut options = Options::with_records(scenario.records);
         options.latency = scenario.latency;
         options.rate_limit_per_minute = scenario.server_limit;
+        options.fixed_window = scenario.fixed;
         eprintln!(
             "[{}] starting the fake with {} records per stream",
             scenario.name, scenario.records
@@ -209,8 +240,15 @@ fn main() -> anyhow::Result<()> {
                 scenario.name, measured.records, total_records, measured.lines
             );
         }
-        let bound = (scenario.requests_per_minute < 100_000)
-            .then(|| requests.len() as f64 / (f64::from(scenario.requests_per_minute) / 60.0));
+        // The rate-limit bound: with a shared fixed window, the pages over the budget the other traffic leaves;
+        // otherwise the requests over the connector's own rate.
+        let bound = match scenario.fixed {
+            Some(fixed) => Some(
+                pages as f64 / (f64::from(fixed.limit - fixed.others) / fixed.window.as_secs_f64()),
+            ),
+            None => (scenario.requests_per_minute < 100_000)
+                .then(|| requests.len() as f64 / (f64::from(scenario.requests_per_minute) / 60.0)),
+        };
         let dash = || "-".to_owned();
         println!(
             "{:<15} {:>9} {:>7} {:>8} {:>8.2} {:>7} {:>11} {:>8} {:>5} {:>8} {:>10}",
@@ -236,6 +274,13 @@ fn main() -> anyhow::Result<()> {
             bound.map_or_else(dash, |b| format!("{b:.1}")),
             bound.map_or_else(dash, |b| format!("{:.3}", measured.wall / b)),
         );
+        if scenario.fixed.is_some() {
+            let stats = server.window_stats();
+            println!(
+                "{:<15} other traffic: {} requests served, {} refused (429) by the shared window",
+                "", stats.others_served, stats.others_refused
+            );
+        }
         std::io::stdout().flush()?;
         drop(server);
     }
