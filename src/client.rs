@@ -581,3 +581,47 @@ fn excerpt(body: &str) -> String {
     }
     cut
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(status: u16, body: Vec<u8>) -> reqwest::Response {
+        reqwest::Response::from(
+            http::Response::builder()
+                .status(status)
+                .body(body)
+                .expect("a response"),
+        )
+    }
+
+    #[tokio::test]
+    async fn error_bodies_are_read_no_further_than_their_cap() {
+        let huge = "x".repeat(8 << 20).into_bytes();
+        let body = read_error_body(response(400, huge)).await;
+        assert_eq!(body.len(), MAX_ERROR_BODY_BYTES);
+        assert!(excerpt(&body).len() <= 303, "only the start is ever quoted");
+    }
+
+    #[tokio::test]
+    async fn page_bodies_past_their_cap_are_refused() {
+        let body = read_body(response(200, vec![b' '; 64]), 16).await;
+        assert!(body.unwrap_err().starts_with("sending a body larger than "));
+        let body = read_body(response(200, b"{}".to_vec()), 16).await;
+        assert_eq!(body.unwrap(), "{}");
+    }
+
+    #[test]
+    fn retry_after_takes_seconds_or_an_http_date() {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(60)));
+        let later = SystemTime::now() + Duration::from_secs(120);
+        let date = HeaderValue::from_str(&httpdate::fmt_http_date(later)).unwrap();
+        headers.insert(header::RETRY_AFTER, date);
+        let wait = retry_after(&headers).unwrap();
+        assert!(wait > Duration::from_secs(100) && wait <= Duration::from_secs(120));
+        headers.insert(header::RETRY_AFTER, HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&headers), None);
+    }
+}
