@@ -22,7 +22,7 @@ use crate::page::Page;
 use crate::protocol::{LogLevel, Message, RecordFrame};
 
 /// Bytes buffered before stdout is written, and the channel's depth in batches.
-const BUFFER_BYTES: usize = 1 << 20;
+const BUFFER_BYTES: usize = 256 << 10;
 const CHANNEL_BATCHES: usize = 4;
 
 /// What the writer thread receives.

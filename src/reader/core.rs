@@ -55,6 +55,7 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use super::recent::Recent;
 use crate::page::{HashedSet, Page};
 use crate::protocol::LogLevel;
 use crate::streams::StreamDef;
@@ -203,7 +204,7 @@ pub struct StreamCore {
     main_done: bool,
     /// Requests to make before the main pass goes on, in order; the front is the one outstanding.
     queue: VecDeque<PageRequest>,
-    recent: VecDeque<HashedSet>,
+    recent: Recent,
     group: Option<TieGroup>,
     /// Closed groups waiting for their window, in the order of their requests in `queue`.
     unverified: VecDeque<TieGroup>,
@@ -269,7 +270,7 @@ impl StreamCore {
             next_main: 1,
             main_done: false,
             queue,
-            recent: VecDeque::with_capacity(REMEMBERED_PAGES + 1),
+            recent: Recent::new(REMEMBERED_PAGES),
             group: None,
             unverified: VecDeque::new(),
             last_total: None,
@@ -655,13 +656,7 @@ impl StreamCore {
     /// The records of `page` not seen yet, remembering its ids. `base_offset` is the page's offset in the
     /// listing when the page belongs to the main pass (tie groups are tracked only there).
     fn emit(&mut self, page: &Page, base_offset: Option<u64>) -> Vec<u32> {
-        if self.recent.len() >= REMEMBERED_PAGES {
-            self.recent.pop_front();
-        }
-        self.recent.push_back(HashedSet::with_capacity_and_hasher(
-            page.items.len(),
-            Default::default(),
-        ));
+        self.recent.start_page();
         let mut emitted = Vec::with_capacity(page.items.len());
         // Where the order is unique no two records tie: a key seen twice is one record seen twice (pushed on
         // by an insertion), not a group to verify.
@@ -678,10 +673,7 @@ impl StreamCore {
             {
                 group.members.insert(item.id);
             }
-            self.recent
-                .back_mut()
-                .expect("pushed above")
-                .insert(item.id);
+            self.recent.insert(item.id);
             if !duplicate {
                 emitted.push(index as u32);
             }
@@ -696,7 +688,7 @@ impl StreamCore {
     }
 
     fn seen(&self, id: u64) -> bool {
-        self.recent.iter().any(|ids| ids.contains(&id))
+        self.recent.contains(id)
             || self
                 .group
                 .iter()
@@ -738,8 +730,8 @@ impl StreamCore {
         };
         let size = group.last_offset - group.first_offset + 1;
         if !group.spans_pages || (group.slack == 0 && group.members.len() as u64 >= size) {
-            if let Some(current) = self.recent.back_mut() {
-                current.extend(group.members);
+            for id in group.members {
+                self.recent.insert(id);
             }
             return;
         }
@@ -822,8 +814,8 @@ impl StreamCore {
             return missing;
         }
         // The group's ids stay remembered until the pages around it are forgotten.
-        if let Some(current) = self.recent.back_mut() {
-            current.extend(group.members);
+        for id in group.members {
+            self.recent.insert(id);
         }
         missing
     }

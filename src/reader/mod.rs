@@ -6,17 +6,20 @@
 //! (a slow stdout, another fetch): nothing a request needs can sit in a future that nobody polls, whatever
 //! the tuning.
 //!
-//! Main-pass pages are fetched ahead ([`Prefetch`]): a page fetched ahead holds one of `pages_buffered`
-//! permits, shared by the whole sync, from its request until it has been emitted, and is fetched ahead only
-//! when a permit is free at once. The page the core needs now is fetched whether or not a permit is free, so
-//! no stream ever waits for another to make room. Memory is therefore bounded by `pages_buffered` plus, per
-//! stream being read, the page in hand and its repairs.
+//! Main-pass pages hold one of `pages_buffered` permits ([`Prefetch`]), shared by the whole sync, from their
+//! request until they have been emitted: pages ahead are fetched only when a permit is free at once, and the
+//! page the core needs now waits for one. That wait always ends: a stream waiting for a permit holds none,
+//! and every stream that holds one already has its next page in hand or in flight in its own task, which
+//! nothing else can hold up. Repairs (re-reads, tie windows, tail reads, the overlap page) are fetched one at a
+//! time, at once, without a permit. Memory is therefore bounded by `pages_buffered`, plus one repair page per
+//! stream being read, plus the output queue.
 //!
 //! The client's events (retries, rate-limited waits, requests in debug mode) come back on a channel that the
 //! driver drains while it waits, and become LOG and RATE_LIMITED messages in the stream's own order.
 
 pub mod checkpoint;
 pub mod core;
+mod recent;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -133,7 +136,7 @@ impl<'a> StreamReader<'a> {
                 Step::Fail(loss) => return Ok(Err(loss.into())),
             };
             let fetching = if request.purpose == Purpose::Main {
-                self.fetch_main(&mut ahead, &core, &request)
+                self.fetch_main(&mut ahead, &core, &request).await
             } else {
                 self.spawn(&request, None)
             };
@@ -155,7 +158,7 @@ impl<'a> StreamReader<'a> {
     }
 
     /// The fetch of main-pass page `request.page`, after topping up the pages fetched ahead of it.
-    fn fetch_main(
+    async fn fetch_main(
         &self,
         ahead: &mut VecDeque<Fetching>,
         core: &StreamCore,
@@ -175,7 +178,18 @@ impl<'a> StreamReader<'a> {
                 None
             }
         };
-        let current = current.unwrap_or_else(|| self.spawn(request, None));
+        let current = match current {
+            Some(fetching) => fetching,
+            None => {
+                // This stream holds no permit now, and every stream that holds one has its next page in hand
+                // (or in flight in its own task), so the wait ends.
+                let permit = Arc::clone(&self.prefetch.budget)
+                    .acquire_owned()
+                    .await
+                    .expect("the budget is never closed");
+                self.spawn(request, Some(permit))
+            }
+        };
         let known = core.last_main_page().unwrap_or(0);
         let mut next = ahead
             .back()

@@ -8,8 +8,8 @@
 //!
 //! Scenarios (`--scenario NAME`, or `all`, the default):
 //! - `cost`: no latency, no server limit, `requests_per_minute` 100000, `--records` per stream
-//!   (default 100000): the connector's own CPU and memory cost. The fake first serves every page once to the
-//!   plain client and keeps the bodies, so during the measured run it answers from memory: Polar's CPU is not
+//!   (default 100000): the connector's own CPU and memory cost. The fake first serves every page once to a
+//!   first run of the connector and keeps the bodies, so during the measured run it answers from memory: Polar's CPU is not
 //!   on the connector's machine, and the fake generating objects on the same two cores would be measured as
 //!   contention. `cost10x`: the same with 10x the records, without the cache (it would need the whole
 //!   dataset in memory), so there the fake generates every page while the connector runs.
@@ -208,28 +208,29 @@ fn main() -> anyhow::Result<()> {
         );
         options.cache_pages = scenario.warm;
         let server = FakePolar::start(options);
+        let mut config = server.config();
+        config["requests_per_minute"] = scenario.requests_per_minute.into();
+        let config_path = std::env::temp_dir().join(format!(
+            "source-polar-bench-{}-{}.json",
+            std::process::id(),
+            scenario.name
+        ));
+        std::fs::write(&config_path, serde_json::to_vec(&config)?)?;
+        let serial = scenario.serial || cli.concurrency_one;
         if scenario.warm {
+            // The connector's own requests (orders ask for `created_after` filters a page-number client would
+            // not), so that the measured run is served from the cache.
             eprintln!("[{}] warming the fake's page cache", scenario.name);
-            plain_client(&server.url())?;
+            run_connector(&connector, &config_path, serial, false)?;
             server.clear_requests();
         }
         eprintln!("[{}] running", scenario.name);
         let measured = if scenario.plain {
             plain_client(&server.url())?
         } else {
-            let mut config = server.config();
-            config["requests_per_minute"] = scenario.requests_per_minute.into();
-            let config_path = std::env::temp_dir().join(format!(
-                "source-polar-bench-{}-{}.json",
-                std::process::id(),
-                scenario.name
-            ));
-            std::fs::write(&config_path, serde_json::to_vec(&config)?)?;
-            let serial = scenario.serial || cli.concurrency_one;
-            let measured = run_connector(&connector, &config_path, serial, use_time)?;
-            let _ = std::fs::remove_file(&config_path);
-            measured
+            run_connector(&connector, &config_path, serial, use_time)?
         };
+        let _ = std::fs::remove_file(&config_path);
         let requests = server.requests();
         let pages = requests.iter().filter(|r| r.status == 200).count();
         let throttled = requests.iter().filter(|r| r.status == 429).count();
