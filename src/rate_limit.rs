@@ -6,7 +6,8 @@
 //! therefore adapts the way congestion control does ([`Pacer`], pure and unit-tested):
 //!
 //! - Requests are spaced evenly at the current rate (a burst of one), never above the configured
-//!   `requests_per_minute`, which stays the user's ceiling so the merchant keeps headroom.
+//!   `requests_per_minute` (1 % under it, so that network jitter at the server's window edges does not count
+//!   one request too many), which stays the user's ceiling so the merchant keeps headroom.
 //! - A 429 opens a **rate-limited episode**: every request pauses, and the rate is cut **once** for the
 //!   episode however many requests saw it (answers to requests sent before the episode began change
 //!   nothing). The cut goes just under what the window has been granting us: the smaller of 90 % of the rate
@@ -38,6 +39,9 @@ const UNDER_GRANTED: f64 = 0.95;
 const RECOVERY_PER_MINUTE: f64 = 0.02;
 /// The rate never drops below this share of the ceiling.
 const FLOOR: f64 = 0.02;
+/// Requests are spaced this much wider than the ceiling: a request that reaches the server a few
+/// milliseconds late must not make the next minute count one too many.
+const JITTER_MARGIN: f64 = 0.99;
 
 /// The pace of requests: when each may go, and how 429s and successes change it. No I/O: time comes in.
 #[derive(Debug)]
@@ -68,8 +72,9 @@ pub struct Backoff {
 }
 
 impl Pacer {
-    pub fn new(per_minute: NonZeroU32, now: Instant) -> Pacer {
-        let ceiling = f64::from(per_minute.get()) / 60.0;
+    /// A pace of at most `per_minute` requests a minute.
+    pub fn new(per_minute: f64, now: Instant) -> Pacer {
+        let ceiling = per_minute / 60.0;
         Pacer {
             ceiling,
             rate: ceiling,
@@ -205,7 +210,10 @@ pub struct AdaptiveRateLimit {
 impl AdaptiveRateLimit {
     pub fn new(per_minute: NonZeroU32) -> Self {
         AdaptiveRateLimit {
-            pacer: Mutex::new(Pacer::new(per_minute, Instant::now())),
+            pacer: Mutex::new(Pacer::new(
+                f64::from(per_minute.get()) * JITTER_MARGIN,
+                Instant::now(),
+            )),
             ceiling: per_minute,
         }
     }
@@ -244,12 +252,20 @@ impl AdaptiveRateLimit {
 mod tests {
     use super::*;
 
-    fn per_minute(n: u32) -> NonZeroU32 {
-        NonZeroU32::new(n).unwrap()
+    fn per_minute(n: u32) -> f64 {
+        f64::from(n)
     }
 
     fn secs(s: f64) -> Duration {
         Duration::from_secs_f64(s)
+    }
+
+    /// `count` requests that succeeded `every` seconds apart from `t0`.
+    fn succeed(pacer: &mut Pacer, t0: Instant, count: u32, every: f64) {
+        for i in 0..count {
+            let at = t0 + secs(f64::from(i) * every);
+            pacer.succeeded(at, at);
+        }
     }
 
     #[test]
@@ -269,10 +285,7 @@ mod tests {
         let t0 = Instant::now();
         let mut pacer = Pacer::new(per_minute(600), t0);
         // 60 s of successes at 10/s: the window granted 600.
-        for i in 0..600 {
-            let at = t0 + secs(f64::from(i) * 0.1);
-            pacer.succeeded(at, at);
-        }
+        succeed(&mut pacer, t0, 600, 0.1);
         let now = t0 + secs(60.0);
         let sent = now - secs(0.3);
         let backoff = pacer.rate_limited(sent, now, secs(60.0));
@@ -297,10 +310,7 @@ mod tests {
         let t0 = Instant::now();
         let mut pacer = Pacer::new(per_minute(500), t0);
         // Only 200 requests succeeded in the last minute before the window was spent.
-        for i in 0..200 {
-            let at = t0 + secs(f64::from(i) * 0.2);
-            pacer.succeeded(at, at);
-        }
+        succeed(&mut pacer, t0, 200, 0.2);
         let now = t0 + secs(40.0);
         let cut = pacer.rate_limited(now, now, secs(60.0)).cut_to.unwrap();
         assert!(
@@ -313,10 +323,7 @@ mod tests {
     fn the_episode_ends_at_the_first_success_after_it_began_and_recovery_is_gradual() {
         let t0 = Instant::now();
         let mut pacer = Pacer::new(per_minute(600), t0);
-        for i in 0..600 {
-            let at = t0 + secs(f64::from(i) * 0.1);
-            pacer.succeeded(at, at);
-        }
+        succeed(&mut pacer, t0, 600, 0.1);
         let now = t0 + secs(60.0);
         assert!(pacer.rate_limited(now, now, secs(60.0)).cut_to.is_some());
         // An answer to a request sent before the episode does not end it.

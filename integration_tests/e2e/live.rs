@@ -8,6 +8,35 @@ use serde_json::json;
 
 use crate::harness::*;
 
+/// Reads every stream of `server` with `env` while each of `churns` (stream, creates and deletes per request,
+/// requests) runs, and checks that every record that lived through the sync arrived once.
+fn read_while_churning(
+    server: &FakePolar,
+    churns: &[(&str, usize, usize, usize)],
+    env: &[(&str, &str)],
+) {
+    let before: Vec<(&str, Vec<String>)> = churns
+        .iter()
+        .map(|(stream, ..)| (*stream, server.ids(stream)))
+        .collect();
+    for (stream, creates, deletes, requests) in churns {
+        server.set_churn(Churn {
+            stream: stream.to_string(),
+            creates_per_request: *creates,
+            deletes_per_request: *deletes,
+            requests: *requests,
+        });
+    }
+    let files = Files::new();
+    let run = read_with_env(&config_file(&files, server), None, None, env);
+    run.compliant();
+    assert_eq!(run.code, 0, "{env:?}: {}", run.stdout);
+    for (stream, ids) in &before {
+        assert_eq!(run.statuses(stream).last().unwrap(), "COMPLETE", "{stream}");
+        assert_survivors_delivered(&run, server, stream, ids);
+    }
+}
+
 /// Every record that existed before the sync and was not deleted during it arrived, and none twice.
 fn assert_survivors_delivered(run: &Run, server: &FakePolar, stream: &str, before: &[String]) {
     let (deleted, _) = server.churned();
@@ -23,30 +52,15 @@ fn assert_survivors_delivered(run: &Run, server: &FakePolar, stream: &str, befor
 #[test]
 fn records_created_during_the_sync_do_not_fail_it() {
     // One record created before every request of every stream, as a shop that sells while it syncs: the count
-    // Polar reports at the end includes records created after the last page was read.
+    // Polar reports at the end includes records created after the last page was read. Subscriptions too,
+    // though they sort by `started_at` with nulls last: a new one lands before the ones not started yet, not
+    // after everything read.
     let server = FakePolar::start(Options::with_records(918).count("organizations", 1));
-    let before: Vec<(&str, Vec<String>)> = STREAMS
+    let churns: Vec<_> = STREAMS
         .iter()
-        .map(|stream| (*stream, server.ids(stream)))
+        .map(|stream| (*stream, 1, 0, usize::MAX))
         .collect();
-    // Subscriptions too, though they sort by `started_at` with nulls last: a new one lands before the ones not
-    // started yet, not after everything read.
-    for stream in STREAMS {
-        server.set_churn(Churn {
-            stream: stream.to_string(),
-            creates_per_request: 1,
-            deletes_per_request: 0,
-            requests: usize::MAX,
-        });
-    }
-    let files = Files::new();
-    let run = read(&config_file(&files, &server), None, None);
-    run.compliant();
-    assert_eq!(run.code, 0, "{}", run.stdout);
-    for (stream, ids) in &before {
-        assert_eq!(run.statuses(stream).last().unwrap(), "COMPLETE", "{stream}");
-        assert_survivors_delivered(&run, &server, stream, ids);
-    }
+    read_while_churning(&server, &churns, &[]);
 }
 
 #[test]
@@ -74,28 +88,14 @@ fn every_tuning_finishes_exactly_while_records_are_deleted_and_created() {
                 .count("customers", 650)
                 .count("refunds", 500),
         );
-        let before: Vec<(&str, Vec<String>)> = ["orders", "customers", "refunds"]
-            .into_iter()
-            .map(|stream| (stream, server.ids(stream)))
-            .collect();
         // Orders lose a record before the current position, customers gain one at the end, refunds both in
         // turn: the count changes mid-stream in every way.
-        for (stream, creates, deletes) in [("orders", 0, 1), ("customers", 1, 0), ("refunds", 2, 1)]
-        {
-            server.set_churn(Churn {
-                stream: stream.into(),
-                creates_per_request: creates,
-                deletes_per_request: deletes,
-                requests: 6,
-            });
-        }
-        let files = Files::new();
-        let run = read_with_env(&config_file(&files, &server), None, None, env);
-        run.compliant();
-        assert_eq!(run.code, 0, "{env:?}: {}", run.stdout);
-        for (stream, ids) in &before {
-            assert_survivors_delivered(&run, &server, stream, ids);
-        }
+        let churns = [
+            ("orders", 0, 1, 6),
+            ("customers", 1, 0, 6),
+            ("refunds", 2, 1, 6),
+        ];
+        read_while_churning(&server, &churns, env);
     }
 }
 
@@ -138,25 +138,11 @@ fn ties_and_deletions_together_lose_nothing() {
             .count("refunds", 700);
         options.tie_every = 5;
         let server = FakePolar::start(options);
-        let before: Vec<(&str, Vec<String>)> = ["checkouts", "refunds"]
-            .into_iter()
-            .map(|stream| (stream, server.ids(stream)))
-            .collect();
-        for stream in ["checkouts", "refunds"] {
-            server.set_churn(Churn {
-                stream: stream.into(),
-                creates_per_request: 0,
-                deletes_per_request: 1,
-                requests: 8,
-            });
-        }
-        let files = Files::new();
-        let run = read_with_env(&config_file(&files, &server), None, None, env);
-        run.compliant();
-        assert_eq!(run.code, 0, "{env:?}: {}", run.stdout);
-        for (stream, ids) in &before {
-            assert_survivors_delivered(&run, &server, stream, ids);
-        }
+        read_while_churning(
+            &server,
+            &[("checkouts", 0, 1, 8), ("refunds", 0, 1, 8)],
+            env,
+        );
     }
 }
 

@@ -122,7 +122,9 @@ fn requests_follow_polar_conventions() {
         assert_eq!(request.limit, 100);
         assert_eq!(request.polar_version, "2026-10");
         assert!(
-            request.user_agent.starts_with("source-polar/0.1.0"),
+            request
+                .user_agent
+                .starts_with(concat!("source-polar/", env!("CARGO_PKG_VERSION"))),
             "{}",
             request.user_agent
         );

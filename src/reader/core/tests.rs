@@ -255,6 +255,17 @@ fn all_ever(model: &Model, before: &HashSet<String>) -> HashSet<String> {
     may
 }
 
+/// The checkpoints a run left, in order.
+fn checkpoints(run: &Run) -> Vec<Checkpoint> {
+    states(run)
+        .into_iter()
+        .filter_map(|(state, _)| match state {
+            StreamState::InProgress(checkpoint) => Some(checkpoint),
+            StreamState::Complete => None,
+        })
+        .collect()
+}
+
 fn states(run: &Run) -> Vec<(StreamState, u64)> {
     run.notes
         .iter()
@@ -451,14 +462,7 @@ proptest! {
         let survivors: HashSet<String> = before.intersection(&model.ids()).cloned().collect();
         assert_exact(&first, &survivors, &all_ever(&model, &before));
         // Resumed from one of its checkpoints, after more deletions: the two attempts cover every survivor.
-        let checkpoints: Vec<Checkpoint> = states(&first)
-            .into_iter()
-            .filter_map(|(state, _)| match state {
-                StreamState::InProgress(checkpoint) => Some(checkpoint),
-                StreamState::Complete => None,
-            })
-            .collect();
-        if let Some(checkpoint) = checkpoints.get(stop_after).cloned() {
+        if let Some(checkpoint) = checkpoints(&first).get(stop_after).cloned() {
             let counts: Vec<u64> = states(&first).iter().map(|(_, records)| *records).collect();
             let delivered_before = counts[..=stop_after].iter().sum::<u64>() as usize;
             model.churn(Churn { creates: 0, deletes: 20, for_requests: u64::MAX });
@@ -562,13 +566,7 @@ proptest! {
         let before = model.ids();
         let first = drive(&mut model, STILL, 100, 0, None);
         // The attempt stopped after `stop_after` checkpoints: what it delivered up to there, and that state.
-        let checkpoints: Vec<Checkpoint> = states(&first)
-            .into_iter()
-            .filter_map(|(state, _)| match state {
-                StreamState::InProgress(checkpoint) => Some(checkpoint),
-                StreamState::Complete => None,
-            })
-            .collect();
+        let checkpoints = checkpoints(&first);
         let Some(checkpoint) = checkpoints.get(stop_after.min(checkpoints.len()) - 1).cloned() else {
             return Ok(());
         };
