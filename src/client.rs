@@ -142,6 +142,8 @@ pub enum ClientEvent {
     /// A request was answered (sent only in debug mode).
     Answered {
         request: RequestLabel,
+        /// The URL requested, exactly (URLs carry no credentials).
+        url: String,
         status: String,
         elapsed: Duration,
     },
@@ -332,7 +334,7 @@ impl PolarClient {
         let response = match response {
             Ok(response) => response,
             Err(error) => {
-                self.answered(events, label, "failed", sent);
+                self.answered(events, label, url, "failed", sent);
                 return Err(Retryable {
                     problem: describe_transport_error(&error, &self.tuning),
                     retry_after: None,
@@ -346,7 +348,7 @@ impl PolarClient {
         let retry_after = retry_after(response.headers());
         if status.is_success() {
             let body = read_body(response, MAX_BODY_BYTES).await;
-            self.answered(events, label, status.as_str(), sent);
+            self.answered(events, label, url, status.as_str(), sent);
             let body = body.map_err(|problem| Retryable {
                 problem,
                 retry_after: None,
@@ -371,7 +373,7 @@ impl PolarClient {
             };
         }
         let body = read_error_body(response).await;
-        self.answered(events, label, status.as_str(), sent);
+        self.answered(events, label, url, status.as_str(), sent);
         let retryable = |problem: String| Retryable {
             problem,
             retry_after: None,
@@ -414,10 +416,18 @@ impl PolarClient {
         }
     }
 
-    fn answered(&self, events: &Events, label: &RequestLabel, status: &str, sent: Instant) {
+    fn answered(
+        &self,
+        events: &Events,
+        label: &RequestLabel,
+        url: &url::Url,
+        status: &str,
+        sent: Instant,
+    ) {
         if self.debug {
             let _ = events.send(ClientEvent::Answered {
                 request: label.clone(),
+                url: url.to_string(),
                 status: status.to_owned(),
                 elapsed: sent.elapsed(),
             });

@@ -228,7 +228,18 @@ fn validate_base_url(text: &str) -> Result<Url, ConfigError> {
     if url.scheme() == "http" && !is_loopback(&url) {
         return Err(ConfigError::BaseUrlInsecure(text.to_owned()));
     }
-    Ok(url)
+    Ok(without_api_prefix(url))
+}
+
+/// Polar's base URL is often written with the API's `/v1` (`https://api.polar.sh/v1`), as its docs write the
+/// endpoints; the connector adds `/v1/<list>/` itself, so a trailing `/v1` is dropped rather than doubled.
+fn without_api_prefix(mut url: Url) -> Url {
+    let path = url.path().trim_end_matches('/');
+    if let Some(base) = path.strip_suffix("/v1") {
+        let base = base.to_owned();
+        url.set_path(if base.is_empty() { "/" } else { &base });
+    }
+    url
 }
 
 /// Whether `url` points at this machine, where plain http cannot be intercepted on the way.
@@ -307,6 +318,31 @@ mod tests {
             "http://127.0.0.1:8080/proxy/v1/orders/"
         );
         assert_eq!(config.requests_per_minute.get(), 30);
+        for (written, endpoint) in [
+            ("https://api.polar.sh/v1", "https://api.polar.sh/v1/orders/"),
+            (
+                "https://api.polar.sh/v1/",
+                "https://api.polar.sh/v1/orders/",
+            ),
+            (
+                "https://proxy.example.com/polar/v1",
+                "https://proxy.example.com/polar/v1/orders/",
+            ),
+            (
+                "https://proxy.example.com/v12",
+                "https://proxy.example.com/v12/v1/orders/",
+            ),
+        ] {
+            let config = Config::from_json(
+                &json!({"organization_access_token": "polar_oat_x", "base_url": written}),
+            )
+            .unwrap();
+            assert_eq!(
+                config.endpoint("/v1/orders/").as_str(),
+                endpoint,
+                "{written}"
+            );
+        }
         let sandbox = Config::from_json(
             &json!({"organization_access_token": "polar_oat_x", "server": "sandbox"}),
         );

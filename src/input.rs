@@ -27,13 +27,17 @@ pub enum InputError {
     },
     #[error("the {what} file '{path}' is empty: it must hold a JSON object")]
     Empty { what: &'static str, path: String },
-    #[error("the {what} file '{path}' is not valid JSON (line {line}, column {column}): {reason}")]
+    #[error(
+        "the {what} file '{path}' is not valid JSON (line {line}, column {column}): {reason}{hint}"
+    )]
     NotJson {
         what: &'static str,
         path: String,
         line: usize,
         column: usize,
         reason: String,
+        /// What the file should hold, where that helps (starts with ". ").
+        hint: &'static str,
     },
     #[error("the {what} file '{path}' {problem}")]
     WrongShape {
@@ -43,8 +47,54 @@ pub enum InputError {
     },
 }
 
+/// Reads `path` as JSON, or as JSON lines (one value per line, as a run's STATE messages are when picked out
+/// of its output with `grep`), which it returns as an array.
+pub fn read_json_or_lines(what: &'static str, path: &Path) -> Result<Value, InputError> {
+    let bytes = read_bytes(what, path)?;
+    let whole = parse_json(what, &path.display().to_string(), &bytes);
+    let Err(InputError::NotJson {
+        what,
+        path,
+        line,
+        column,
+        reason,
+        ..
+    }) = whole
+    else {
+        return whole;
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .collect();
+    if lines.len() >= 2 {
+        let values: Option<Vec<Value>> = lines
+            .iter()
+            .map(|line| serde_json::from_str(line.trim_start_matches('\u{feff}')).ok())
+            .collect();
+        if let Some(values) = values {
+            return Ok(Value::Array(values));
+        }
+    }
+    Err(InputError::NotJson {
+        what,
+        path,
+        line,
+        column,
+        reason,
+        hint: ". It must hold a JSON array of STATE messages, or one STATE message per line (as \
+               `grep '\"STATE\"' output.jsonl` picks them out of a run's output)",
+    })
+}
+
 /// Reads `path` as JSON. `what` names the file's role in messages ("config", "catalog", "state").
 pub fn read_json_file(what: &'static str, path: &Path) -> Result<Value, InputError> {
+    let bytes = read_bytes(what, path)?;
+    parse_json(what, &path.display().to_string(), &bytes)
+}
+
+fn read_bytes(what: &'static str, path: &Path) -> Result<Vec<u8>, InputError> {
     let shown = path.display().to_string();
     let unreadable = |source| InputError::Unreadable {
         what,
@@ -59,12 +109,13 @@ pub fn read_json_file(what: &'static str, path: &Path) -> Result<Value, InputErr
             size,
         });
     }
-    let bytes = std::fs::read(path).map_err(unreadable)?;
-    parse_json(what, &shown, &bytes)
+    std::fs::read(path).map_err(unreadable)
 }
 
 /// Parses `bytes` as JSON; `path` is only for messages.
 pub fn parse_json(what: &'static str, path: &str, bytes: &[u8]) -> Result<Value, InputError> {
+    // Some editors save UTF-8 with a byte-order mark, which JSON does not allow but means nothing here.
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(InputError::Empty {
             what,
@@ -79,14 +130,27 @@ pub fn parse_json(what: &'static str, path: &str, bytes: &[u8]) -> Result<Value,
         // serde_json's message may quote part of the input; keep only its classification, which never holds
         // input text, so that a malformed config cannot echo its token.
         reason: describe_json_error(&error),
+        hint: "",
     })
 }
 
 fn describe_json_error(error: &serde_json::Error) -> String {
     use serde_json::error::Category;
+    // serde_json's words for syntax and end-of-input errors are fixed texts ("trailing comma", "expected `,` or
+    // `}`", "EOF while parsing a string") that never quote the input; the position is given apart.
+    let own_words = || {
+        let text = error.to_string();
+        text.split(" at line ")
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    };
     match error.classify() {
-        Category::Eof => "the JSON ends too early (unclosed object, array or string)".into(),
-        Category::Syntax => "syntax error".into(),
+        Category::Eof => format!(
+            "the JSON ends too early: {} (unclosed object, array or string)",
+            own_words()
+        ),
+        Category::Syntax => own_words(),
         Category::Data => "unexpected data".into(),
         Category::Io => "read error".into(),
     }

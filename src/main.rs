@@ -21,6 +21,7 @@ mod parser_properties;
 mod protocol;
 mod rate_limit;
 mod reader;
+mod signals;
 mod state;
 mod streams;
 mod sync;
@@ -81,7 +82,29 @@ fn main() -> ExitCode {
         }
     };
     let code = runtime.block_on(async {
-        let outcome = match run(cli.command, &output).await {
+        // Handlers for SIGTERM and SIGINT are installed before anything else: as PID 1 in a container (`docker
+        // run` without `--init`), the process receives no signal it has no handler for.
+        let stop = match signals::Stop::install() {
+            Ok(stop) => stop,
+            Err(error) => {
+                eprintln!("source-polar: cannot handle SIGTERM and SIGINT: {error}");
+                return Some(ExitCode::FAILURE);
+            }
+        };
+        let outcome = tokio::select! {
+            outcome = run(cli.command, &output) => outcome,
+            signal = stop.received() => {
+                // The command is dropped here: no more requests, and what it already sent to the writer
+                // (whole messages, the last STATE of each stream among them) is flushed below.
+                let said = tokio::time::timeout(
+                    Duration::from_secs(2),
+                    output.log(LogLevel::Warn, signal.message()),
+                );
+                let _ = said.await;
+                return Some(signal.exit_code());
+            }
+        };
+        let outcome = match outcome {
             Ok(outcome) => outcome,
             Err(OutputClosed) => return None,
         };
@@ -212,9 +235,9 @@ async fn read(
         let state = match state_path {
             Some(path) => state::parse(
                 &path.display().to_string(),
-                &input::read_json_file("state", path)?,
+                &input::read_json_or_lines("state", path)?,
             )?,
-            None => state::InputState::new(),
+            None => state::ParsedState::default(),
         };
         let tuning =
             Tuning::from_env().map_err(|error| Failure::config(capitalized(&error.to_string())))?;
@@ -224,6 +247,18 @@ async fn read(
         Ok(prepared) => prepared,
         Err(failure) => return Ok(Outcome::Failed(failure)),
     };
+    for ignored in &state.ignored {
+        output
+            .log(
+                LogLevel::Warn,
+                format!(
+                    "Ignoring {ignored} in the input state: this connector reads only per-stream states (STREAM, or \
+                     GLOBAL with stream_states); the streams it would have concerned start from their first page"
+                ),
+            )
+            .await?;
+    }
+    let state = state.streams;
     if incremental {
         output
             .log(LogLevel::Info, "Incremental sync was requested; Polar's list endpoints support full refresh only, so these streams are read in full")

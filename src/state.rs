@@ -15,13 +15,21 @@ use crate::input::{InputError, json_type};
 /// Each stream's last `stream_state`, by stream name.
 pub type InputState = HashMap<String, Value>;
 
-pub fn parse(path: &str, raw: &Value) -> Result<InputState, InputError> {
+/// The input state, and what of it this connector does not use (for a WARN each, never silently).
+#[derive(Debug, Default)]
+pub struct ParsedState {
+    pub streams: InputState,
+    pub ignored: Vec<String>,
+}
+
+pub fn parse(path: &str, raw: &Value) -> Result<ParsedState, InputError> {
     let wrong = |problem: String| InputError::WrongShape {
         what: "state",
         path: path.to_owned(),
         problem,
     };
     let mut states = InputState::new();
+    let mut ignored = Vec::new();
     let messages: Vec<&Value> = match raw {
         Value::Null => Vec::new(),
         Value::Array(messages) => messages.iter().collect(),
@@ -46,15 +54,31 @@ pub fn parse(path: &str, raw: &Value) -> Result<InputState, InputError> {
             Some(Value::Object(state)) => state,
             _ => message,
         };
-        let mut stream_states: Vec<&Value> = state.get("stream").into_iter().collect();
+        let mut stream_states: Vec<&Value> = state
+            .get("stream")
+            .into_iter()
+            .filter(|stream| !stream.is_null())
+            .collect();
         for key in ["global", "global_"] {
-            if let Some(list) = state
-                .get(key)
-                .and_then(|global| global.get("stream_states"))
-                .and_then(Value::as_array)
-            {
+            let Some(global) = state.get(key).filter(|global| !global.is_null()) else {
+                continue;
+            };
+            if let Some(list) = global.get("stream_states").and_then(Value::as_array) {
                 stream_states.extend(list);
             }
+            if global.get("shared_state").is_some_and(|shared| {
+                !shared.is_null() && shared != &Value::Object(Default::default())
+            }) {
+                ignored.push(format!("the GLOBAL state's 'shared_state' at [{index}]"));
+            }
+        }
+        if stream_states.is_empty() {
+            // A legacy state object ({"orders": {...}}, or type LEGACY with `data`): nothing per stream here.
+            let keys: Vec<&str> = state.keys().map(String::as_str).take(8).collect();
+            ignored.push(format!(
+                "a state at [{index}] that is neither a STREAM nor a GLOBAL state (keys: {})",
+                keys.join(", ")
+            ));
         }
         for stream_state in stream_states {
             let Some(name) = stream_state
@@ -75,7 +99,10 @@ pub fn parse(path: &str, raw: &Value) -> Result<InputState, InputError> {
             states.insert(name.to_owned(), blob);
         }
     }
-    Ok(states)
+    Ok(ParsedState {
+        streams: states,
+        ignored,
+    })
 }
 
 #[cfg(test)]
@@ -86,7 +113,8 @@ mod tests {
     #[test]
     fn accepts_every_form_clients_send() {
         for empty in [json!([]), json!({}), json!(null)] {
-            assert!(parse("s.json", &empty).unwrap().is_empty());
+            let parsed = parse("s.json", &empty).unwrap();
+            assert!(parsed.streams.is_empty() && parsed.ignored.is_empty());
         }
         let stream = json!({"stream_descriptor": {"name": "orders"}, "stream_state": {"page": 3}});
         let forms = [
@@ -97,9 +125,28 @@ mod tests {
             json!([{"type": "GLOBAL", "global": {"shared_state": {}, "stream_states": [stream]}}]),
         ];
         for form in forms {
-            let states = parse("s.json", &form).unwrap();
-            assert_eq!(states["orders"], json!({"page": 3}), "{form}");
+            let parsed = parse("s.json", &form).unwrap();
+            assert_eq!(parsed.streams["orders"], json!({"page": 3}), "{form}");
+            assert!(parsed.ignored.is_empty(), "{form}: {:?}", parsed.ignored);
         }
+    }
+
+    #[test]
+    fn what_is_not_used_is_named() {
+        let legacy = parse("s.json", &json!({"orders": {"cursor": 1}, "refunds": {}})).unwrap();
+        assert!(legacy.streams.is_empty());
+        assert_eq!(legacy.ignored.len(), 1);
+        assert!(
+            legacy.ignored[0].contains("neither a STREAM nor a GLOBAL"),
+            "{:?}",
+            legacy.ignored
+        );
+        assert!(legacy.ignored[0].contains("orders") && legacy.ignored[0].contains("refunds"));
+        let global = json!([{"type": "GLOBAL", "global": {"shared_state": {"cdc": 1},
+            "stream_states": [{"stream_descriptor": {"name": "orders"}, "stream_state": {"page": 2}}]}}]);
+        let parsed = parse("s.json", &global).unwrap();
+        assert_eq!(parsed.streams["orders"], json!({"page": 2}));
+        assert_eq!(parsed.ignored, ["the GLOBAL state's 'shared_state' at [0]"]);
     }
 
     #[test]

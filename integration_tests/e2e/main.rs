@@ -6,6 +6,7 @@ mod harness;
 
 mod bad_input;
 mod commands;
+mod edges;
 mod faults;
 mod live;
 mod packaging;

@@ -333,13 +333,14 @@ pub async fn report(output: &Output, event: ClientEvent) -> Result<(), OutputClo
         }
         ClientEvent::Answered {
             request,
+            url,
             status,
             elapsed,
         } => {
             output
                 .log(
                     LogLevel::Debug,
-                    format!("{request} -> {status} in {} ms", elapsed.as_millis()),
+                    format!("{request} -> {status} in {} ms: {url}", elapsed.as_millis()),
                 )
                 .await
         }
