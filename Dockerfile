@@ -2,9 +2,9 @@
 #
 # source-polar: Airbyte source connector for Polar.sh, as an Airbyte connector image.
 #
-#   docker build -t airbyte/source-polar:0.2.0 .
-#   docker run --rm airbyte/source-polar:0.2.0 spec
-#   docker run --rm -v "$PWD/secrets:/secrets:ro" airbyte/source-polar:0.2.0 check --config /secrets/config.json
+#   docker build -t registry.example.com/you/source-polar:0.2.0 .
+#   docker run --rm registry.example.com/you/source-polar:0.2.0 spec
+#   docker run --rm -v "$PWD/secrets:/secrets:ro" registry.example.com/you/source-polar:0.2.0 check --config /secrets/config.json
 #
 # The labels must stay equal to dockerRepository / dockerImageTag in metadata.yaml (and the tag to the
 # version in Cargo.toml).

@@ -214,3 +214,100 @@ fn the_platform_launch_convention_works() {
         }
     }
 }
+
+/// The rows of the markdown table that follows `heading` in `page`, as cells.
+fn table_after(page: &str, heading: &str) -> Vec<Vec<String>> {
+    let start = page
+        .find(heading)
+        .unwrap_or_else(|| panic!("{heading} is missing"));
+    page[start..]
+        .lines()
+        .skip_while(|line| !line.starts_with('|'))
+        .take_while(|line| line.starts_with('|'))
+        .skip(2)
+        .map(|line| {
+            line.trim_matches('|')
+                .split('|')
+                .map(|cell| cell.trim().to_owned())
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn the_documentation_page_agrees_with_the_connector() {
+    let page = std::fs::read_to_string(repo().join("docs/integrations/sources/polar.md")).unwrap();
+    let files = Files::new();
+    let config = files.json(
+        "config.json",
+        &serde_json::json!({"organization_access_token": "polar_oat_x"}),
+    );
+    let discovered = run(&[&"discover", &"--config", &config], &[]);
+    let streams = discovered.of_type("CATALOG")[0]["catalog"]["streams"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let spec = run(&[&"spec"], &[]);
+    let spec = &spec.of_type("SPEC")[0]["spec"];
+    let token_help =
+        spec["connectionSpecification"]["properties"]["organization_access_token"]["description"]
+            .as_str()
+            .unwrap();
+
+    let rows = table_after(&page, "## Supported Streams");
+    assert_eq!(rows.len(), streams.len(), "one row per stream");
+    for (row, stream) in rows.iter().zip(&streams) {
+        let name = stream["name"].as_str().unwrap();
+        assert_eq!(row[0], name);
+        assert_eq!(row[1], format!("`GET /v1/{}/`", name.replace('_', "-")));
+        // The spec lists each scope with the streams that need it: "customers:read (customers), ...".
+        let scope = row[2].trim_matches('`');
+        let needs = token_help
+            .split(&format!("{scope} ("))
+            .nth(1)
+            .and_then(|rest| rest.split(')').next())
+            .unwrap_or_default();
+        assert!(
+            needs.split(", ").any(|stream| stream == name),
+            "{name}: the page says {scope}, the connector asks for {token_help}"
+        );
+        let key: Vec<&str> = stream["source_defined_primary_key"][0]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|part| part.as_str().unwrap())
+            .collect();
+        assert_eq!(row[3], format!("`{}`", key.join(".")));
+        let modes: Vec<&str> = stream["supported_sync_modes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|mode| mode.as_str().unwrap())
+            .collect();
+        assert_eq!(row[4], modes.join(", "), "{name}");
+    }
+    let features = table_after(&page, "## Supported sync modes");
+    let incremental = features
+        .iter()
+        .find(|row| row[0] == "Incremental Sync")
+        .unwrap();
+    let supports = spec["supportsIncremental"].as_bool().unwrap_or(false);
+    assert_eq!(incremental[1], if supports { "Yes" } else { "No" });
+
+    let version = env!("CARGO_PKG_VERSION");
+    let changelog = table_after(&page, "## Changelog");
+    assert_eq!(
+        changelog[0][0], version,
+        "the docs page's changelog starts with this version"
+    );
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    assert_eq!(table_after(&readme, "## Changelog")[0][0], version);
+    let documentation = metadata()["data"]["documentationUrl"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        documentation.ends_with("/integrations/sources/polar"),
+        "{documentation}"
+    );
+}
