@@ -8,25 +8,6 @@
 //! about a millisecond, so one thread multiplexes every request and parses every page, and the stdout writer
 //! has its own thread. A second worker thread only added cross-thread wake-ups (about a fifth of the CPU).
 
-mod catalog;
-mod check;
-mod cli;
-mod client;
-mod config;
-mod input;
-mod output;
-mod page;
-#[cfg(test)]
-mod parser_properties;
-mod protocol;
-mod rate_limit;
-mod reader;
-mod signals;
-mod state;
-mod streams;
-mod sync;
-mod tuning;
-
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -34,13 +15,14 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command};
-use crate::client::PolarClient;
-use crate::config::Config;
-use crate::input::InputError;
-use crate::output::{Output, OutputClosed};
-use crate::protocol::{FailureType, LogLevel, Message};
-use crate::tuning::Tuning;
+use source_polar::cli::{Cli, Command};
+use source_polar::client::PolarClient;
+use source_polar::config::{self, Config};
+use source_polar::input::{self, InputError};
+use source_polar::output::{Output, OutputClosed};
+use source_polar::protocol::{FailureType, LogLevel, Message};
+use source_polar::tuning::Tuning;
+use source_polar::{catalog, check, signals, state, streams, sync};
 
 /// A command that failed as a whole: reported as one TRACE ERROR, exit code 1.
 struct Failure {

@@ -1,7 +1,7 @@
 //! The reader's decisions for one stream, with no I/O: pages go in, and out come the requests to make next,
 //! the records to emit, checkpoints, logs, and the end (done, or failed with the proof of a loss).
 //!
-//! The driver (`reader::driver`) asks [`StreamCore::next`] what to fetch, fetches it, and hands the page to
+//! The driver (`reader::driver`) asks [`StreamCore::next_step`] what to fetch, fetches it, and hands the page to
 //! [`StreamCore::accept`], which answers with the indices of the page's records to emit; notes (RUNNING,
 //! ESTIMATE, LOG, STATE) wait in [`StreamCore::take_notes`]. Pages are accepted in the order they were asked
 //! for, one at a time; the driver may fetch main-pass pages ahead of time (see [`StreamCore::last_main_page`]).
@@ -313,7 +313,7 @@ impl StreamCore {
     }
 
     /// What to do next. After `Done` or `Fail`, the stream is over.
-    pub fn next(&mut self) -> Step {
+    pub fn next_step(&mut self) -> Step {
         loop {
             if let Some(failure) = self.failure.take() {
                 self.finished = true;
@@ -374,7 +374,7 @@ impl StreamCore {
         }
     }
 
-    /// Takes the page fetched for `request` (the one [`next`](Self::next) asked for) and answers with the
+    /// Takes the page fetched for `request` (the one [`next_step`](Self::next_step) asked for) and answers with the
     /// indices of its items to emit, in order.
     pub fn accept(&mut self, request: PageRequest, page: &Page) -> Vec<u32> {
         let expected = match request.purpose {

@@ -128,7 +128,7 @@ impl<'a> StreamReader<'a> {
         let mut core = StreamCore::new(self.stream, PAGE_SIZE, resume);
         let mut ahead: VecDeque<Fetching> = VecDeque::new();
         loop {
-            let step = core.next();
+            let step = core.next_step();
             self.send_notes(core.take_notes()).await?;
             let request = match step {
                 Step::Fetch(request) => request,

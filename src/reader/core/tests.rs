@@ -195,7 +195,7 @@ fn drive_stream(
     let mut notes = Vec::new();
     let before = model.requests;
     let outcome = loop {
-        let step = core.next();
+        let step = core.next_step();
         notes.extend(core.take_notes());
         let request = match step {
             Step::Fetch(request) => request,
@@ -338,23 +338,23 @@ fn records_created_during_the_read_do_not_fail_it() {
 fn a_page_past_the_count_or_an_empty_page_ends_the_pass() {
     // A server whose count says nothing more: no request past it, whatever `max_page` claims.
     let mut core = StreamCore::new(&THINGS, 100, None);
-    let Step::Fetch(first) = core.next() else {
+    let Step::Fetch(first) = core.next_step() else {
         panic!("a first page")
     };
     let body = r#"{"items": [{"id": "a", "created_at": 1}], "pagination": {"total_count": 1, "max_page": 1000000}}"#;
     let page = Page::parse(body.into(), SORTING).unwrap();
     assert_eq!(core.accept(first, &page), [0]);
-    assert!(matches!(core.next(), Step::Done));
+    assert!(matches!(core.next_step(), Step::Done));
 
     // A count that promises more than the pages hold: the empty page ends the pass, and the shortfall is a
     // proven loss, not an endless read.
     let mut core = StreamCore::new(&THINGS, 100, None);
     let empty = r#"{"items": [], "pagination": {"total_count": 500, "max_page": 5}}"#;
-    let Step::Fetch(first) = core.next() else {
+    let Step::Fetch(first) = core.next_step() else {
         panic!("a first page")
     };
     core.accept(first, &Page::parse(empty.into(), SORTING).unwrap());
-    match core.next() {
+    match core.next_step() {
         Step::Fail(LossError::Lost {
             total, delivered, ..
         }) => assert_eq!((total, delivered), (500, 0)),
@@ -377,16 +377,16 @@ fn a_loss_the_reader_can_prove_fails_the_stream() {
             serde_json::json!({"items": items, "pagination": {"total_count": 4, "max_page": 2}});
         Page::parse(body.to_string(), SORTING).unwrap()
     };
-    let Step::Fetch(first) = core.next() else {
+    let Step::Fetch(first) = core.next_step() else {
         panic!()
     };
     core.accept(first, &page(&["a", "b"]));
-    let Step::Fetch(second) = core.next() else {
+    let Step::Fetch(second) = core.next_step() else {
         panic!()
     };
     core.accept(second, &page(&["d"]));
     assert!(matches!(
-        core.next(),
+        core.next_step(),
         Step::Fail(LossError::Lost {
             total: 4,
             delivered: 3,

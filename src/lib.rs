@@ -1,0 +1,21 @@
+//! source-polar as a library: the connector's modules, for the `source-polar` binary (`main.rs`) and for the
+//! fuzz targets in `fuzz/`, which feed the parsers that face untrusted input (pages, config, catalog, state).
+
+pub mod catalog;
+pub mod check;
+pub mod cli;
+pub mod client;
+pub mod config;
+pub mod input;
+pub mod output;
+pub mod page;
+#[cfg(test)]
+mod parser_properties;
+pub mod protocol;
+pub mod rate_limit;
+pub mod reader;
+pub mod signals;
+pub mod state;
+pub mod streams;
+pub mod sync;
+pub mod tuning;
