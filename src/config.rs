@@ -131,8 +131,14 @@ pub enum ConfigError {
 }
 
 impl Config {
-    /// Validates a raw config. Unknown fields are ignored (Airbyte adds its own).
+    /// Validates a raw config. Unknown fields are ignored (Airbyte adds its own). No message quotes the token,
+    /// even when it was pasted into another field.
     pub fn from_json(raw: &Value) -> Result<Config, ConfigError> {
+        let token = raw.get("organization_access_token").and_then(Value::as_str);
+        Config::validate(raw).map_err(|error| error.without_secrets(token))
+    }
+
+    fn validate(raw: &Value) -> Result<Config, ConfigError> {
         let fields = raw
             .as_object()
             .ok_or(ConfigError::NotAnObject(json_type(raw)))?;
@@ -174,6 +180,35 @@ impl Config {
         url.set_path(&format!("{base}{path}"));
         url
     }
+}
+
+impl ConfigError {
+    /// The error with the token, and anything that looks like an access token, cut out of the text it quotes
+    /// from the config.
+    fn without_secrets(self, token: Option<&str>) -> ConfigError {
+        let clean = |text: String| redact(&text, token);
+        match self {
+            ConfigError::BadServer(text) => ConfigError::BadServer(clean(text)),
+            ConfigError::BaseUrlInsecure(text) => ConfigError::BaseUrlInsecure(clean(text)),
+            ConfigError::BadRate(text) => ConfigError::BadRate(clean(text)),
+            other => other,
+        }
+    }
+}
+
+/// `text` with `token` and every `polar_oat_...` word replaced by `[redacted]`.
+fn redact(text: &str, token: Option<&str>) -> String {
+    let mut text = text.to_owned();
+    if let Some(token) = token.map(str::trim).filter(|token| token.len() >= 8) {
+        text = text.replace(token, "[redacted]");
+    }
+    while let Some(start) = text.find(TOKEN_PREFIX) {
+        let end = text[start..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .map_or(text.len(), |length| start + length);
+        text.replace_range(start..end, "[redacted]");
+    }
+    text
 }
 
 /// A field's value, treating an explicit `null` as absent.
@@ -349,6 +384,33 @@ mod tests {
         assert_eq!(
             sandbox.unwrap().base_url.as_str(),
             "https://sandbox-api.polar.sh/"
+        );
+    }
+
+    #[test]
+    fn no_message_quotes_a_token_pasted_into_another_field() {
+        let token = "polar_oat_abcdefghijkl0123456789";
+        for (field, value) in [
+            ("base_url", format!("http://example.com/{token}")),
+            ("server", format!("prod {token}")),
+            ("base_url", "http://example.com/polar_oat_zzz".to_owned()),
+        ] {
+            let mut raw = json!({"organization_access_token": token});
+            raw[field] = json!(value);
+            let message = Config::from_json(&raw).unwrap_err().to_string();
+            assert!(
+                !message.contains(token) && !message.contains("polar_oat_"),
+                "{message}"
+            );
+            assert!(message.contains("[redacted]"), "{message}");
+        }
+        // Not the token's own field only: an invalid token that is not prefixed is cut too.
+        let raw = json!({"organization_access_token": "notprefixed-secret", "server": "notprefixed-secret"});
+        assert!(
+            !Config::from_json(&raw)
+                .unwrap_err()
+                .to_string()
+                .contains("notprefixed-secret")
         );
     }
 

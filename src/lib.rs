@@ -6,6 +6,7 @@ pub mod check;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod fuzzing;
 pub mod input;
 pub mod output;
 pub mod page;

@@ -1,8 +1,8 @@
 //! The reader's decisions for one stream, with no I/O: pages go in, and out come the requests to make next,
 //! the records to emit, checkpoints, logs, and the end (done, or failed with the proof of a loss).
 //!
-//! The driver (`reader::driver`) asks [`StreamCore::next_step`] what to fetch, fetches it, and hands the page to
-//! [`StreamCore::accept`], which answers with the indices of the page's records to emit; notes (RUNNING,
+//! The driver (`reader`, in `mod.rs`) asks [`StreamCore::next_step`] what to fetch, fetches it, and hands the
+//! page to [`StreamCore::accept`], which answers with the indices of the page's records to emit; notes (RUNNING,
 //! ESTIMATE, LOG, STATE) wait in [`StreamCore::take_notes`]. Pages are accepted in the order they were asked
 //! for, one at a time; the driver may fetch main-pass pages ahead of time (see [`StreamCore::last_main_page`]).
 //!
