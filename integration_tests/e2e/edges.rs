@@ -208,10 +208,7 @@ fn states_picked_out_of_a_run_with_grep_resume_it() {
     let run = read(&config, Some(&catalog), Some(&broken));
     run.compliant();
     assert_eq!(run.code, 1);
-    let message = run.trace_errors()[0]["message"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let message = run.error_message();
     assert!(message.contains("one STATE message per line"), "{message}");
 }
 
@@ -238,10 +235,7 @@ fn json_errors_say_what_is_wrong_and_a_byte_order_mark_is_fine() {
         let run = read(&config, Some(&catalog), None);
         run.compliant();
         assert_eq!(run.code, 1);
-        let message = run.trace_errors()[0]["message"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let message = run.error_message();
         assert!(message.contains(expected), "{message}");
         assert!(!run.stdout.contains("secret9"), "the input is never quoted");
     }

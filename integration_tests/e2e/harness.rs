@@ -233,6 +233,15 @@ impl Run {
         ids
     }
 
+    /// The message of the first TRACE ERROR (the run must have one).
+    pub fn error_message(&self) -> String {
+        let errors = self.trace_errors();
+        let error = errors
+            .first()
+            .unwrap_or_else(|| panic!("no TRACE ERROR in:\n{}", self.stdout));
+        error["message"].as_str().expect("a message").to_owned()
+    }
+
     pub fn trace_errors(&self) -> Vec<&Value> {
         self.messages
             .iter()

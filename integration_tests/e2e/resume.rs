@@ -1,8 +1,27 @@
 //! Resumable full refresh: an attempt that dies midway leaves checkpoints; the next attempt resumes there.
 
+use std::path::Path;
+
 use serde_json::{Value, json};
 
 use crate::harness::*;
+
+/// The next attempt, given the last STATE of each stream of an earlier one, once Polar is back.
+fn resume(
+    server: &FakePolar,
+    files: &Files,
+    args: (&Path, &Path),
+    states: &Value,
+    env: &[(&str, &str)],
+) -> Run {
+    server.clear_faults();
+    server.clear_requests();
+    let state = files.json("state.json", states);
+    let run = read_with_env(args.0, Some(args.1), Some(&state), env);
+    run.compliant();
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    run
+}
 
 fn refunds_requests(server: &FakePolar) -> Vec<u32> {
     server
@@ -55,12 +74,7 @@ fn an_interrupted_read_resumes_at_its_checkpoint() {
     assert_eq!(refunds_state["stream"]["stream_state"]["limit"], 100);
 
     // Attempt 2, given the last states, once Polar is back.
-    server.clear_faults();
-    server.clear_requests();
-    let state = files.json("state.json", &states);
-    let second = read_with_env(&config, Some(&catalog), Some(&state), &env);
-    second.compliant();
-    assert_eq!(second.code, 0, "{}", second.stdout);
+    let second = resume(&server, &files, (&config, &catalog), &states, &env);
     let mut second_requests = refunds_requests(&server);
     // Pages requested ahead are in flight together: the set of pages is the point, not their order.
     second_requests.sort_unstable();
@@ -193,12 +207,7 @@ fn orders_paged_by_key_resume_at_their_creation_filter() {
         deletes_per_request: 3,
         requests: 3,
     });
-    server.clear_faults();
-    server.clear_requests();
-    let state = files.json("state.json", &states);
-    let second = read_with_env(&config, Some(&catalog), Some(&state), &env);
-    second.compliant();
-    assert_eq!(second.code, 0, "{}", second.stdout);
+    let second = resume(&server, &files, (&config, &catalog), &states, &env);
     let requests = server.requests();
     assert_eq!(requests[0].created_after.as_deref(), Some(after.as_str()));
     let (deleted, _) = server.churned();
