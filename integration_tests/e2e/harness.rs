@@ -350,6 +350,19 @@ pub fn assert_same_records(run: &Run, server: &FakePolar, stream: &str) {
     }
 }
 
+/// Every record of `stream` that existed before the sync (`before`) and was not deleted by the server's churn
+/// during it arrived, and none twice.
+pub fn assert_survivors_delivered(run: &Run, server: &FakePolar, stream: &str, before: &[String]) {
+    let (deleted, _) = server.churned();
+    let delivered: std::collections::HashSet<String> = run.record_ids(stream).into_iter().collect();
+    for id in before.iter().filter(|id| !deleted.contains(id)) {
+        assert!(
+            delivered.contains(id),
+            "{stream}: {id} lived through the sync but was not delivered"
+        );
+    }
+}
+
 /// A config file for `server`.
 pub fn config_file(files: &Files, server: &FakePolar) -> PathBuf {
     files.json("config.json", &server.config())
