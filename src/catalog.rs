@@ -3,26 +3,53 @@
 use serde_json::{Value, json};
 
 use crate::input::{InputError, json_type};
-use crate::streams::{self, STREAMS, StreamDef};
+use crate::protocol::{DELETED_AT, UPDATED_AT};
+use crate::streams::{self, STREAMS};
+use crate::sync::Selected;
 
-/// The CATALOG message's `catalog`: every stream, full refresh, primary key `id`, resumable.
+/// The CATALOG message's `catalog`: every stream with primary key `id`, resumable; full refresh, and
+/// incremental with a source-defined cursor where Polar gives a change signal.
 pub fn discover() -> Value {
     let streams: Vec<Value> = STREAMS
         .iter()
         .map(|stream| {
-            let schema: Value =
+            let mut schema: Value =
                 serde_json::from_str(stream.schema).expect("embedded schemas are valid JSON");
-            json!({
+            let mut entry = json!({
                 "name": stream.name,
                 "description": stream.description,
-                "json_schema": schema,
                 "supported_sync_modes": ["full_refresh"],
                 "source_defined_primary_key": [["id"]],
                 "is_resumable": true,
-            })
+            });
+            if stream.incremental.is_some() {
+                add_cdc_fields(&mut schema);
+                entry["supported_sync_modes"] = json!(["full_refresh", "incremental"]);
+                entry["source_defined_cursor"] = json!(true);
+                entry["default_cursor_field"] = json!([UPDATED_AT]);
+            }
+            entry["json_schema"] = schema;
+            entry
         })
         .collect();
     json!({ "streams": streams })
+}
+
+/// Declares Airbyte's CDC fields, which records of a stream synced incrementally carry.
+fn add_cdc_fields(schema: &mut Value) {
+    if let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+        properties.insert(
+            UPDATED_AT.into(),
+            json!({"type": ["null", "string"], "format": "date-time", "airbyte_type": "timestamp_with_timezone",
+                   "description": "When the record last changed (modified_at, or created_at before its first \
+                   update), or when it was deleted. The cursor of incremental syncs."}),
+        );
+        properties.insert(
+            DELETED_AT.into(),
+            json!({"type": ["null", "string"], "format": "date-time", "airbyte_type": "timestamp_with_timezone",
+                   "description": "Set when the record was deleted in Polar: this record carries only its id."}),
+        );
+    }
 }
 
 /// The streams a configured catalog selects, in its order, after checking its shape.
@@ -30,7 +57,7 @@ pub fn discover() -> Value {
 /// Lenient where Airbyte clients differ (unknown fields, empty `json_schema`, `incremental` on a stream that
 /// only supports full refresh: PyAirbyte asks for it by default and gets a full refresh); strict where a
 /// mistake would silently sync the wrong thing (unknown or duplicate streams, invalid sync modes).
-pub fn parse_configured(path: &str, raw: &Value) -> Result<Vec<&'static StreamDef>, InputError> {
+pub fn parse_configured(path: &str, raw: &Value) -> Result<Vec<Selected>, InputError> {
     let wrong = |problem: String| InputError::WrongShape {
         what: "catalog",
         path: path.to_owned(),
@@ -45,7 +72,7 @@ pub fn parse_configured(path: &str, raw: &Value) -> Result<Vec<&'static StreamDe
                 describe_root(raw)
             ))
         })?;
-    let mut selected: Vec<&'static StreamDef> = Vec::with_capacity(entries.len());
+    let mut selected: Vec<Selected> = Vec::with_capacity(entries.len());
     for (index, entry) in entries.iter().enumerate() {
         let name = entry
             .get("stream")
@@ -58,38 +85,44 @@ pub fn parse_configured(path: &str, raw: &Value) -> Result<Vec<&'static StreamDe
                 streams::names()
             ))
         })?;
-        match entry.get("sync_mode") {
-            None | Some(Value::Null) => {}
-            Some(Value::String(mode)) if mode == "full_refresh" || mode == "incremental" => {}
+        let incremental = match entry.get("sync_mode") {
+            None | Some(Value::Null) => false,
+            Some(Value::String(mode)) if mode == "full_refresh" => false,
+            Some(Value::String(mode)) if mode == "incremental" => stream.incremental.is_some(),
             Some(other) => {
                 let shown = other
                     .as_str()
                     .map_or_else(|| json_type(other).to_owned(), |mode| format!("'{mode}'"));
                 return Err(wrong(format!(
-                    "gives stream '{name}' the sync_mode {shown}: it must be 'full_refresh' (or 'incremental', \
-                     read as a full refresh)"
+                    "gives stream '{name}' the sync_mode {shown}: it must be 'full_refresh' or 'incremental'"
                 )));
             }
-        }
-        if selected.iter().any(|seen| seen.name == name) {
+        };
+        if selected.iter().any(|seen| seen.stream.name == name) {
             return Err(wrong(format!(
                 "lists the stream '{name}' twice: select each stream once"
             )));
         }
-        selected.push(stream);
+        selected.push(Selected {
+            stream,
+            incremental,
+        });
     }
     Ok(selected)
 }
 
-/// Whether any selected stream asked for an incremental sync (read as a full refresh, and logged).
-pub fn asks_incremental(raw: &Value) -> bool {
+/// The selected streams that asked for an incremental sync which they do not support (read as a full
+/// refresh, and logged).
+pub fn incremental_unsupported(raw: &Value) -> Vec<String> {
     raw.get("streams")
         .and_then(Value::as_array)
-        .is_some_and(|entries| {
-            entries
-                .iter()
-                .any(|entry| entry.get("sync_mode") == Some(&json!("incremental")))
-        })
+        .into_iter()
+        .flatten()
+        .filter(|entry| entry.get("sync_mode") == Some(&json!("incremental")))
+        .filter_map(|entry| entry.get("stream")?.get("name")?.as_str())
+        .filter(|name| streams::find(name).is_some_and(|stream| stream.incremental.is_none()))
+        .map(str::to_owned)
+        .collect()
 }
 
 fn describe_root(raw: &Value) -> String {
@@ -110,13 +143,17 @@ mod tests {
 
     #[test]
     fn selects_streams_in_catalog_order() {
-        let raw = json!({"streams": [entry("orders", "full_refresh"), entry("customers", "incremental")]});
+        let raw = json!({"streams": [entry("orders", "full_refresh"), entry("customers", "incremental"),
+                                     entry("products", "incremental")]});
         let selected = parse_configured("c.json", &raw).unwrap();
         assert_eq!(
-            selected.iter().map(|s| s.name).collect::<Vec<_>>(),
-            ["orders", "customers"]
+            selected
+                .iter()
+                .map(|s| (s.stream.name, s.incremental))
+                .collect::<Vec<_>>(),
+            [("orders", false), ("customers", true), ("products", false)]
         );
-        assert!(asks_incremental(&raw));
+        assert_eq!(incremental_unsupported(&raw), ["products"]);
     }
 
     #[test]
@@ -158,6 +195,23 @@ mod tests {
         for stream in streams {
             assert_eq!(stream["source_defined_primary_key"], json!([["id"]]));
             assert_eq!(stream["json_schema"]["type"], "object");
+            let incremental =
+                stream["supported_sync_modes"] == json!(["full_refresh", "incremental"]);
+            assert_eq!(
+                incremental,
+                [
+                    "customers",
+                    "orders",
+                    "subscriptions",
+                    "refunds",
+                    "checkouts"
+                ]
+                .contains(&stream["name"].as_str().unwrap())
+            );
+            if incremental {
+                assert_eq!(stream["default_cursor_field"], json!([UPDATED_AT]));
+                assert!(stream["json_schema"]["properties"][DELETED_AT].is_object());
+            }
         }
     }
 }

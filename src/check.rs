@@ -8,15 +8,17 @@ use futures::future::join_all;
 use tokio::sync::mpsc;
 
 use crate::client::{ApiError, ClientEvent, PolarClient};
+use crate::listing::Listing;
 use crate::output::{Output, OutputClosed};
 use crate::protocol::LogLevel;
-use crate::streams::STREAMS;
+use crate::streams::{STREAMS, SYSTEM_EVENTS};
 
-/// `Ok(Ok(()))` when every stream can be read; `Ok(Err(message))` for a FAILED status. Retries are logged.
+/// `Ok(Ok(note))` when every stream can be read (with a note for the SUCCEEDED status when incremental syncs
+/// cannot track changes); `Ok(Err(message))` for a FAILED status. Retries are logged.
 pub async fn check(
     client: &PolarClient,
     output: &Output,
-) -> Result<Result<(), String>, OutputClosed> {
+) -> Result<Result<Option<String>, String>, OutputClosed> {
     let (events, mut event_source) = mpsc::unbounded_channel();
     let verdict = verdict(client, &events).await;
     drop(events);
@@ -42,9 +44,11 @@ pub async fn check(
 async fn verdict(
     client: &PolarClient,
     events: &mpsc::UnboundedSender<ClientEvent>,
-) -> Result<(), String> {
+) -> Result<Option<String>, String> {
     // One request first, so that an unreachable server or a bad token is said once, not for every stream.
-    let first = client.fetch_page(&STREAMS[0], 1, 1, None, events).await;
+    let first = client
+        .fetch_page(&Listing::of(&STREAMS[0]), 1, 1, None, events)
+        .await;
     if let Err(ApiError::Exhausted { problem, .. }) = &first {
         return Err(format!(
             "cannot reach Polar at {}: it kept {problem}. Check 'server' and 'base_url', and that this machine \
@@ -52,11 +56,11 @@ async fn verdict(
             client.base_url()
         ));
     }
-    let rest = join_all(
-        STREAMS[1..]
-            .iter()
-            .map(|stream| client.fetch_page(stream, 1, 1, None, events)),
-    )
+    let rest = join_all(STREAMS[1..].iter().map(|stream| async move {
+        client
+            .fetch_page(&Listing::of(stream), 1, 1, None, events)
+            .await
+    }))
     .await;
     let results = std::iter::once(first).chain(rest);
     let mut missing_scopes = Vec::new();
@@ -99,9 +103,24 @@ async fn verdict(
             .map(|name| format!("{name}: 404 Not Found")),
     );
     problems.extend(other);
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems.join("; "))
+    if !problems.is_empty() {
+        return Err(problems.join("; "));
     }
+    // Incremental syncs track changes through the system events feed: without its scope they read in full.
+    let feed = Listing::of(&SYSTEM_EVENTS).filtered(vec![("source", "system".to_owned())]);
+    Ok(match client.fetch_page(&feed, 1, 1, None, events).await {
+        Ok(_) => None,
+        Err(ApiError::MissingScope { .. }) => Some(format!(
+            "The access token can read every stream, but lacks the '{}' scope, so {} cannot track their changes: \
+             incremental syncs of these streams read them in full every time. To sync only what changed, create \
+             a token that also has '{}' and update the config.",
+            SYSTEM_EVENTS.scope,
+            crate::streams::incremental_names(),
+            SYSTEM_EVENTS.scope
+        )),
+        Err(error) => Some(format!(
+            "The access token can read every stream, but Polar's change log could not be read ({error}): \
+             incremental syncs may read streams in full."
+        )),
+    })
 }

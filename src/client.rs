@@ -20,6 +20,7 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::time::Instant;
 
 use crate::config::Config;
+use crate::listing::Listing;
 use crate::page::{OffContract, Page};
 use crate::protocol::FailureType;
 use crate::rate_limit::AdaptiveRateLimit;
@@ -44,16 +45,26 @@ pub struct RequestLabel {
     pub limit: u32,
     /// The creation filter and its value, when paging by key.
     pub after: Option<(&'static str, Arc<str>)>,
+    /// The listing's first fixed filter and how many values it has ("customer_id x20").
+    pub filter: Option<(&'static str, usize)>,
+    /// For a read of one record by id: the id (`page` and `limit` then mean nothing).
+    pub record: Option<Arc<str>>,
 }
 
 impl fmt::Display for RequestLabel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(id) = &self.record {
+            return write!(f, "GET {}{id}", self.path);
+        }
         write!(f, "GET {} page {}", self.path, self.page)?;
         if self.limit != PAGE_SIZE {
             write!(f, " (limit {})", self.limit)?;
         }
         if let Some((filter, value)) = &self.after {
             write!(f, " ({filter} {value})")?;
+        }
+        if let Some((filter, count)) = &self.filter {
+            write!(f, " ({filter} x{count})")?;
         }
         Ok(())
     }
@@ -217,40 +228,97 @@ impl PolarClient {
         })
     }
 
-    /// Fetches one page of `stream` (of the records created after `after`, through the stream's creation
-    /// filter, when given), retrying what is worth retrying. Rate-limited answers are waited out within the
-    /// total wait budget without using up attempts: they say "later", not "broken".
+    /// Fetches one page of `listing` (of the records created after `after`, through its key filter, when
+    /// given), retrying what is worth retrying. Rate-limited answers are waited out within the total wait
+    /// budget without using up attempts: they say "later", not "broken".
     pub async fn fetch_page(
         &self,
-        stream: &'static StreamDef,
+        listing: &Listing,
         page: u32,
         limit: u32,
         after: Option<Arc<str>>,
         events: &Events,
     ) -> Result<Page, ApiError> {
-        let after = match (stream.creation_filter, after) {
+        let after = match (listing.key_filter, after) {
             (Some(filter), Some(value)) => Some((filter, value)),
             _ => None,
         };
         let label = RequestLabel {
-            path: stream.path,
+            path: listing.path,
             page,
             limit,
             after,
+            filter: listing.filters.first().map(|(name, _)| {
+                (
+                    *name,
+                    listing
+                        .filters
+                        .iter()
+                        .filter(|(other, _)| other == name)
+                        .count(),
+                )
+            }),
+            record: None,
         };
-        let mut url = self.config.endpoint(stream.path);
+        let mut url = self.config.endpoint(listing.path);
         {
             let mut query = url.query_pairs_mut();
             query
                 .append_pair("page", &page.to_string())
                 .append_pair("limit", &limit.to_string());
-            for criterion in stream.sorting {
+            for criterion in listing.sorting {
                 query.append_pair("sorting", criterion);
             }
             if let Some((filter, value)) = &label.after {
                 query.append_pair(filter, value);
             }
+            for (name, value) in listing.filters.iter() {
+                query.append_pair(name, value);
+            }
         }
+        let sort_fields: Vec<&str> = listing.sort_fields().collect();
+        let page = self
+            .get(listing.stream, &label, &url, &sort_fields, events)
+            .await?;
+        page.ok_or(ApiError::NotFound { request: label })
+    }
+
+    /// Reads one record of `stream` by id (`GET <path><id>`), as a page of one item; `None` when Polar answers
+    /// 404 (the record was deleted).
+    pub async fn fetch_record(
+        &self,
+        stream: &'static StreamDef,
+        id: &str,
+        events: &Events,
+    ) -> Result<Option<Page>, ApiError> {
+        let label = RequestLabel {
+            path: stream.path,
+            page: 1,
+            limit: 1,
+            after: None,
+            filter: None,
+            record: Some(Arc::from(id)),
+        };
+        let mut url = self.config.endpoint(stream.path);
+        url.path_segments_mut()
+            .map_err(|()| ApiError::NotFound {
+                request: label.clone(),
+            })?
+            .pop_if_empty()
+            .push(id);
+        self.get(stream, &label, &url, &[], events).await
+    }
+
+    /// One request with its retries; `Ok(None)`: a record read by id answered 404.
+    async fn get(
+        &self,
+        stream: &'static StreamDef,
+        label: &RequestLabel,
+        url: &url::Url,
+        sort_fields: &[&str],
+        events: &Events,
+    ) -> Result<Option<Page>, ApiError> {
+        let label = label.clone();
         let mut delays = backon::ExponentialBuilder::default()
             .with_min_delay(self.tuning.backoff_base)
             .with_max_delay(self.tuning.backoff_max)
@@ -262,7 +330,7 @@ impl PolarClient {
         let mut retries = 0;
         loop {
             self.rate_limit.acquire().await;
-            let retryable = match self.attempt(stream, &label, &url, events).await {
+            let retryable = match self.attempt(stream, &label, url, sort_fields, events).await {
                 Ok(outcome) => return outcome,
                 Err(retryable) => retryable,
             };
@@ -321,8 +389,9 @@ impl PolarClient {
         stream: &StreamDef,
         label: &RequestLabel,
         url: &url::Url,
+        sort_fields: &[&str],
         events: &Events,
-    ) -> Result<Result<Page, ApiError>, Retryable> {
+    ) -> Result<Result<Option<Page>, ApiError>, Retryable> {
         let _slot = self
             .in_flight
             .acquire()
@@ -346,6 +415,10 @@ impl PolarClient {
         let status = response.status();
         self.observe_rate_limit_headers(response.headers());
         let retry_after = retry_after(response.headers());
+        let server_date = response
+            .headers()
+            .get(header::DATE)
+            .and_then(|value| httpdate::parse_http_date(value.to_str().ok()?).ok());
         if status.is_success() {
             let body = read_body(response, MAX_BODY_BYTES).await;
             self.answered(events, label, url, status.as_str(), sent);
@@ -355,10 +428,15 @@ impl PolarClient {
                 rate_limited: false,
                 sent,
             })?;
-            return match Page::parse(body, stream.sorting) {
-                Ok(page) => {
+            let parsed = match label.record {
+                Some(_) => Page::parse_record(body),
+                None => Page::parse(body, sort_fields),
+            };
+            return match parsed {
+                Ok(mut page) => {
                     self.rate_limit.succeeded(sent);
-                    Ok(Ok(page))
+                    page.date = server_date;
+                    Ok(Ok(Some(page)))
                 }
                 Err(OffContract::NotJson(reason)) => Err(Retryable {
                     problem: format!("sending a body that is not valid JSON ({reason})"),
@@ -405,6 +483,7 @@ impl PolarClient {
                 request: label.clone(),
                 scope: stream.scope,
             })),
+            StatusCode::NOT_FOUND if label.record.is_some() => Ok(Ok(None)),
             StatusCode::NOT_FOUND => Ok(Err(ApiError::NotFound {
                 request: label.clone(),
             })),
@@ -469,6 +548,11 @@ impl PolarClient {
 
     pub fn base_url(&self) -> &url::Url {
         &self.config.base_url
+    }
+
+    /// The most requests in flight at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.tuning.max_in_flight
     }
 
     /// The user's ceiling on requests per minute.

@@ -48,7 +48,20 @@ pub struct ConfigSpec {
     /// tokens: lower this to leave room for your own production traffic. Default: 400 (production), 80 (sandbox).
     #[schemars(title = "Requests per minute", range(min = 1, max = 100_000), extend("order" = 3))]
     requests_per_minute: Option<u32>,
+
+    /// Optional. For streams synced incrementally: how far before the previous sync's cursor each sync looks
+    /// again for changes, in minutes. Polar writes its system events asynchronously (a delayed event is retried
+    /// for minutes) and dates some of them by the object's own time, so a change can appear in its change log
+    /// after a sync already passed its time; the window catches it. Larger is safer and costs the re-reading of
+    /// what changed in the window. Default: 60.
+    #[schemars(title = "Lookback window (minutes)", range(min = 0, max = 10_080), extend("order" = 4))]
+    lookback_minutes: Option<u32>,
 }
+
+/// The default lookback window of incremental syncs, in minutes.
+pub const DEFAULT_LOOKBACK_MINUTES: u32 = 60;
+/// The longest lookback window accepted: a week.
+pub const MAX_LOOKBACK_MINUTES: u32 = 10_080;
 
 /// A Polar environment.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize, JsonSchema)]
@@ -87,6 +100,8 @@ pub struct Config {
     /// Where the API lives, without a trailing slash (`https://api.polar.sh`, or the override).
     pub base_url: Url,
     pub requests_per_minute: NonZeroU32,
+    /// How far before the previous cursor incremental syncs look again for changes.
+    pub lookback: std::time::Duration,
 }
 
 /// What is wrong with a configuration, in words the user can act on.
@@ -128,6 +143,10 @@ pub enum ConfigError {
         "'requests_per_minute' must be a whole number from 1 to {MAX_REQUESTS_PER_MINUTE}, found {0}"
     )]
     BadRate(String),
+    #[error(
+        "'lookback_minutes' must be a whole number from 0 to {MAX_LOOKBACK_MINUTES}, found {0}"
+    )]
+    BadLookback(String),
 }
 
 impl Config {
@@ -166,10 +185,19 @@ impl Config {
                 .and_then(|n| NonZeroU32::new(n as u32))
                 .ok_or_else(|| ConfigError::BadRate(describe(value)))?,
         };
+        let lookback_minutes = match present(fields, "lookback_minutes") {
+            None => DEFAULT_LOOKBACK_MINUTES,
+            Some(value) => value
+                .as_u64()
+                .filter(|n| *n <= u64::from(MAX_LOOKBACK_MINUTES))
+                .map(|n| n as u32)
+                .ok_or_else(|| ConfigError::BadLookback(describe(value)))?,
+        };
         Ok(Config {
             token,
             base_url,
             requests_per_minute,
+            lookback: std::time::Duration::from_secs(u64::from(lookback_minutes) * 60),
         })
     }
 
@@ -191,6 +219,7 @@ impl ConfigError {
             ConfigError::BadServer(text) => ConfigError::BadServer(clean(text)),
             ConfigError::BaseUrlInsecure(text) => ConfigError::BaseUrlInsecure(clean(text)),
             ConfigError::BadRate(text) => ConfigError::BadRate(clean(text)),
+            ConfigError::BadLookback(text) => ConfigError::BadLookback(clean(text)),
             other => other,
         }
     }
@@ -314,7 +343,7 @@ pub fn spec() -> Value {
     json!({
         "documentationUrl": DOCUMENTATION_URL,
         "connectionSpecification": schema,
-        "supportsIncremental": false,
+        "supportsIncremental": true,
     })
 }
 

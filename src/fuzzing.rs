@@ -86,7 +86,10 @@ pub fn catalog(data: &[u8]) {
         return;
     };
     if let Ok(selected) = catalog::parse_configured("catalog.json", &value) {
-        let mut names: Vec<&str> = selected.iter().map(|stream| stream.name).collect();
+        let mut names: Vec<&str> = selected
+            .iter()
+            .map(|selected| selected.stream.name)
+            .collect();
         assert!(names.iter().all(|name| streams::find(name).is_some()));
         names.sort_unstable();
         names.dedup();

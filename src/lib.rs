@@ -7,7 +7,9 @@ pub mod cli;
 pub mod client;
 pub mod config;
 pub mod fuzzing;
+pub mod incremental;
 pub mod input;
+pub mod listing;
 pub mod output;
 pub mod page;
 #[cfg(test)]
@@ -19,4 +21,5 @@ pub mod signals;
 pub mod state;
 pub mod streams;
 pub mod sync;
+pub mod time;
 pub mod tuning;

@@ -8,6 +8,7 @@
 //! about a millisecond, so one thread multiplexes every request and parses every page, and the stdout writer
 //! has its own thread. A second worker thread only added cross-thread wake-ups (about a fifth of the CPU).
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -16,13 +17,13 @@ use std::time::Duration;
 use clap::Parser;
 
 use source_polar::cli::{Cli, Command};
-use source_polar::client::PolarClient;
+use source_polar::client::{self, PolarClient};
 use source_polar::config::{self, Config};
 use source_polar::input::{self, InputError};
 use source_polar::output::{Output, OutputClosed};
 use source_polar::protocol::{FailureType, LogLevel, Message};
 use source_polar::tuning::Tuning;
-use source_polar::{catalog, check, signals, state, streams, sync};
+use source_polar::{catalog, check, incremental, signals, state, streams, sync};
 
 /// A command that failed as a whole: reported as one TRACE ERROR, exit code 1.
 struct Failure {
@@ -189,7 +190,12 @@ async fn check(path: &Path, output: &Output) -> Result<Outcome, OutputClosed> {
         Err(error) => return Ok(Outcome::Failed(Failure::config(error.to_string()))),
     };
     match check::check(&client, output).await? {
-        Ok(()) => output.send(&Message::connection_succeeded()).await?,
+        Ok(note) => {
+            if let Some(note) = &note {
+                output.log(LogLevel::Warn, note.clone()).await?;
+            }
+            output.send(&Message::connection_succeeded(note)).await?
+        }
         Err(message) => output.send(&Message::connection_failed(message)).await?,
     }
     Ok(Outcome::Done(ExitCode::SUCCESS))
@@ -203,16 +209,25 @@ async fn read(
 ) -> Result<Outcome, OutputClosed> {
     let prepared = (|| -> Result<_, Failure> {
         let config = load_config(config_path)?;
-        let (streams, incremental) = match catalog_path {
+        let (streams, unsupported) = match catalog_path {
             Some(path) => {
                 let raw = input::read_json_file("catalog", path)?;
                 let shown = path.display().to_string();
                 (
                     catalog::parse_configured(&shown, &raw)?,
-                    catalog::asks_incremental(&raw),
+                    catalog::incremental_unsupported(&raw),
                 )
             }
-            None => (streams::STREAMS.iter().collect(), false),
+            None => (
+                streams::STREAMS
+                    .iter()
+                    .map(|stream| sync::Selected {
+                        stream,
+                        incremental: false,
+                    })
+                    .collect(),
+                Vec::new(),
+            ),
         };
         let state = match state_path {
             Some(path) => state::parse(
@@ -223,9 +238,20 @@ async fn read(
         };
         let tuning =
             Tuning::from_env().map_err(|error| Failure::config(capitalized(&error.to_string())))?;
-        Ok((config, streams, incremental, state, tuning))
+        // A state an incremental stream cannot start from is the user's to fix, before any request.
+        let mut starts = HashMap::new();
+        for selected in streams.iter().filter(|selected| selected.incremental) {
+            let start = incremental::state::start(
+                selected.stream,
+                client::PAGE_SIZE,
+                state.streams.get(selected.stream.name),
+            )
+            .map_err(|problem| Failure::config(capitalized(&problem)))?;
+            starts.insert(selected.stream.name, start);
+        }
+        Ok((config, streams, unsupported, state, tuning, starts))
     })();
-    let (config, streams, incremental, state, tuning) = match prepared {
+    let (config, streams, unsupported, state, tuning, starts) = match prepared {
         Ok(prepared) => prepared,
         Err(failure) => return Ok(Outcome::Failed(failure)),
     };
@@ -241,9 +267,16 @@ async fn read(
             .await?;
     }
     let state = state.streams;
-    if incremental {
+    if !unsupported.is_empty() {
         output
-            .log(LogLevel::Info, "Incremental sync was requested; Polar's list endpoints support full refresh only, so these streams are read in full")
+            .log(
+                LogLevel::Info,
+                format!(
+                    "Incremental sync was requested for {}, which Polar records no changes for: they are read in \
+                     full",
+                    unsupported.join(", ")
+                ),
+            )
             .await?;
     }
     if streams.is_empty() {
@@ -255,11 +288,12 @@ async fn read(
             .await?;
         return Ok(Outcome::Done(ExitCode::SUCCESS));
     }
+    let lookback = config.lookback;
     let client = match PolarClient::new(Arc::new(config), tuning.clone(), output.debug_enabled()) {
         Ok(client) => Arc::new(client),
         Err(error) => return Ok(Outcome::Failed(Failure::config(error.to_string()))),
     };
-    let outcome = sync::read(client, output, streams, &state, &tuning).await?;
+    let outcome = sync::read(client, output, streams, starts, &state, &tuning, lookback).await?;
     if outcome.failed.is_empty() {
         return Ok(Outcome::Done(ExitCode::SUCCESS));
     }

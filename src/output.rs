@@ -139,7 +139,12 @@ fn drain(mut receiver: mpsc::Receiver<Batch>, mut sink: impl Write) -> io::Resul
             Batch::Records { page, frame, items } => {
                 for index in items {
                     let item = &page.items[index as usize];
-                    frame.write(&mut buffer, page.text(item), page.is_single_line());
+                    let updated = if frame.cdc {
+                        page.updated_json(item)
+                    } else {
+                        None
+                    };
+                    frame.write(&mut buffer, page.text(item), page.is_single_line(), updated);
                     if buffer.len() >= BUFFER_BYTES {
                         write_out(&mut buffer)?;
                     }

@@ -42,6 +42,9 @@ pub struct Item {
     pub sort_key: u64,
     /// Where the raw JSON of the first sort criterion's field lies in the page body (empty when absent).
     first_sort_text: Range<usize>,
+    /// Where the raw JSON of the record's last change time lies: `modified_at`, or `created_at` while
+    /// `modified_at` is null (Polar sets it on the first update); empty when the record has neither.
+    updated_text: Range<usize>,
 }
 
 #[derive(Debug)]
@@ -51,6 +54,8 @@ pub struct Page {
     single_line: bool,
     pub items: Vec<Item>,
     pub total_count: u64,
+    /// The server's clock when it answered (its `Date` header), set by the client.
+    pub date: Option<std::time::SystemTime>,
 }
 
 #[derive(Deserialize)]
@@ -99,7 +104,29 @@ impl Page {
             single_line,
             items,
             total_count,
+            date: None,
         })
+    }
+
+    /// Parses one record read by id (`GET /v1/<list>/<id>`) as a page holding it alone.
+    pub fn parse_record(body: String) -> Result<Page, OffContract> {
+        let mut wrapped = String::with_capacity(body.len() + 64);
+        wrapped.push_str("{\"items\":[");
+        wrapped.push_str(&body);
+        wrapped.push_str("],\"pagination\":{\"total_count\":1,\"max_page\":1}}");
+        let page = Page::parse(wrapped, &[])?;
+        if page.items.len() != 1 {
+            return Err(OffContract::NotJson(
+                "a record read by id is not one JSON object".into(),
+            ));
+        }
+        Ok(page)
+    }
+
+    /// The raw JSON of the record's last change time (`modified_at`, else `created_at`), if it has one.
+    pub fn updated_json(&self, item: &Item) -> Option<&str> {
+        let text = &self.body[item.updated_text.clone()];
+        (!text.is_empty()).then_some(text)
     }
 
     /// The record's JSON text exactly as Polar sent it.
@@ -319,6 +346,8 @@ impl<'de> Visitor<'de> for ItemSeed<'_> {
         let mut last_value: Option<&'de str> = None;
         let mut id: Option<&'de str> = None;
         let mut sort_values: [Option<&'de str>; MAX_SORT_CRITERIA] = [None; MAX_SORT_CRITERIA];
+        let mut modified_at: Option<&'de str> = None;
+        let mut created_at: Option<&'de str> = None;
         while let Some(raw_key) = map.next_key::<&'de RawValue>()? {
             let raw_key = raw_key.get();
             first_key.get_or_insert(raw_key);
@@ -327,9 +356,19 @@ impl<'de> Visitor<'de> for ItemSeed<'_> {
             let name = key_name(raw_key);
             if name == "id" {
                 id = (value != "null").then_some(value);
-            } else if let Some(index) = self.sorting.iter().position(|criterion| *criterion == name)
-            {
-                sort_values[index] = Some(value);
+            } else {
+                if let Some(index) = self
+                    .sorting
+                    .iter()
+                    .position(|criterion| criterion.trim_start_matches('-') == name)
+                {
+                    sort_values[index] = Some(value);
+                }
+                match &*name {
+                    "modified_at" => modified_at = (value != "null").then_some(value),
+                    "created_at" => created_at = (value != "null").then_some(value),
+                    _ => {}
+                }
             }
         }
         let (Some(first_key), Some(last_value), Some(id)) = (first_key, last_value, id) else {
@@ -363,12 +402,17 @@ impl<'de> Visitor<'de> for ItemSeed<'_> {
             let at = offset_of(self.body, text);
             at..at + text.len()
         });
+        let updated_text = modified_at.or(created_at).map_or(0..0, |text| {
+            let at = offset_of(self.body, text);
+            at..at + text.len()
+        });
         Ok(Ok(Item {
             json: start..end,
             id_text: id_start..id_start + id.len(),
             id: hash(id),
             sort_key: std::hash::Hasher::finish(&hasher),
             first_sort_text,
+            updated_text,
         }))
     }
 }

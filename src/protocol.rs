@@ -95,11 +95,11 @@ impl Message {
         }
     }
 
-    pub fn connection_succeeded() -> Self {
+    pub fn connection_succeeded(note: Option<String>) -> Self {
         Message::ConnectionStatus {
             connection_status: ConnectionStatus {
                 status: "SUCCEEDED",
-                message: None,
+                message: note,
             },
         }
     }
@@ -193,15 +193,29 @@ impl Message {
 pub struct RecordFrame {
     prefix: Vec<u8>,
     suffix: Vec<u8>,
+    /// Records get Airbyte's CDC cursor field [`UPDATED_AT`] (see [`RecordFrame::write`]).
+    pub cdc: bool,
 }
 
+/// The cursor field of a stream synced incrementally: when the record last changed (`modified_at`, or
+/// `created_at` while Polar has not set `modified_at`), or, on a deletion record, when it was deleted. Added
+/// to every record of such a stream, so a destination that keeps the latest version of each `id` always has
+/// a value to order by.
+pub const UPDATED_AT: &str = "_ab_cdc_updated_at";
+/// Airbyte's deletion marker: set on the record that says `id` was deleted.
+pub const DELETED_AT: &str = "_ab_cdc_deleted_at";
+
 impl RecordFrame {
-    pub fn new(stream: &str, emitted_at: u64) -> RecordFrame {
+    pub fn new(stream: &str, emitted_at: u64, cdc: bool) -> RecordFrame {
         let mut prefix = b"{\"type\":\"RECORD\",\"record\":{\"stream\":".to_vec();
         serde_json::to_writer(&mut prefix, stream).expect("a string serializes");
         prefix.extend_from_slice(b",\"data\":");
         let suffix = format!(",\"emitted_at\":{emitted_at}}}}}\n").into_bytes();
-        RecordFrame { prefix, suffix }
+        RecordFrame {
+            prefix,
+            suffix,
+            cdc,
+        }
     }
 
     /// Appends one RECORD line to `out`, with `data` (the text of one JSON value) exactly as Polar sent it.
@@ -210,14 +224,36 @@ impl RecordFrame {
     /// the one-message-per-line framing, so unless the caller knows `data` is `single_line` (Polar answers
     /// compact JSON) it is checked, and an item with line breaks has its whitespace between tokens dropped.
     /// Every token, numbers and strings included, stays byte for byte.
-    pub fn write(&self, out: &mut Vec<u8>, data: &str, single_line: bool) {
-        out.reserve(self.prefix.len() + data.len() + self.suffix.len());
+    ///
+    /// `updated` (raw JSON, for a frame with `cdc`) is added as the object's last field [`UPDATED_AT`].
+    pub fn write(&self, out: &mut Vec<u8>, data: &str, single_line: bool, updated: Option<&str>) {
+        out.reserve(self.prefix.len() + data.len() + self.suffix.len() + 48);
         out.extend_from_slice(&self.prefix);
+        let start = out.len();
         if single_line || memchr::memchr2(b'\n', b'\r', data.as_bytes()).is_none() {
             out.extend_from_slice(data.as_bytes());
         } else {
             write_without_whitespace(out, data.as_bytes());
         }
+        if let Some(updated) = updated.filter(|_| self.cdc) {
+            // `data` is an object with at least its `id`: its last byte is the closing brace.
+            if out.len() > start && out.last() == Some(&b'}') {
+                out.pop();
+                out.extend_from_slice(b",\"");
+                out.extend_from_slice(UPDATED_AT.as_bytes());
+                out.extend_from_slice(b"\":");
+                out.extend_from_slice(updated.as_bytes());
+                out.push(b'}');
+            }
+        }
+        out.extend_from_slice(&self.suffix);
+    }
+
+    /// Appends the RECORD line of a deletion: `{"id": id, _ab_cdc_updated_at: at, _ab_cdc_deleted_at: at}`.
+    pub fn write_deletion(&self, out: &mut Vec<u8>, id: &str, at: &str) {
+        let data = json!({"id": id, UPDATED_AT: at, DELETED_AT: at});
+        out.extend_from_slice(&self.prefix);
+        serde_json::to_writer(&mut *out, &data).expect("a deletion serializes");
         out.extend_from_slice(&self.suffix);
     }
 }
@@ -254,7 +290,7 @@ mod tests {
         let raw: Box<RawValue> =
             serde_json::from_str("{\n  \"id\": \"a b\",\n  \"n\": 1.50,\r\n \"big\": 123456789012345678901234, \"s\": \"x\\\" \\n y\"\n}").unwrap();
         let mut out = Vec::new();
-        RecordFrame::new("orders", 7).write(&mut out, raw.get(), false);
+        RecordFrame::new("orders", 7, false).write(&mut out, raw.get(), false, None);
         let line = String::from_utf8(out).unwrap();
         assert_eq!(
             line,
@@ -266,7 +302,7 @@ mod tests {
     fn compact_record_passes_through_untouched() {
         let raw: Box<RawValue> = serde_json::from_str("{\"id\":\"x\",\"a\":[1, 2]}").unwrap();
         let mut out = Vec::new();
-        RecordFrame::new("products", 1).write(&mut out, raw.get(), true);
+        RecordFrame::new("products", 1, false).write(&mut out, raw.get(), true, None);
         assert!(
             String::from_utf8(out)
                 .unwrap()

@@ -29,6 +29,47 @@ pub struct StreamDef {
     pub creation_filter: Option<&'static str>,
     /// The JSON schema of one record (Polar API 2026-10), from `schemas/<name>.json`.
     pub schema: &'static str,
+    /// How the stream syncs incrementally, when Polar gives a signal for its changes (see `incremental`).
+    pub incremental: Option<Incremental>,
+}
+
+/// How a stream syncs incrementally: where new records come from, which system events name a changed one,
+/// and how changed records are read again.
+#[derive(Debug, Clone, Copy)]
+pub struct Incremental {
+    pub new_records: NewRecords,
+    /// The system events that name a record of this stream: the event name (or, ending in `.`, a prefix of
+    /// names) and the `metadata` key holding the record's id.
+    pub events: &'static [(&'static str, &'static str)],
+    /// The system event that says a record was deleted (its id under the same key).
+    pub deleted_by: Option<&'static str>,
+    pub refetch: Refetch,
+    /// What an incremental sync of the stream catches, for the docs.
+    pub catches: &'static str,
+}
+
+/// Where the records created (or, for checkouts, still changing) since the cursor are listed.
+#[derive(Debug, Clone, Copy)]
+pub enum NewRecords {
+    /// Paged by key through Polar's strict filter `filter` on the first field of `sorting`, from the cursor.
+    After {
+        filter: &'static str,
+        sorting: &'static [&'static str],
+    },
+    /// Sorted newest first by the first criterion of `sorting` (`-<time field>`), read until that time
+    /// passes the cursor.
+    Newest { sorting: &'static [&'static str] },
+}
+
+/// How records named by events are read again.
+#[derive(Debug, Clone, Copy)]
+pub enum Refetch {
+    /// Through a list filter that takes many ids of the records themselves (`id` on refunds).
+    ById(&'static str),
+    /// Through a list filter that takes many customer ids (every system event names its customer).
+    ByCustomer(&'static str),
+    /// One read per record, `GET <path><id>` (no list filter exists).
+    One,
 }
 
 pub const STREAMS: &[StreamDef] = &[
@@ -40,6 +81,15 @@ pub const STREAMS: &[StreamDef] = &[
         sorting: &["created_at", "email"],
         unique_order: false,
         creation_filter: None,
+        incremental: Some(Incremental {
+            new_records: NewRecords::Newest {
+                sorting: &["-created_at", "email"],
+            },
+            events: &[("customer.", "customer_id")],
+            deleted_by: Some("customer.deleted"),
+            refetch: Refetch::One,
+            catches: "creates, updates and deletes",
+        }),
         schema: include_str!("../schemas/customers.json"),
     },
     StreamDef {
@@ -50,6 +100,7 @@ pub const STREAMS: &[StreamDef] = &[
         sorting: &["created_at", "name"],
         unique_order: false,
         creation_filter: None,
+        incremental: None,
         schema: include_str!("../schemas/products.json"),
     },
     StreamDef {
@@ -60,6 +111,16 @@ pub const STREAMS: &[StreamDef] = &[
         sorting: &["created_at", "invoice_number"],
         unique_order: true,
         creation_filter: Some("created_after"),
+        incremental: Some(Incremental {
+            new_records: NewRecords::After {
+                filter: "created_after",
+                sorting: &["created_at", "invoice_number"],
+            },
+            events: &[("order.", "order_id"), ("balance.", "order_id")],
+            deleted_by: None,
+            refetch: Refetch::ByCustomer("customer_id"),
+            catches: "creates, and updates: payment, refunds, voids, disputes (orders are never deleted)",
+        }),
         schema: include_str!("../schemas/orders.json"),
     },
     StreamDef {
@@ -73,6 +134,17 @@ pub const STREAMS: &[StreamDef] = &[
         sorting: &["started_at", "customer", "amount"],
         unique_order: false,
         creation_filter: None,
+        incremental: Some(Incremental {
+            new_records: NewRecords::After {
+                filter: "started_after",
+                sorting: &["started_at", "customer", "amount"],
+            },
+            events: &[("subscription.", "subscription_id")],
+            deleted_by: None,
+            refetch: Refetch::ByCustomer("customer_id"),
+            catches: "creates and the updates Polar records an event for (status, product, seats, billing \
+                      period, cancellation, renewal); subscriptions are never deleted",
+        }),
         schema: include_str!("../schemas/subscriptions.json"),
     },
     StreamDef {
@@ -83,6 +155,18 @@ pub const STREAMS: &[StreamDef] = &[
         sorting: &["created_at", "amount"],
         unique_order: false,
         creation_filter: None,
+        incremental: Some(Incremental {
+            new_records: NewRecords::Newest {
+                sorting: &["-created_at", "amount"],
+            },
+            events: &[
+                ("balance.refund", "refund_id"),
+                ("balance.refund_reversal", "refund_id"),
+            ],
+            deleted_by: None,
+            refetch: Refetch::ById("id"),
+            catches: "creates, and updates that move money (a refund succeeding or being reversed)",
+        }),
         schema: include_str!("../schemas/refunds.json"),
     },
     StreamDef {
@@ -93,6 +177,17 @@ pub const STREAMS: &[StreamDef] = &[
         sorting: &["created_at"],
         unique_order: false,
         creation_filter: None,
+        incremental: Some(Incremental {
+            // A checkout changes only until it expires (and Polar records no event for it): the window of
+            // checkouts expiring after the cursor holds every one created or changed since.
+            new_records: NewRecords::Newest {
+                sorting: &["-expires_at", "created_at"],
+            },
+            events: &[("checkout.created", "checkout_id")],
+            deleted_by: None,
+            refetch: Refetch::ByCustomer("customer_id"),
+            catches: "creates, and every change until the checkout expires",
+        }),
         schema: include_str!("../schemas/checkouts.json"),
     },
     StreamDef {
@@ -103,6 +198,7 @@ pub const STREAMS: &[StreamDef] = &[
         sorting: &["created_at", "description"],
         unique_order: false,
         creation_filter: None,
+        incremental: None,
         schema: include_str!("../schemas/benefits.json"),
     },
     StreamDef {
@@ -113,9 +209,24 @@ pub const STREAMS: &[StreamDef] = &[
         sorting: &["created_at", "slug"],
         unique_order: true,
         creation_filter: None,
+        incremental: None,
         schema: include_str!("../schemas/organizations.json"),
     },
 ];
+
+/// Polar's system events feed (`GET /v1/events/?source=system`), the change log incremental syncs read. Not a
+/// stream of its own: its pages are read once per sync and turned into the ids of changed records.
+pub static SYSTEM_EVENTS: StreamDef = StreamDef {
+    name: "system events",
+    path: "/v1/events/",
+    scope: "events:read",
+    description: "Polar's system events: what changed in the organization, and when.",
+    sorting: &["timestamp"],
+    unique_order: false,
+    creation_filter: Some("start_timestamp"),
+    schema: "{}",
+    incremental: None,
+};
 
 /// The stream called `name`, if there is one.
 pub fn find(name: &str) -> Option<&'static StreamDef> {
@@ -131,11 +242,30 @@ pub fn scopes_text() -> String {
             None => scopes.push((stream.scope, vec![stream.name])),
         }
     }
-    scopes
+    let mut text = scopes
         .iter()
         .map(|(scope, names)| format!("{scope} ({})", names.join(", ")))
         .collect::<Vec<_>>()
-        .join(", ")
+        .join(", ");
+    text.push_str(&format!(
+        ", and {} (to sync {} incrementally: Polar's change log)",
+        SYSTEM_EVENTS.scope,
+        incremental_names()
+    ));
+    text
+}
+
+/// The streams that can sync incrementally, for messages: "customers, orders, ... and checkouts".
+pub fn incremental_names() -> String {
+    let names: Vec<&str> = STREAMS
+        .iter()
+        .filter(|stream| stream.incremental.is_some())
+        .map(|stream| stream.name)
+        .collect();
+    match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => names.join(""),
+    }
 }
 
 /// No stream sorts by more criteria than the page parser records.

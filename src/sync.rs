@@ -1,20 +1,54 @@
 //! The `read` command: every selected stream read concurrently (bounded), each framed by its STARTED and
-//! COMPLETE/INCOMPLETE statuses, one stream's failure never stopping the others.
+//! COMPLETE/INCOMPLETE statuses, one stream's failure never stopping the others. Streams synced from a
+//! cursor first share one read of Polar's change log (see `incremental`).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 
 use crate::client::{PAGE_SIZE, PolarClient};
+use crate::incremental::changes::StreamChanges;
+use crate::incremental::state::Start;
+use crate::incremental::{self, FeedError};
+use crate::listing::Listing;
 use crate::output::{Output, OutputClosed};
 use crate::protocol::{FailureType, LogLevel, Message, StreamStatus};
 use crate::reader::checkpoint;
-use crate::reader::{Prefetch, StreamError, StreamReader};
+use crate::reader::core::StreamSummary;
+use crate::reader::{Checkpoints, Prefetch, Records, StreamError, StreamReader};
 use crate::state::InputState;
 use crate::streams::StreamDef;
 use crate::tuning::Tuning;
+
+/// A stream the catalog selects, and how.
+#[derive(Debug, Clone, Copy)]
+pub struct Selected {
+    pub stream: &'static StreamDef,
+    /// Synced incrementally (the catalog asks for it and the stream supports it).
+    pub incremental: bool,
+}
+
+/// How each stream's read begins.
+#[derive(Debug)]
+enum Plan {
+    FullRefresh,
+    /// Read in full, leaving an incremental state: the first incremental sync, or one resumed.
+    IncrementalFull {
+        resume: Option<checkpoint::Resume>,
+        cursor: Option<i64>,
+    },
+    /// Read what changed since `cursor`, from the feed's changes.
+    Changes {
+        cursor: i64,
+        changes: StreamChanges,
+        horizon: i64,
+    },
+    /// The feed could not be read: fail with this.
+    FeedFailed(StreamError),
+}
 
 /// How a whole sync ended.
 pub struct SyncOutcome {
@@ -25,31 +59,158 @@ pub struct SyncOutcome {
 pub async fn read(
     client: Arc<PolarClient>,
     output: &Output,
-    streams: Vec<&'static StreamDef>,
+    streams: Vec<Selected>,
+    starts: HashMap<&'static str, Start>,
     state: &InputState,
     tuning: &Tuning,
+    lookback: Duration,
 ) -> Result<SyncOutcome, OutputClosed> {
     let started = Instant::now();
-    let names: Vec<&str> = streams.iter().map(|stream| stream.name).collect();
+    let describe = |selected: &Selected| {
+        format!(
+            "{} ({})",
+            selected.stream.name,
+            if selected.incremental {
+                "incremental"
+            } else {
+                "full refresh"
+            }
+        )
+    };
     output
         .log(
             LogLevel::Info,
             format!(
-                "Starting a full refresh of {} stream(s) ({}) at up to {} requests per minute",
+                "Starting a sync of {} stream(s): {}, at up to {} requests per minute",
                 streams.len(),
-                names.join(", "),
+                streams.iter().map(describe).collect::<Vec<_>>().join(", "),
                 client.requests_per_minute()
             ),
         )
         .await?;
     let prefetch = Prefetch::new(tuning.pages_ahead, tuning.pages_buffered);
-    let results: Vec<_> = futures::stream::iter(streams)
-        .map(|stream| {
+    let lookback_micros = i64::try_from(lookback.as_micros()).unwrap_or(i64::MAX);
+    // The streams synced from a cursor need the change log, read once for all of them.
+    let tracked: Vec<(&'static StreamDef, i64)> = streams
+        .iter()
+        .filter_map(|selected| match starts.get(selected.stream.name) {
+            Some(Start::Since { cursor }) => {
+                Some((selected.stream, cursor.saturating_sub(lookback_micros)))
+            }
+            _ => None,
+        })
+        .collect();
+    let mut feed = None;
+    let mut feed_failure: Option<(FailureType, String)> = None;
+    if !tracked.is_empty() {
+        match incremental::read_feed(client.clone(), output, &prefetch, &tracked).await? {
+            Ok(read) => {
+                output
+                    .log(
+                        LogLevel::Info,
+                        format!(
+                            "Read {} system events from Polar's change log for {}",
+                            read.events,
+                            tracked
+                                .iter()
+                                .map(|(stream, _)| stream.name)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    )
+                    .await?;
+                feed = Some(read);
+            }
+            Err(FeedError::MissingScope) => {
+                output
+                    .log(
+                        LogLevel::Warn,
+                        format!(
+                            "The access token lacks the 'events:read' scope, so the changes of {} cannot be                              tracked: they are read in full this sync (and every sync until a token with                              'events:read' replaces this one)",
+                            tracked.iter().map(|(stream, _)| stream.name).collect::<Vec<_>>().join(", ")
+                        ),
+                    )
+                    .await?;
+            }
+            Err(FeedError::Failed(error)) => {
+                feed_failure = Some((
+                    error.failure_type(),
+                    format!("reading Polar's change log (system events) failed: {error}"),
+                ));
+            }
+            Err(FeedError::BadEvent(bad)) => {
+                feed_failure = Some((FailureType::SystemError, bad.to_string()));
+            }
+        }
+    }
+    let mut plans: Vec<(&'static StreamDef, Plan)> = Vec::with_capacity(streams.len());
+    for selected in &streams {
+        let stream = selected.stream;
+        let plan = if !selected.incremental {
+            Plan::FullRefresh
+        } else {
+            match starts.get(stream.name) {
+                Some(Start::Since { cursor }) => match (&mut feed, &feed_failure) {
+                    (Some(feed), _) => Plan::Changes {
+                        cursor: *cursor,
+                        changes: feed.log.take(stream.name),
+                        horizon: feed.horizon,
+                    },
+                    (None, Some((failure_type, message))) => {
+                        Plan::FeedFailed(StreamError::ChangeLog {
+                            failure_type: *failure_type,
+                            message: message.clone(),
+                        })
+                    }
+                    (None, None) => Plan::IncrementalFull {
+                        resume: None,
+                        cursor: None,
+                    },
+                },
+                Some(Start::ResumeFull { resume, cursor }) => Plan::IncrementalFull {
+                    resume: resume.clone(),
+                    cursor: Some(*cursor),
+                },
+                Some(Start::Fresh { replaced }) => {
+                    if let Some(replaced) = replaced {
+                        output
+                            .log(
+                                LogLevel::Info,
+                                format!(
+                                    "{}: the input state is {replaced}, not an incremental one: reading the                                      stream in full once, then incrementally from the next sync",
+                                    stream.name
+                                ),
+                            )
+                            .await?;
+                    }
+                    Plan::IncrementalFull {
+                        resume: None,
+                        cursor: None,
+                    }
+                }
+                None => Plan::IncrementalFull {
+                    resume: None,
+                    cursor: None,
+                },
+            }
+        };
+        plans.push((stream, plan));
+    }
+    let results: Vec<_> = futures::stream::iter(plans)
+        .map(|(stream, plan)| {
             let client = client.clone();
             let prefetch = &prefetch;
             async move {
-                let result =
-                    read_stream(client, output, stream, state.get(stream.name), prefetch).await;
+                let result = read_stream(
+                    client,
+                    output,
+                    stream,
+                    plan,
+                    state.get(stream.name),
+                    prefetch,
+                    lookback,
+                )
+                .await;
                 (stream.name, result)
             }
         })
@@ -84,46 +245,91 @@ async fn read_stream(
     client: Arc<PolarClient>,
     output: &Output,
     stream: &'static StreamDef,
+    plan: Plan,
     state: Option<&serde_json::Value>,
     prefetch: &Prefetch,
+    lookback: Duration,
 ) -> Result<Result<(), StreamError>, OutputClosed> {
     let started = Instant::now();
     output
         .send(&Message::stream_status(stream.name, StreamStatus::Started))
         .await?;
-    let resume = match checkpoint::resume_point(stream, PAGE_SIZE, state) {
-        Ok(resume) => resume,
-        Err(reason) => {
-            output
-                .log(
-                    LogLevel::Warn,
-                    format!(
-                        "{}: ignoring the input state and starting from page 1: {reason}",
-                        stream.name
-                    ),
-                )
-                .await?;
-            None
+    let outcome: Result<String, StreamError> = match plan {
+        Plan::FullRefresh => {
+            let resume = match checkpoint::resume_point(stream, PAGE_SIZE, state) {
+                Ok(resume) => resume,
+                Err(reason) => {
+                    output
+                        .log(
+                            LogLevel::Warn,
+                            format!(
+                                "{}: ignoring the input state and starting from page 1: {reason}",
+                                stream.name
+                            ),
+                        )
+                        .await?;
+                    None
+                }
+            };
+            StreamReader::new(
+                client,
+                output,
+                Listing::of(stream),
+                prefetch,
+                Checkpoints::FullRefresh,
+            )
+            .run(resume, Records::write())
+            .await?
+            .map(|summary| describe_read(&summary))
         }
-    };
-    match StreamReader::new(client, output, stream, prefetch)
-        .run(resume)
-        .await?
-    {
-        Ok(summary) => {
-            let message = format!(
-                "{}: {} records in {} pages{} in {:.1} s",
-                stream.name,
-                summary.records,
-                summary.pages,
-                if summary.recovery_requests > 0 {
+        Plan::IncrementalFull { resume, cursor } => {
+            let checkpoints = Checkpoints::Incremental {
+                cursor: cursor.map(|cursor| crate::time::format(cursor).into()),
+            };
+            StreamReader::new(client, output, Listing::of(stream), prefetch, checkpoints)
+                .run(
+                    resume,
+                    Records {
+                        cdc: true,
+                        ..Records::write()
+                    },
+                )
+                .await?
+                .map(|summary| {
                     format!(
-                        " (+{} requests to recover moved records)",
-                        summary.recovery_requests
+                        "{} (in full, for incremental syncs)",
+                        describe_read(&summary)
                     )
-                } else {
-                    String::new()
-                },
+                })
+        }
+        Plan::Changes {
+            cursor,
+            changes,
+            horizon,
+        } => incremental::read_changes(
+            client, output, stream, prefetch, cursor, lookback, horizon, changes,
+        )
+        .await?
+        .map(|summary| {
+            if summary.in_full {
+                format!(
+                    "{} records read in full (incremental)",
+                    summary.new_or_current
+                )
+            } else {
+                format!(
+                    "{} new or current, {} read again, {} deleted, in {} requests (incremental)",
+                    summary.new_or_current, summary.read_again, summary.deleted, summary.requests
+                )
+            }
+        }),
+        Plan::FeedFailed(error) => Err(error),
+    };
+    match outcome {
+        Ok(description) => {
+            let message = format!(
+                "{}: {description} in {:.1} s",
+                stream.name,
                 started.elapsed().as_secs_f64()
             );
             output.log(LogLevel::Info, message).await?;
@@ -152,6 +358,22 @@ async fn read_stream(
             Ok(Err(error))
         }
     }
+}
+
+fn describe_read(summary: &StreamSummary) -> String {
+    format!(
+        "{} records in {} pages{}",
+        summary.records,
+        summary.pages,
+        if summary.recovery_requests > 0 {
+            format!(
+                " (+{} requests to recover moved records)",
+                summary.recovery_requests
+            )
+        } else {
+            String::new()
+        }
+    )
 }
 
 /// The failure type of a sync whose `failed` streams are given: the user's problem first, then a passing one.

@@ -82,7 +82,7 @@ fn spec_follows_airbyte_rules() {
 }
 
 #[test]
-fn discover_announces_eight_full_refresh_streams_with_their_schemas() {
+fn discover_announces_eight_streams_with_their_schemas_and_sync_modes() {
     let files = Files::new();
     let config = files.json(
         "config.json",
@@ -102,14 +102,40 @@ fn discover_announces_eight_full_refresh_streams_with_their_schemas() {
     assert_eq!(names, STREAMS);
     for stream in &streams {
         let name = stream["name"].as_str().unwrap();
-        assert_eq!(stream["supported_sync_modes"], json!(["full_refresh"]));
+        let incremental = [
+            "customers",
+            "orders",
+            "subscriptions",
+            "refunds",
+            "checkouts",
+        ]
+        .contains(&name);
         assert_eq!(stream["source_defined_primary_key"], json!([["id"]]));
         assert_eq!(stream["is_resumable"], true);
         assert!(stream["description"].as_str().unwrap().len() > 20);
-        let file: Value = serde_json::from_str(
+        let mut file: Value = serde_json::from_str(
             &std::fs::read_to_string(repo().join(format!("schemas/{name}.json"))).unwrap(),
         )
         .unwrap();
+        if incremental {
+            assert_eq!(
+                stream["supported_sync_modes"],
+                json!(["full_refresh", "incremental"])
+            );
+            assert_eq!(stream["source_defined_cursor"], true);
+            assert_eq!(
+                stream["default_cursor_field"],
+                json!(["_ab_cdc_updated_at"])
+            );
+            // Airbyte's CDC fields are declared on top of the file's schema.
+            let properties = stream["json_schema"]["properties"].as_object().unwrap();
+            for field in ["_ab_cdc_updated_at", "_ab_cdc_deleted_at"] {
+                assert_eq!(properties[field]["format"], "date-time", "{name}.{field}");
+                file["properties"][field] = properties[field].clone();
+            }
+        } else {
+            assert_eq!(stream["supported_sync_modes"], json!(["full_refresh"]));
+        }
         assert_eq!(
             stream["json_schema"], file,
             "{name}: the embedded schema is schemas/{name}.json"
@@ -152,7 +178,11 @@ fn check_succeeds_with_a_working_token() {
     let server = FakePolar::start(Options::with_records(3));
     assert_eq!(status(&check(&server, server.config())).0, "SUCCEEDED");
     let requests = server.requests();
-    assert_eq!(requests.len(), 8, "one request per stream");
+    assert_eq!(
+        requests.len(),
+        9,
+        "one request per stream, and one of the change log"
+    );
     assert!(
         requests
             .iter()

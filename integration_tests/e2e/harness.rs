@@ -327,11 +327,24 @@ impl Run {
 }
 
 /// Compares delivered records with the server's objects as multisets, by id and content.
+/// Records of a stream synced incrementally carry `_ab_cdc_updated_at`: it must be `modified_at`, or
+/// `created_at` while that is null, and is left out of the comparison.
 pub fn assert_same_records(run: &Run, server: &FakePolar, stream: &str) {
-    let delivered: HashMap<String, &Value> = run
+    let delivered: HashMap<String, Value> = run
         .records(stream)
         .into_iter()
-        .map(|data| (data["id"].as_str().unwrap().to_owned(), data))
+        .map(|data| {
+            let mut data = data.clone();
+            if let Some(cursor) = data.as_object_mut().unwrap().remove("_ab_cdc_updated_at") {
+                let expected = if data["modified_at"].is_null() {
+                    &data["created_at"]
+                } else {
+                    &data["modified_at"]
+                };
+                assert_eq!(&cursor, expected, "{stream}: the cursor is the last change");
+            }
+            (data["id"].as_str().unwrap().to_owned(), data)
+        })
         .collect();
     assert_eq!(
         delivered.len(),
@@ -343,7 +356,7 @@ pub fn assert_same_records(run: &Run, server: &FakePolar, stream: &str) {
     for object in &expected {
         let id = object["id"].as_str().unwrap();
         assert_eq!(
-            delivered.get(id).copied(),
+            delivered.get(id),
             Some(object),
             "{stream}: record {id} differs or is missing"
         );
@@ -366,4 +379,103 @@ pub fn assert_survivors_delivered(run: &Run, server: &FakePolar, stream: &str, b
 /// A config file for `server`.
 pub fn config_file(files: &Files, server: &FakePolar) -> PathBuf {
     files.json("config.json", &server.config())
+}
+
+/// A destination in "Incremental | Append + Deduped" mode: per stream, the latest version of each `id` by the
+/// cursor `_ab_cdc_updated_at` (later messages win ties), deletions applied.
+#[derive(Debug, Default)]
+pub struct Destination {
+    pub tables: HashMap<String, HashMap<String, Value>>,
+}
+
+impl Destination {
+    /// Merges the records of a run.
+    pub fn merge(&mut self, run: &Run) {
+        for message in run.of_type("RECORD") {
+            let stream = message["record"]["stream"].as_str().unwrap().to_owned();
+            let data = &message["record"]["data"];
+            let id = data["id"]
+                .as_str()
+                .expect("every record has an id")
+                .to_owned();
+            let cursor = data["_ab_cdc_updated_at"]
+                .as_str()
+                .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
+                .map(|at| at.timestamp_micros());
+            let table = self.tables.entry(stream).or_default();
+            let current = table.get(&id).and_then(|row| {
+                row["_ab_cdc_updated_at"]
+                    .as_str()
+                    .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
+                    .map(|at| at.timestamp_micros())
+            });
+            if current.is_some_and(|current| cursor.is_none_or(|cursor| cursor < current)) {
+                continue;
+            }
+            table.insert(id, data.clone());
+        }
+    }
+
+    /// The table of `stream` without deleted rows, each row without Airbyte's CDC fields.
+    pub fn rows(&self, stream: &str) -> HashMap<String, Value> {
+        self.tables
+            .get(stream)
+            .into_iter()
+            .flatten()
+            .filter(|(_, row)| row["_ab_cdc_deleted_at"].is_null())
+            .map(|(id, row)| {
+                let mut row = row.clone();
+                let fields = row.as_object_mut().unwrap();
+                fields.remove("_ab_cdc_updated_at");
+                fields.remove("_ab_cdc_deleted_at");
+                (id.clone(), row)
+            })
+            .collect()
+    }
+
+    /// The table of `stream` equals the server's objects, except the ids in `unsettled` (changed while the
+    /// sync ran: either version may be there).
+    pub fn assert_equals_server(&self, server: &FakePolar, stream: &str, unsettled: &[String]) {
+        let rows = self.rows(stream);
+        let objects: HashMap<String, Value> = server
+            .objects(stream)
+            .into_iter()
+            .map(|object| (object["id"].as_str().unwrap().to_owned(), object))
+            .collect();
+        for (id, object) in &objects {
+            if unsettled.contains(id) {
+                continue;
+            }
+            assert_eq!(
+                rows.get(id),
+                Some(object),
+                "{stream}: row {id} differs from Polar's"
+            );
+        }
+        for id in rows.keys() {
+            assert!(
+                objects.contains_key(id) || unsettled.contains(id),
+                "{stream}: row {id} was deleted in Polar but is still in the destination"
+            );
+        }
+    }
+}
+
+/// The state to pass to the next sync: the earlier state's streams, updated by the last STATE of each stream
+/// in `run` (as Airbyte keeps it).
+pub fn next_state(earlier: &Value, run: &Run) -> Value {
+    let mut by_stream: BTreeMap<String, Value> = BTreeMap::new();
+    for state in earlier
+        .as_array()
+        .into_iter()
+        .flatten()
+        .chain(run.last_states().as_array().unwrap())
+    {
+        let name = state["stream"]["stream_descriptor"]["name"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        by_stream.insert(name, state.clone());
+    }
+    Value::Array(by_stream.into_values().collect())
 }

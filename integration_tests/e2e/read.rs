@@ -174,29 +174,44 @@ fn every_record_validates_against_its_schema_and_the_schema_covers_every_field()
 }
 
 #[test]
-fn a_catalog_selects_streams_and_incremental_reads_as_full_refresh() {
+fn a_catalog_selects_streams_and_incremental_where_unsupported_reads_in_full() {
     let server = FakePolar::start(Options::with_records(40));
     let files = Files::new();
-    let mut selected = catalog(&["orders", "customers"]);
+    let mut selected = catalog(&["orders", "customers", "benefits"]);
     selected["streams"][1]["sync_mode"] = json!("incremental");
     selected["streams"][1]["cursor_field"] = json!(["created_at"]);
+    selected["streams"][2]["sync_mode"] = json!("incremental");
     let catalog_path = files.json("catalog.json", &selected);
     let run = read(&config_file(&files, &server), Some(&catalog_path), None);
     run.compliant();
     assert_eq!(run.code, 0);
     assert_same_records(&run, &server, "orders");
     assert_same_records(&run, &server, "customers");
+    assert_same_records(&run, &server, "benefits");
     assert!(run.records("products").is_empty() && run.statuses("products").is_empty());
     assert!(
-        run.stdout.contains("read in full"),
+        run.stdout.contains(
+            "Incremental sync was requested for benefits, which Polar records no changes for"
+        ),
         "the incremental request is explained"
+    );
+    assert!(
+        run.records("customers")
+            .iter()
+            .all(|r| r["_ab_cdc_updated_at"].is_string())
+    );
+    assert!(
+        run.records("orders")
+            .iter()
+            .all(|r| r.get("_ab_cdc_updated_at").is_none())
     );
     let asked: std::collections::HashSet<_> =
         server.requests().iter().map(|r| r.stream.clone()).collect();
     assert_eq!(
         asked,
-        ["orders".to_string(), "customers".to_string()]
+        ["orders", "customers", "benefits"]
             .into_iter()
+            .map(String::from)
             .collect()
     );
 }

@@ -28,6 +28,9 @@ pub struct Checkpoint {
     /// When paging by key: the creation filter's value that `page` counts from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_after: Option<String>,
+    /// For the full read of a stream synced incrementally: the cursor it sets once complete.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
 }
 
 /// What a STATE message of a stream carries.
@@ -44,6 +47,24 @@ impl StreamState {
                 serde_json::to_value(checkpoint).expect("a checkpoint serializes")
             }
             StreamState::Complete => json!({ COMPLETE_MARKER: true }),
+        }
+    }
+
+    /// The state of the full read of a stream synced incrementally: checkpoints carry the `cursor` it sets
+    /// once complete, and the complete read leaves the incremental state (see `incremental::state`).
+    pub fn to_incremental_json(&self, cursor: &str) -> Value {
+        match self {
+            StreamState::InProgress(checkpoint) => {
+                let checkpoint = Checkpoint {
+                    cursor: Some(cursor.to_owned()),
+                    ..checkpoint.clone()
+                };
+                serde_json::to_value(checkpoint).expect("a checkpoint serializes")
+            }
+            StreamState::Complete => crate::incremental::state::IncrementalState {
+                cursor: cursor.to_owned(),
+            }
+            .to_json(),
         }
     }
 }
@@ -125,6 +146,7 @@ mod tests {
             sorting: orders().sorting.iter().map(|s| s.to_string()).collect(),
             last_id: Some("ord_1".into()),
             created_after: Some("2026-01-02T03:04:05.000006Z".into()),
+            cursor: None,
         };
         let json = StreamState::InProgress(checkpoint).to_json();
         assert_eq!(

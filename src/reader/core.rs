@@ -56,8 +56,10 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use super::recent::Recent;
+use crate::listing::Listing;
 use crate::page::{HashedSet, Page};
 use crate::protocol::LogLevel;
+#[cfg(test)]
 use crate::streams::StreamDef;
 
 use super::checkpoint::{Checkpoint, Resume, StreamState};
@@ -226,11 +228,14 @@ pub struct StreamCore {
     estimated: bool,
     failure: Option<LossError>,
     finished: bool,
+    /// A window of a list sorted newest first: the records whose first sort field is at or after this time
+    /// (Unix microseconds). The pass ends at the first page that reaches past it, and owes nothing beyond.
+    window_from: Option<i64>,
 }
 
 impl StreamCore {
-    pub fn new(stream: &'static StreamDef, limit: u32, resume: Option<Resume>) -> StreamCore {
-        let keyset = stream.creation_filter.is_some();
+    pub fn new(listing: &Listing, limit: u32, resume: Option<Resume>) -> StreamCore {
+        let keyset = listing.key_filter.is_some();
         let mut queue = VecDeque::new();
         let mut after = None;
         let mut first_page = 1;
@@ -256,10 +261,10 @@ impl StreamCore {
             _ => None,
         };
         StreamCore {
-            name: stream.name,
-            sorting: stream.sorting,
-            ties: !stream.unique_order,
-            appends: stream.sorting.first() == Some(&"created_at"),
+            name: listing.name(),
+            sorting: listing.sorting,
+            ties: !listing.unique_order,
+            appends: listing.sorting.first() == Some(&"created_at"),
             first_total: None,
             keyset,
             after,
@@ -288,7 +293,15 @@ impl StreamCore {
             estimated: false,
             failure: None,
             finished: false,
+            window_from: None,
         }
+    }
+
+    /// Reads only the window of records whose first sort field (a time, sorted newest first) is at or after
+    /// `from` (Unix microseconds).
+    pub fn window_from(mut self, from: i64) -> StreamCore {
+        self.window_from = Some(from);
+        self
     }
 
     pub fn summary(&self) -> &StreamSummary {
@@ -333,6 +346,7 @@ impl StreamCore {
                     sorting: self.sorting.iter().map(|s| s.to_string()).collect(),
                     last_id: self.last_id.clone(),
                     created_after: self.after.as_deref().map(str::to_owned),
+                    cursor: None,
                 }));
             }
             if !self.main_done {
@@ -353,6 +367,12 @@ impl StreamCore {
             if self.group.is_some() {
                 self.close_group();
                 continue;
+            }
+            if self.window_from.is_some() {
+                // A window owes what it read: records past it are not this read's to prove.
+                self.state(StreamState::Complete);
+                self.finished = true;
+                return Step::Done;
             }
             if let Some(request) = self.tail_request() {
                 self.queue.push_back(request);
@@ -461,6 +481,17 @@ impl StreamCore {
         // count says (a misbehaving proxy cannot make the reader page on forever).
         if page.items.is_empty() || self.next_main > self.last_page_of(page.total_count) {
             self.main_done = true;
+        }
+        if let Some(from) = self.window_from {
+            let past_window = page
+                .items
+                .last()
+                .and_then(|item| page.first_sort_json(item))
+                .and_then(|raw| crate::time::micros(&filter_value(raw)))
+                .is_some_and(|last| last < from);
+            if past_window {
+                self.main_done = true;
+            }
         }
         if change > 0 && number > 1 {
             self.recover_shift(number, change);
@@ -674,12 +705,21 @@ impl StreamCore {
                 group.members.insert(item.id);
             }
             self.recent.insert(item.id);
-            if !duplicate {
+            if !duplicate && self.in_window(page, item) {
                 emitted.push(index as u32);
             }
         }
         self.count(emitted.len());
         emitted
+    }
+
+    /// Whether the record falls in the window being read (always, when reading a whole list).
+    fn in_window(&self, page: &Page, item: &crate::page::Item) -> bool {
+        self.window_from.is_none_or(|from| {
+            page.first_sort_json(item)
+                .and_then(|raw| crate::time::micros(&filter_value(raw)))
+                .is_none_or(|at| at >= from)
+        })
     }
 
     fn count(&mut self, emitted: usize) {

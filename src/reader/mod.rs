@@ -30,10 +30,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinHandle;
 
 use crate::client::{ApiError, ClientEvent, PAGE_SIZE, PolarClient};
+use crate::listing::Listing;
 use crate::output::{Output, OutputClosed};
-use crate::page::Page;
+use crate::page::{HashedSet, Page};
 use crate::protocol::{FailureType, LogLevel, Message, RecordFrame, now_millis};
-use crate::streams::StreamDef;
 
 use self::checkpoint::Resume;
 use self::core::{LossError, Note, PageRequest, Purpose, Step, StreamCore, StreamSummary};
@@ -48,6 +48,12 @@ pub enum StreamError {
     Api(#[from] ApiError),
     #[error(transparent)]
     Loss(#[from] LossError),
+    /// Polar's change log could not be read, so the stream's changes are unknown.
+    #[error("{message}")]
+    ChangeLog {
+        failure_type: FailureType,
+        message: String,
+    },
 }
 
 impl StreamError {
@@ -56,6 +62,7 @@ impl StreamError {
             StreamError::Api(api) => api.failure_type(),
             // The data moved under the sync: the next attempt reads it afresh.
             StreamError::Loss(_) => FailureType::TransientError,
+            StreamError::ChangeLog { failure_type, .. } => *failure_type,
         }
     }
 }
@@ -89,12 +96,54 @@ impl Drop for Fetching {
     }
 }
 
-/// The reader of one stream.
+/// What a read's STATE messages say.
+#[derive(Debug, Clone)]
+pub enum Checkpoints {
+    /// A full refresh: checkpoints while in progress, Airbyte's completion marker at the end.
+    FullRefresh,
+    /// The full read of a stream synced incrementally: checkpoints that carry `cursor`, and the incremental
+    /// state `{"cursor": ...}` at the end (see `incremental::state`). Without a cursor yet, the read takes the
+    /// server's clock (its `Date`) at the first page.
+    Incremental { cursor: Option<Arc<str>> },
+    /// A read inside an incremental sync (new records, records read again): no STATE, RUNNING or ESTIMATE,
+    /// the incremental sync sends its own.
+    Silent,
+}
+
+/// Takes a page and the indices of its records to emit, in place of writing them.
+pub type PageVisitor<'v> = dyn FnMut(&Page, &[u32]) + Send + 'v;
+
+/// Where a read's records go.
+pub struct Records<'r> {
+    /// Each record gets Airbyte's `_ab_cdc_updated_at` (see `protocol::RecordFrame`).
+    pub cdc: bool,
+    /// Emit only the records whose id hash is here, taking each out as it is emitted.
+    pub only: Option<&'r mut HashedSet>,
+    /// Note the id hash of every record emitted.
+    pub seen: Option<&'r mut HashedSet>,
+    /// Hand the records to this instead of writing them.
+    pub visit: Option<&'r mut PageVisitor<'r>>,
+}
+
+impl<'r> Records<'r> {
+    /// Every record written as it is.
+    pub fn write() -> Records<'r> {
+        Records {
+            cdc: false,
+            only: None,
+            seen: None,
+            visit: None,
+        }
+    }
+}
+
+/// The reader of one listing.
 pub struct StreamReader<'a> {
     client: Arc<PolarClient>,
     output: &'a Output,
-    stream: &'static StreamDef,
+    listing: Arc<Listing>,
     prefetch: &'a Prefetch,
+    checkpoints: Checkpoints,
     events: mpsc::UnboundedSender<ClientEvent>,
     event_source: mpsc::UnboundedReceiver<ClientEvent>,
 }
@@ -103,29 +152,41 @@ impl<'a> StreamReader<'a> {
     pub fn new(
         client: Arc<PolarClient>,
         output: &'a Output,
-        stream: &'static StreamDef,
+        listing: Listing,
         prefetch: &'a Prefetch,
+        checkpoints: Checkpoints,
     ) -> Self {
         let (events, event_source) = mpsc::unbounded_channel();
         StreamReader {
             client,
             output,
-            stream,
+            listing: Arc::new(listing),
             prefetch,
+            checkpoints,
             events,
             event_source,
         }
     }
 
-    /// Reads the whole stream, emitting RUNNING, ESTIMATE, RECORD, STATE and LOG messages (STARTED and the
+    /// Reads the whole listing, emitting RUNNING, ESTIMATE, RECORD, STATE and LOG messages (STARTED and the
     /// final status are the caller's). The outer error: stdout is gone.
     pub async fn run(
-        mut self,
+        self,
         resume: Option<Resume>,
+        records: Records<'_>,
+    ) -> Result<Result<StreamSummary, StreamError>, OutputClosed> {
+        let core = StreamCore::new(&self.listing, PAGE_SIZE, resume);
+        self.run_core(core, records).await
+    }
+
+    /// Reads what `core` decides.
+    pub async fn run_core(
+        mut self,
+        mut core: StreamCore,
+        mut records: Records<'_>,
     ) -> Result<Result<StreamSummary, StreamError>, OutputClosed> {
         let started = Instant::now();
         let mut last_progress = Instant::now();
-        let mut core = StreamCore::new(self.stream, PAGE_SIZE, resume);
         let mut ahead: VecDeque<Fetching> = VecDeque::new();
         loop {
             let step = core.next_step();
@@ -144,10 +205,24 @@ impl<'a> StreamReader<'a> {
                 Ok(page) => Arc::new(page),
                 Err(error) => return Ok(Err(error.into())),
             };
-            let emit = core.accept(request, &page);
+            if let Checkpoints::Incremental {
+                cursor: cursor @ None,
+            } = &mut self.checkpoints
+            {
+                *cursor = Some(crate::time::format(crate::incremental::server_now(&page)).into());
+            }
+            let mut emit = core.accept(request, &page);
             self.send_notes(core.take_notes()).await?;
-            if !emit.is_empty() {
-                let frame = RecordFrame::new(self.stream.name, now_millis());
+            if let Some(only) = records.only.as_deref_mut() {
+                emit.retain(|&index| only.remove(&page.items[index as usize].id));
+            }
+            if let Some(seen) = records.seen.as_deref_mut() {
+                seen.extend(emit.iter().map(|&index| page.items[index as usize].id));
+            }
+            if let Some(visit) = records.visit.as_deref_mut() {
+                visit(&page, &emit);
+            } else if !emit.is_empty() {
+                let frame = RecordFrame::new(self.listing.name(), now_millis(), records.cdc);
                 self.output.send_records(page, frame, emit).await?;
             }
             if last_progress.elapsed() >= PROGRESS_EVERY {
@@ -216,12 +291,13 @@ impl<'a> StreamReader<'a> {
     fn spawn(&self, request: &PageRequest, permit: Option<OwnedSemaphorePermit>) -> Fetching {
         let client = Arc::clone(&self.client);
         let events = self.events.clone();
-        let stream = self.stream;
+        let listing = Arc::clone(&self.listing);
         let (page, limit, after) = (request.page, request.limit, request.after.clone());
-        let task =
-            tokio::spawn(
-                async move { client.fetch_page(stream, page, limit, after, &events).await },
-            );
+        let task = tokio::spawn(async move {
+            client
+                .fetch_page(&listing, page, limit, after, &events)
+                .await
+        });
         Fetching {
             request: request.clone(),
             task,
@@ -252,16 +328,24 @@ impl<'a> StreamReader<'a> {
     }
 
     async fn send_notes(&self, notes: Vec<Note>) -> Result<(), OutputClosed> {
-        let name = self.stream.name;
+        let name = self.listing.name();
+        let silent = matches!(self.checkpoints, Checkpoints::Silent);
         for note in notes {
             let message = match note {
+                Note::Running | Note::Estimate(_) | Note::State(..) if silent => continue,
                 Note::Running => {
                     Message::stream_status(name, crate::protocol::StreamStatus::Running)
                 }
                 Note::Estimate(total) => Message::estimate(name, total),
                 Note::Log(level, text) => Message::log(level, text),
                 Note::State(state, records) => {
-                    Message::stream_state(name, state.to_json(), records)
+                    let json = match &self.checkpoints {
+                        Checkpoints::Incremental {
+                            cursor: Some(cursor),
+                        } => state.to_incremental_json(cursor),
+                        _ => state.to_json(),
+                    };
+                    Message::stream_state(name, json, records)
                 }
             };
             self.output.send(&message).await?;
@@ -277,7 +361,7 @@ impl<'a> StreamReader<'a> {
         let seconds = started.elapsed().as_secs_f64();
         let message = format!(
             "{}: {} records in {} pages so far ({:.0} records/s), {} retries across the sync",
-            self.stream.name,
+            self.listing.name(),
             summary.records,
             summary.pages,
             summary.records as f64 / seconds.max(0.001),

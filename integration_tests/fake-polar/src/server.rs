@@ -194,8 +194,12 @@ pub struct LoggedRequest {
     pub page: u32,
     pub limit: u32,
     pub sorting: Vec<String>,
-    /// The `created_after` filter, as sent.
+    /// The `created_after` filter (or the events feed's `start_timestamp`), as sent.
     pub created_after: Option<String>,
+    /// The request filtered by `customer_id` or `id`.
+    pub filtered: bool,
+    /// A read of one record by id.
+    pub record: Option<String>,
     pub status: u16,
     pub user_agent: String,
     pub polar_version: String,
@@ -267,6 +271,7 @@ impl FakePolar {
         let addr = listener.local_addr().expect("the fake's address");
         let app = axum::Router::new()
             .route("/v1/{resource}/", get(list))
+            .route("/v1/{resource}/{id}", get(read_one))
             .fallback(not_found)
             .with_state(shared.clone());
         runtime.spawn(async move {
@@ -348,6 +353,147 @@ impl FakePolar {
     pub fn clear_requests(&self) {
         self.shared.log.lock().unwrap().clear();
     }
+
+    /// Creates a record of `stream` now, with the system event Polar writes for it (dated `backdate` earlier,
+    /// as a late or backdated event is). Returns its id.
+    pub fn create(&self, stream: &str, backdate: Duration) -> String {
+        let mut store = self.shared.store.lock().unwrap();
+        let seed = store.seed;
+        let stream = known_stream(stream);
+        let now = now_micros();
+        let last = store.streams[stream]
+            .rows
+            .last()
+            .map_or(0, |row| row.created_at_ms + 1);
+        let index = store
+            .stream(stream)
+            .push(stream, seed, (now / 1000).max(last));
+        let id = data::object_id(stream, seed, index);
+        let position = store.streams[stream].rows.len() - 1;
+        store.stream(stream).rows[position].live = true;
+        let customer = store.streams[stream].rows[position].customer_id.clone();
+        let event = match stream {
+            "customers" => Some(("customer.created", json!({"customer_id": id}))),
+            "orders" => Some(("order.paid", json!({"order_id": id, "amount": 1000}))),
+            "subscriptions" => Some(("subscription.created", json!({"subscription_id": id}))),
+            "refunds" => Some(("balance.refund", json!({"refund_id": id, "amount": 500}))),
+            "checkouts" => Some(("checkout.created", json!({"checkout_id": id}))),
+            _ => None,
+        };
+        if let Some((name, metadata)) = event {
+            push_event(&mut store, name, customer, metadata, now - micros(backdate));
+        }
+        id
+    }
+
+    /// Updates a record of `stream` (the `pick`-th, modulo, of those that can still change: a checkout only
+    /// until it expires), setting `modified_at`, with the system event Polar writes for it (none for
+    /// checkouts). Returns its id, or `None` when no record can change.
+    pub fn update(&self, stream: &str, pick: usize, backdate: Duration) -> Option<String> {
+        let mut store = self.shared.store.lock().unwrap();
+        let seed = store.seed;
+        let stream = known_stream(stream);
+        let now = now_micros();
+        let candidates: Vec<usize> = {
+            let rows = &store.streams[stream].rows;
+            if stream == "checkouts" {
+                // A checkout expires an hour after its creation.
+                (0..rows.len())
+                    .filter(|&position| rows[position].created_at_ms * 1000 + 3_600_000_000 > now)
+                    .collect()
+            } else {
+                (0..rows.len()).collect()
+            }
+        };
+        let position = *candidates.get(pick % candidates.len().max(1))?;
+        let data_for_stream = store.stream(stream);
+        data_for_stream.version += 1;
+        let row = &mut data_for_stream.rows[position];
+        row.revision += 1;
+        let floor = row
+            .modified_at_us
+            .unwrap_or(row.created_at_ms * 1000)
+            .max(row.created_at_ms * 1000);
+        row.modified_at_us = Some(now.max(floor + 1));
+        let customer = row.customer_id.clone();
+        let id = data::object_id(stream, seed, row.index);
+        let event = match stream {
+            "customers" => Some((
+                "customer.updated",
+                json!({"customer_id": id, "updated_fields": {"metadata": "changed"}}),
+            )),
+            "orders" => Some((
+                "order.refunded",
+                json!({"order_id": id, "refunded_amount": 100}),
+            )),
+            "subscriptions" => Some(("subscription.updated", json!({"subscription_id": id}))),
+            "refunds" => Some(("balance.refund", json!({"refund_id": id, "amount": 500}))),
+            _ => None,
+        };
+        if let Some((name, metadata)) = event {
+            push_event(&mut store, name, customer, metadata, now - micros(backdate));
+        }
+        Some(id)
+    }
+
+    /// Deletes a customer (the `pick`-th, modulo): hidden from the list and 404 by id, as Polar's soft delete,
+    /// with its `customer.deleted` event. Returns its id.
+    pub fn delete_customer(&self, pick: usize, backdate: Duration) -> Option<String> {
+        let mut store = self.shared.store.lock().unwrap();
+        let seed = store.seed;
+        let rows = store.streams["customers"].rows.len();
+        if rows == 0 {
+            return None;
+        }
+        let row = store.stream("customers").remove(pick % rows);
+        let id = data::object_id("customers", seed, row.index);
+        let at = now_micros() - micros(backdate);
+        push_event(
+            &mut store,
+            "customer.deleted",
+            Some(id.clone().into()),
+            json!({"customer_id": id}),
+            at,
+        );
+        Some(id)
+    }
+
+    /// How many system events the feed holds.
+    pub fn event_count(&self) -> usize {
+        self.shared.store.lock().unwrap().events.len()
+    }
+}
+
+fn known_stream(name: &str) -> &'static str {
+    data::STREAMS
+        .iter()
+        .find(|stream| **stream == name)
+        .unwrap_or_else(|| panic!("unknown stream {name}"))
+}
+
+fn now_micros() -> i64 {
+    chrono::Utc::now().timestamp_micros()
+}
+
+fn micros(duration: Duration) -> i64 {
+    duration.as_micros() as i64
+}
+
+fn push_event(
+    store: &mut Store,
+    name: &'static str,
+    customer_id: Option<Box<str>>,
+    metadata: Value,
+    timestamp_us: i64,
+) {
+    let id = data::uuid("events", store.seed, store.events.len() as u64);
+    store.events.push(store::SystemEvent {
+        id,
+        timestamp_us,
+        name,
+        customer_id: customer_id.map(Into::into),
+        metadata,
+    });
 }
 
 impl Drop for FakePolar {
@@ -380,6 +526,24 @@ async fn list(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
+    handle(shared, resource, None, query, headers).await
+}
+
+async fn read_one(
+    State(shared): State<Arc<Shared>>,
+    Path((resource, id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    handle(shared, resource, Some(id), None, headers).await
+}
+
+async fn handle(
+    shared: Arc<Shared>,
+    resource: String,
+    record: Option<String>,
+    query: Option<String>,
+    headers: HeaderMap,
+) -> Response {
     let header_text = |name: header::HeaderName| {
         headers
             .get(name)
@@ -393,6 +557,8 @@ async fn list(
         limit: 0,
         sorting: Vec::new(),
         created_after: None,
+        filtered: false,
+        record,
         status: 0,
         user_agent: header_text(header::USER_AGENT),
         polar_version: headers
@@ -427,7 +593,7 @@ async fn answer(
     if !logged.polar_version.is_empty() && logged.polar_version != options.served_version {
         return not_found().await;
     }
-    if !data::STREAMS.contains(&resource) {
+    if !data::STREAMS.contains(&resource) && resource != "events" {
         return not_found().await;
     }
     if let Some(limit) = options.rate_limit_per_minute {
@@ -477,29 +643,56 @@ async fn answer(
             );
         }
     }
+    if let Some(id) = logged.record.clone() {
+        return render_record(shared, resource, &id);
+    }
     // Query: page, limit, sorting (repeatable).
     let mut page: i64 = 1;
     let mut limit: i64 = 10;
     let mut sorting = Vec::new();
-    let mut created_after_us = None;
+    let mut filters = Filters::default();
+    let time = |value: &str, name: &str| {
+        chrono::DateTime::parse_from_rfc3339(value)
+            .map(|at| at.timestamp_micros())
+            .map_err(|_| {
+                Box::new(validation_error(&format!(
+                    "{name} must be an ISO 8601 datetime"
+                )))
+            })
+    };
     for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
-        match &*key {
-            "page" => page = value.parse().unwrap_or(-1),
-            "limit" => limit = value.parse().unwrap_or(-1),
-            "sorting" => sorting.push(value.into_owned()),
-            // Polar filters orders by creation time (`created_after`, strict).
-            "created_after" if resource == "orders" => {
+        match (&*key, resource) {
+            ("page", _) => page = value.parse().unwrap_or(-1),
+            ("limit", _) => limit = value.parse().unwrap_or(-1),
+            ("sorting", _) => sorting.push(value.into_owned()),
+            // Polar's strict time filters: orders by creation, subscriptions by start, events by timestamp.
+            ("created_after", "orders") => {
                 logged.created_after = Some(value.to_string());
-                match chrono::DateTime::parse_from_rfc3339(&value) {
-                    Ok(at) => created_after_us = Some(at.timestamp_micros()),
-                    Err(_) => {
-                        return validation_error("created_after must be an ISO 8601 datetime");
-                    }
+                match time(&value, "created_after") {
+                    Ok(at) => filters.created_after_us = Some(at),
+                    Err(response) => return *response,
                 }
             }
+            ("started_after", "subscriptions") => match time(&value, "started_after") {
+                Ok(at) => filters.started_after_us = Some(at),
+                Err(response) => return *response,
+            },
+            ("start_timestamp", "events") => {
+                logged.created_after = Some(value.to_string());
+                match time(&value, "start_timestamp") {
+                    Ok(at) => filters.created_after_us = Some(at),
+                    Err(response) => return *response,
+                }
+            }
+            ("source", "events") => filters.source = Some(value.into_owned()),
+            ("customer_id", "orders" | "subscriptions" | "checkouts" | "refunds") => {
+                filters.customer_ids.push(value.into_owned());
+            }
+            ("id", "refunds") => filters.ids.push(value.into_owned()),
             _ => {}
         }
     }
+    logged.filtered = !filters.customer_ids.is_empty() || !filters.ids.is_empty();
     if page < 1 || limit < 1 {
         return validation_error("page and limit must be positive integers");
     }
@@ -508,7 +701,11 @@ async fn answer(
     logged.page = page_number;
     logged.limit = limit as u32;
     logged.sorting = sorting.clone();
-    let allowed = store::sort_fields(resource);
+    let allowed: &[&str] = if resource == "events" {
+        &["timestamp"]
+    } else {
+        store::sort_fields(resource)
+    };
     let unmodeled = store::unmodeled_sort_keys(resource);
     for criterion in &sorting {
         let name = criterion.trim_start_matches('-');
@@ -519,7 +716,11 @@ async fn answer(
         }
     }
     if sorting.is_empty() {
-        sorting.push(store::default_sorting(resource).to_owned());
+        sorting.push(if resource == "events" {
+            "-timestamp".to_owned()
+        } else {
+            store::default_sorting(resource).to_owned()
+        });
     }
     let fault = take_fault(shared, resource, page_number);
     if let Some(FaultKind::Delay(delay)) = &fault {
@@ -538,15 +739,19 @@ async fn answer(
         return response.body(Body::from(body.clone())).unwrap();
     }
     churn(shared, resource);
-    let body = render_page(
-        shared,
-        resource,
-        &sorting,
-        created_after_us,
-        page as usize,
-        limit,
-        fault.as_ref(),
-    );
+    let body = if resource == "events" {
+        render_events(shared, &sorting, &filters, page as usize, limit)
+    } else {
+        render_page(
+            shared,
+            resource,
+            &sorting,
+            &filters,
+            page as usize,
+            limit,
+            fault.as_ref(),
+        )
+    };
     match fault {
         Some(FaultKind::CutBody) => {
             let cut = body.len() / 2;
@@ -568,6 +773,90 @@ async fn answer(
         Some(FaultKind::MalformedJson) => json_response(body.slice(..body.len() / 2)),
         Some(FaultKind::Body(text)) => json_response(text.into()),
         _ => json_response(body),
+    }
+}
+
+/// A record read by id (`GET /v1/<list>/<id>`): 404 once deleted, as Polar answers for soft-deleted rows.
+fn render_record(shared: &Shared, resource: &str, id: &str) -> Response {
+    let Some(stream) = data::STREAMS.iter().find(|name| **name == resource) else {
+        return error(StatusCode::NOT_FOUND, "ResourceNotFound", "Not found");
+    };
+    let mut store = shared.store.lock().unwrap();
+    let seed = store.seed;
+    let data_for_stream = store.stream(stream);
+    match data_for_stream.find(stream, seed, id) {
+        Some(position) => {
+            let object = data_for_stream.rows[position].render(stream, seed);
+            json_response(serde_json::to_vec(&object).expect("serializes").into())
+        }
+        None => error(StatusCode::NOT_FOUND, "ResourceNotFound", "Not found"),
+    }
+}
+
+/// A page of the system events feed, sorted by `timestamp` (ties in the order written), filtered by
+/// `source` and `start_timestamp` (strict).
+fn render_events(
+    shared: &Shared,
+    sorting: &[String],
+    filters: &Filters,
+    page: usize,
+    limit: usize,
+) -> bytes::Bytes {
+    let store = shared.store.lock().unwrap();
+    let mut events: Vec<&store::SystemEvent> = store
+        .events
+        .iter()
+        .filter(|_| {
+            filters
+                .source
+                .as_deref()
+                .is_none_or(|source| source == "system")
+        })
+        .filter(|event| {
+            filters
+                .created_after_us
+                .is_none_or(|after| event.timestamp_us > after)
+        })
+        .collect();
+    events.sort_by_key(|event| event.timestamp_us);
+    if sorting.first().map(String::as_str) == Some("-timestamp") {
+        events.reverse();
+    }
+    let total = events.len();
+    let items: Vec<Value> = events
+        .iter()
+        .skip((page - 1).saturating_mul(limit))
+        .take(limit)
+        .map(|event| event.render(store.seed))
+        .collect();
+    let envelope = json!({
+        "items": items,
+        "pagination": {"total_count": total, "max_page": total.div_ceil(limit)},
+    });
+    serde_json::to_vec(&envelope).expect("serializes").into()
+}
+
+/// The filters of one list request.
+#[derive(Debug, Default)]
+struct Filters {
+    /// `created_after` on orders, `start_timestamp` on events (Unix microseconds, strict).
+    created_after_us: Option<i64>,
+    started_after_us: Option<i64>,
+    customer_ids: Vec<String>,
+    ids: Vec<String>,
+    source: Option<String>,
+}
+
+impl Filters {
+    fn is_empty(&self) -> bool {
+        self.created_after_us.is_none()
+            && self.started_after_us.is_none()
+            && self.customer_ids.is_empty()
+            && self.ids.is_empty()
+    }
+
+    fn only_created_after(&self) -> bool {
+        self.started_after_us.is_none() && self.customer_ids.is_empty() && self.ids.is_empty()
     }
 }
 
@@ -698,17 +987,21 @@ fn render_page(
     shared: &Shared,
     resource: &str,
     sorting: &[String],
-    created_after_us: Option<i64>,
+    filters: &Filters,
     page: usize,
     limit: usize,
     fault: Option<&FaultKind>,
 ) -> bytes::Bytes {
     let mut key_sorting = sorting.to_vec();
-    if let Some(after) = created_after_us {
+    if let Some(after) = filters.created_after_us {
         key_sorting.push(format!("created_after={after}"));
     }
     let key = (resource.to_owned(), key_sorting, page, limit);
-    let cacheable = shared.options.cache_pages && fault.is_none();
+    let cacheable = shared.options.cache_pages
+        && fault.is_none()
+        && filters.customer_ids.is_empty()
+        && filters.ids.is_empty()
+        && filters.started_after_us.is_none();
     let stream: &'static str = data::STREAMS
         .iter()
         .find(|name| **name == resource)
@@ -725,20 +1018,56 @@ fn render_page(
             }
         }
         let ordered = data_for_stream.ordered(resource, sorting);
-        // `created_after` (strict): the rows created after it, in the same order.
+        let wanted_positions: Option<std::collections::HashSet<usize>> = (!filters.ids.is_empty())
+            .then(|| {
+                filters
+                    .ids
+                    .iter()
+                    .filter_map(|id| data_for_stream.find(stream, seed, id))
+                    .collect()
+            });
+        let started_field = store::sort_fields(stream)
+            .iter()
+            .position(|field| *field == "started_at");
+        // `created_after` and `started_after` (strict), `customer_id` and `id` (any of): the rows that pass,
+        // in the same order.
         let filtered: Vec<usize>;
-        let order: &[usize] = match created_after_us {
-            None => &ordered,
-            Some(after) => {
-                let rows = &data_for_stream.rows;
-                let after_it = |position: &usize| rows[*position].created_at_ms * 1000 > after;
-                if sorting.first().map(String::as_str) == Some("created_at") {
-                    let cut = ordered.partition_point(|position| !after_it(position));
-                    &ordered[cut..]
-                } else {
-                    filtered = ordered.iter().copied().filter(after_it).collect();
-                    &filtered
-                }
+        let order: &[usize] = if filters.is_empty() {
+            &ordered
+        } else {
+            let rows = &data_for_stream.rows;
+            let keep = |position: &usize| {
+                let row = &rows[*position];
+                filters
+                    .created_after_us
+                    .is_none_or(|after| row.created_at_ms * 1000 > after)
+                    && filters.started_after_us.is_none_or(|after| {
+                        let started = started_field.and_then(|field| match &row.values[field] {
+                            Some(store::SortValue::Text(text)) => {
+                                chrono::DateTime::parse_from_rfc3339(text)
+                                    .ok()
+                                    .map(|at| at.timestamp_micros())
+                            }
+                            _ => None,
+                        });
+                        started.is_some_and(|started| started > after)
+                    })
+                    && (filters.customer_ids.is_empty()
+                        || row.customer_id.as_deref().is_some_and(|customer| {
+                            filters.customer_ids.iter().any(|wanted| wanted == customer)
+                        }))
+                    && wanted_positions
+                        .as_ref()
+                        .is_none_or(|wanted| wanted.contains(position))
+            };
+            if filters.only_created_after()
+                && sorting.first().map(String::as_str) == Some("created_at")
+            {
+                let cut = ordered.partition_point(|position| !keep(position));
+                &ordered[cut..]
+            } else {
+                filtered = ordered.iter().copied().filter(keep).collect();
+                &filtered
             }
         };
         let total = order.len();
@@ -776,10 +1105,7 @@ fn render_page(
             .collect();
         (rows, total, seed, version, low != start || high != end)
     };
-    let mut items: Vec<Value> = rows
-        .iter()
-        .map(|row| data::object(stream, seed, row.index, row.created_at_ms))
-        .collect();
+    let mut items: Vec<Value> = rows.iter().map(|row| row.render(stream, seed)).collect();
     if let (Some(FaultKind::ItemWithoutId), Some(first)) = (fault, items.first_mut()) {
         first.as_object_mut().expect("objects").remove("id");
     }

@@ -76,6 +76,63 @@ pub struct Row {
     pub created_at_ms: i64,
     /// The values of `sort_fields(stream)`, in that order (`None` for null).
     pub values: Box<[Option<SortValue>]>,
+    /// The customer the record belongs to (its own id for a customer), for filters and events.
+    pub customer_id: Option<Box<str>>,
+    /// Updates since creation: each sets `modified_at` and `metadata.revision`.
+    pub revision: u32,
+    pub modified_at_us: Option<i64>,
+    /// Created while the server runs: not updated yet, so `modified_at` is null (Polar sets it on the first
+    /// update), whatever the generator would have made up.
+    pub live: bool,
+}
+
+impl Row {
+    /// The row's object as the API shows it now.
+    pub fn render(&self, stream: &str, seed: u64) -> Value {
+        let mut object = data::object(stream, seed, self.index, self.created_at_ms);
+        if let (true, None, Some(fields)) = (self.live, self.modified_at_us, object.as_object_mut())
+        {
+            fields.insert("modified_at".into(), Value::Null);
+        }
+        if let (Some(modified), Some(fields)) = (self.modified_at_us, object.as_object_mut()) {
+            fields.insert("modified_at".into(), data::timestamp_us(modified).into());
+            if let Some(metadata) = fields.get_mut("metadata").and_then(Value::as_object_mut) {
+                metadata.insert("revision".into(), self.revision.into());
+            }
+        }
+        object
+    }
+}
+
+/// One of Polar's system events (the change log).
+#[derive(Debug, Clone)]
+pub struct SystemEvent {
+    pub id: String,
+    pub timestamp_us: i64,
+    pub name: &'static str,
+    pub customer_id: Option<String>,
+    pub metadata: Value,
+}
+
+impl SystemEvent {
+    /// The event as `GET /v1/events/` lists it (polar-sdk's `SystemEvent` shape).
+    pub fn render(&self, seed: u64) -> Value {
+        serde_json::json!({
+            "id": self.id,
+            "timestamp": data::timestamp_us(self.timestamp_us),
+            "organization_id": data::organization_id(seed),
+            "customer_id": self.customer_id,
+            "customer": null,
+            "external_customer_id": null,
+            "external_id": null,
+            "child_count": 0,
+            "parent_id": null,
+            "label": self.name,
+            "source": "system",
+            "name": self.name,
+            "metadata": self.metadata,
+        })
+    }
 }
 
 /// One stream's rows, in creation order.
@@ -86,11 +143,15 @@ pub struct StreamData {
     /// Bumped on every change, to invalidate cached orders.
     pub version: u64,
     cached: HashMap<Vec<String>, (u64, Arc<[usize]>)>,
+    /// Every index ever created, by id (filled on first lookup).
+    ids: HashMap<String, u64>,
 }
 
 pub struct Store {
     pub seed: u64,
     pub streams: HashMap<&'static str, StreamData>,
+    /// The system events feed, in the order written (not necessarily by timestamp: some are backdated).
+    pub events: Vec<SystemEvent>,
 }
 
 fn sort_value(value: &Value) -> Option<SortValue> {
@@ -136,11 +197,15 @@ impl Store {
                 .map(|builder| builder.join().expect("a stream's rows build"))
                 .collect()
         });
-        Store { seed, streams }
+        Store {
+            seed,
+            streams,
+            events: Vec::new(),
+        }
     }
 
     pub fn object(&self, stream: &str, row: &Row) -> Value {
-        data::object(stream, self.seed, row.index, row.created_at_ms)
+        row.render(stream, self.seed)
     }
 
     pub fn stream(&mut self, stream: &str) -> &mut StreamData {
@@ -158,13 +223,38 @@ impl StreamData {
             .iter()
             .map(|field| sort_value(&object[*field]))
             .collect();
+        let customer_id = if stream == "customers" {
+            object["id"].as_str()
+        } else {
+            object["customer_id"].as_str()
+        }
+        .map(Into::into);
         self.rows.push(Row {
             index,
             created_at_ms,
             values,
+            customer_id,
+            revision: 0,
+            modified_at_us: None,
+            live: false,
         });
         self.version += 1;
         index
+    }
+
+    /// The position (in creation order) of the row with this index.
+    pub fn position_of(&self, index: u64) -> Option<usize> {
+        self.rows.binary_search_by_key(&index, |row| row.index).ok()
+    }
+
+    /// The position of the row whose id is `id` (ids are looked up through a map built on first use).
+    pub fn find(&mut self, stream: &str, seed: u64, id: &str) -> Option<usize> {
+        if self.ids.len() < self.next_index as usize {
+            for index in self.ids.len() as u64..self.next_index {
+                self.ids.insert(data::object_id(stream, seed, index), index);
+            }
+        }
+        self.position_of(*self.ids.get(id)?)
     }
 
     /// Removes the row at `position` (in creation order).

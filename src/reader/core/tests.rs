@@ -20,6 +20,7 @@ static THINGS: StreamDef = StreamDef {
     unique_order: false,
     creation_filter: None,
     schema: "{}",
+    incremental: None,
 };
 
 /// The same list, where no two records share a creation time.
@@ -189,7 +190,7 @@ fn drive_stream(
     ahead: u32,
     resume: Option<Resume>,
 ) -> Run {
-    let mut core = StreamCore::new(stream, limit, resume);
+    let mut core = StreamCore::new(&Listing::of(stream), limit, resume);
     let mut early: HashMap<u32, Page> = HashMap::new();
     let mut delivered = Vec::new();
     let mut notes = Vec::new();
@@ -337,7 +338,7 @@ fn records_created_during_the_read_do_not_fail_it() {
 #[test]
 fn a_page_past_the_count_or_an_empty_page_ends_the_pass() {
     // A server whose count says nothing more: no request past it, whatever `max_page` claims.
-    let mut core = StreamCore::new(&THINGS, 100, None);
+    let mut core = StreamCore::new(&Listing::of(&THINGS), 100, None);
     let Step::Fetch(first) = core.next_step() else {
         panic!("a first page")
     };
@@ -348,7 +349,7 @@ fn a_page_past_the_count_or_an_empty_page_ends_the_pass() {
 
     // A count that promises more than the pages hold: the empty page ends the pass, and the shortfall is a
     // proven loss, not an endless read.
-    let mut core = StreamCore::new(&THINGS, 100, None);
+    let mut core = StreamCore::new(&Listing::of(&THINGS), 100, None);
     let empty = r#"{"items": [], "pagination": {"total_count": 500, "max_page": 5}}"#;
     let Step::Fetch(first) = core.next_step() else {
         panic!("a first page")
@@ -366,7 +367,7 @@ fn a_page_past_the_count_or_an_empty_page_ends_the_pass() {
 fn a_loss_the_reader_can_prove_fails_the_stream() {
     // Page 2 answers with its first record missing and the same count: the records arrived are fewer than the
     // count, and nothing changed to explain it.
-    let mut core = StreamCore::new(&THINGS, 2, None);
+    let mut core = StreamCore::new(&Listing::of(&THINGS), 2, None);
     let page = |ids: &[&str]| {
         let items: Vec<_> = ids
             .iter()

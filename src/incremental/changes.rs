@@ -1,0 +1,334 @@
+//! Polar's system events turned into what changed per stream: the ids of records to read again (with their
+//! customer, for the lists that filter by customer) and the ids deleted. Pure: events in, sets out.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::streams::{Refetch, StreamDef};
+
+/// The fields of a system event an incremental sync uses.
+#[derive(Debug, Deserialize)]
+struct SystemEvent {
+    timestamp: String,
+    name: String,
+    #[serde(default)]
+    customer_id: Option<String>,
+    #[serde(default)]
+    metadata: Option<Map<String, Value>>,
+}
+
+/// What changed in one stream since its `since`.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct StreamChanges {
+    /// Records to read again, by id, with the customer the event named.
+    pub changed: HashMap<String, Option<String>>,
+    /// Records deleted, by id, with the deletion event's time (raw text, as Polar wrote it).
+    pub deleted: HashMap<String, String>,
+    /// More changes than `cap`: the stream is cheaper read in full, and the ids are not kept.
+    pub overflow: bool,
+}
+
+impl StreamChanges {
+    pub fn count(&self) -> usize {
+        self.changed.len() + self.deleted.len()
+    }
+}
+
+/// The changes of every stream an incremental sync reads, built from the feed's events one at a time.
+#[derive(Debug)]
+pub struct ChangeLog {
+    streams: Vec<Tracked>,
+    cap: usize,
+}
+
+#[derive(Debug)]
+struct Tracked {
+    stream: &'static StreamDef,
+    /// Events before this time (Unix microseconds) are older than the stream's window.
+    since: i64,
+    changes: StreamChanges,
+}
+
+/// An event this connector cannot read (Polar broke its contract), with what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a system event is not as Polar documents it: {0}")]
+pub struct BadEvent(pub String);
+
+impl ChangeLog {
+    /// Tracks each stream's events from its `since` (Unix microseconds); a stream with more than `cap`
+    /// changes overflows (see [`StreamChanges::overflow`]).
+    pub fn new(streams: &[(&'static StreamDef, i64)], cap: usize) -> ChangeLog {
+        ChangeLog {
+            streams: streams
+                .iter()
+                .map(|&(stream, since)| Tracked {
+                    stream,
+                    since,
+                    changes: StreamChanges::default(),
+                })
+                .collect(),
+            cap,
+        }
+    }
+
+    /// Applies one event (its JSON text). Reading an event twice changes nothing.
+    pub fn add(&mut self, json: &str) -> Result<(), BadEvent> {
+        let event: SystemEvent = serde_json::from_str(json).map_err(|error| {
+            BadEvent(format!(
+                "{error} in {}",
+                json.chars().take(200).collect::<String>()
+            ))
+        })?;
+        let at = crate::time::micros(&event.timestamp).ok_or_else(|| {
+            BadEvent(format!(
+                "its timestamp '{}' is not an RFC 3339 time",
+                event.timestamp
+            ))
+        })?;
+        for tracked in &mut self.streams {
+            if at < tracked.since || tracked.changes.overflow {
+                continue;
+            }
+            let Some(incremental) = &tracked.stream.incremental else {
+                continue;
+            };
+            let Some(&(_, key)) = incremental.events.iter().find(|(pattern, _)| {
+                *pattern == event.name
+                    || (pattern.ends_with('.') && event.name.starts_with(pattern))
+            }) else {
+                continue;
+            };
+            let id = event
+                .metadata
+                .as_ref()
+                .and_then(|metadata| metadata.get(key))
+                .and_then(Value::as_str)
+                .or_else(|| {
+                    (key == "customer_id")
+                        .then_some(event.customer_id.as_deref())
+                        .flatten()
+                });
+            let Some(id) = id else {
+                // Some events of a family do not name this stream's record (a `balance.*` event of a
+                // payout, say): nothing to read again.
+                continue;
+            };
+            let changes = &mut tracked.changes;
+            if incremental.deleted_by == Some(event.name.as_str()) {
+                changes.changed.remove(id);
+                changes
+                    .deleted
+                    .insert(id.to_owned(), event.timestamp.clone());
+            } else if !changes.deleted.contains_key(id) {
+                changes
+                    .changed
+                    .insert(id.to_owned(), event.customer_id.clone());
+            }
+            if changes.count() > self.cap {
+                changes.changed = HashMap::new();
+                changes.overflow = true;
+            }
+        }
+        Ok(())
+    }
+
+    /// The changes found for `stream` (taken out of the log).
+    pub fn take(&mut self, stream: &str) -> StreamChanges {
+        self.streams
+            .iter_mut()
+            .find(|tracked| tracked.stream.name == stream)
+            .map(|tracked| std::mem::take(&mut tracked.changes))
+            .unwrap_or_default()
+    }
+}
+
+/// Records of the customer lists read per request when reading records again by customer.
+pub const CUSTOMERS_PER_REQUEST: usize = 50;
+/// Ids per request when reading records again by id through a list filter.
+pub const IDS_PER_REQUEST: usize = 100;
+
+/// What reading a stream's changes again costs at least, in requests.
+pub fn refetch_cost(refetch: &Refetch, changes: &StreamChanges) -> u64 {
+    let changed = changes.changed.len() as u64;
+    match refetch {
+        Refetch::One => changed,
+        Refetch::ById(_) => changed.div_ceil(IDS_PER_REQUEST as u64),
+        Refetch::ByCustomer(_) => {
+            let mut customers: Vec<&str> = Vec::new();
+            let mut without = 0;
+            for customer in changes.changed.values() {
+                match customer {
+                    Some(customer) => customers.push(customer),
+                    None => without += 1,
+                }
+            }
+            customers.sort_unstable();
+            customers.dedup();
+            (customers.len() as u64).div_ceil(CUSTOMERS_PER_REQUEST as u64) + without
+        }
+    }
+}
+
+/// Whether reading the stream in full is cheaper than its changes: `full_pages` is what a full read costs.
+pub fn cheaper_in_full(refetch: &Refetch, changes: &StreamChanges, full_pages: u64) -> bool {
+    // The new records' window costs at least one request more.
+    changes.overflow || refetch_cost(refetch, changes) + 1 > full_pages
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::streams;
+
+    fn event(name: &str, at: &str, customer: &str, metadata: Value) -> String {
+        json!({"id": format!("ev-{name}-{at}"), "timestamp": at, "name": name, "source": "system",
+               "customer_id": customer, "metadata": metadata, "organization_id": "o"})
+        .to_string()
+    }
+
+    fn log(cap: usize) -> ChangeLog {
+        let since = crate::time::micros("2026-11-25T10:00:00Z").unwrap();
+        let streams: Vec<_> = [
+            "customers",
+            "orders",
+            "subscriptions",
+            "refunds",
+            "checkouts",
+        ]
+        .iter()
+        .map(|name| (streams::find(name).unwrap(), since))
+        .collect();
+        ChangeLog::new(&streams, cap)
+    }
+
+    #[test]
+    fn events_name_the_records_to_read_again_in_each_stream() {
+        let mut log = log(100);
+        let at = "2026-11-25T11:00:00.000001Z";
+        for json in [
+            event(
+                "order.paid",
+                at,
+                "c1",
+                json!({"order_id": "o1", "amount": 100}),
+            ),
+            event(
+                "balance.refund",
+                at,
+                "c2",
+                json!({"order_id": "o2", "refund_id": "r1"}),
+            ),
+            event(
+                "subscription.canceled",
+                at,
+                "c3",
+                json!({"subscription_id": "s1"}),
+            ),
+            event(
+                "customer.updated",
+                at,
+                "c4",
+                json!({"customer_id": "c4", "updated_fields": {}}),
+            ),
+            event("checkout.created", at, "c5", json!({"checkout_id": "k1"})),
+            event(
+                "benefit.granted",
+                at,
+                "c6",
+                json!({"benefit_id": "b", "benefit_grant_id": "g"}),
+            ),
+            // Before the window: ignored.
+            event(
+                "order.paid",
+                "2026-11-25T09:59:59Z",
+                "c7",
+                json!({"order_id": "o7"}),
+            ),
+        ] {
+            log.add(&json).unwrap();
+        }
+        let ids = |changes: StreamChanges| {
+            let mut ids: Vec<(String, Option<String>)> = changes.changed.into_iter().collect();
+            ids.sort();
+            ids
+        };
+        let some = |id: &str, customer: &str| (id.to_owned(), Some(customer.to_owned()));
+        assert_eq!(
+            ids(log.take("orders")),
+            [some("o1", "c1"), some("o2", "c2")]
+        );
+        assert_eq!(ids(log.take("refunds")), [some("r1", "c2")]);
+        assert_eq!(ids(log.take("subscriptions")), [some("s1", "c3")]);
+        assert_eq!(ids(log.take("customers")), [some("c4", "c4")]);
+        assert_eq!(ids(log.take("checkouts")), [some("k1", "c5")]);
+    }
+
+    #[test]
+    fn a_deletion_wins_over_earlier_and_later_updates_and_events_read_twice_change_nothing() {
+        let mut log = log(100);
+        let update = event(
+            "customer.updated",
+            "2026-11-25T11:00:00Z",
+            "c1",
+            json!({"customer_id": "c1"}),
+        );
+        let delete = event(
+            "customer.deleted",
+            "2026-11-25T11:00:01Z",
+            "c1",
+            json!({"customer_id": "c1"}),
+        );
+        for json in [&update, &delete, &update, &delete] {
+            log.add(json).unwrap();
+        }
+        let changes = log.take("customers");
+        assert!(changes.changed.is_empty());
+        assert_eq!(changes.deleted["c1"], "2026-11-25T11:00:01Z");
+    }
+
+    #[test]
+    fn too_many_changes_overflow_and_a_bad_event_is_refused() {
+        let mut log = log(2);
+        for n in 0..3 {
+            log.add(&event(
+                "order.paid",
+                "2026-11-25T11:00:00Z",
+                "c",
+                json!({"order_id": format!("o{n}")}),
+            ))
+            .unwrap();
+        }
+        let orders = log.take("orders");
+        assert!(orders.overflow && orders.changed.is_empty());
+        assert!(cheaper_in_full(&Refetch::One, &orders, 1_000));
+        assert!(log.add("{\"name\": 1}").is_err());
+        assert!(
+            log.add(&event("order.paid", "noon", "c", json!({})))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn the_cost_of_reading_changes_again_decides_against_a_full_read() {
+        let mut changes = StreamChanges::default();
+        for n in 0..120 {
+            changes
+                .changed
+                .insert(format!("o{n}"), Some(format!("c{}", n % 60)));
+        }
+        changes.changed.insert("lonely".into(), None);
+        assert_eq!(
+            refetch_cost(&Refetch::ByCustomer("customer_id"), &changes),
+            2 + 1
+        );
+        assert_eq!(refetch_cost(&Refetch::ById("id"), &changes), 2);
+        assert_eq!(refetch_cost(&Refetch::One, &changes), 121);
+        assert!(!cheaper_in_full(&Refetch::One, &changes, 200));
+        assert!(cheaper_in_full(&Refetch::One, &changes, 121));
+        assert!(!cheaper_in_full(&Refetch::ById("id"), &changes, 3));
+    }
+}

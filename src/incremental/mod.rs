@@ -1,0 +1,440 @@
+//! Incremental syncs: each sync reads what changed since the previous one, not what exists.
+//!
+//! Per stream, from its cursor (the server's time when the previous sync began) minus the lookback window:
+//! - **new records** come from the stream's list: paged by key through Polar's strict creation filter where
+//!   one exists (`created_after` on orders, `started_after` on subscriptions), else sorted newest first and
+//!   read until the cursor (customers, refunds; checkouts by expiry, since a checkout changes until it
+//!   expires and Polar records no event for that);
+//! - **changed records** are named by Polar's system events (`GET /v1/events/?source=system`), read once per
+//!   sync for every stream ([`read_feed`], [`changes::ChangeLog`]), and read again in batches through the
+//!   list filters Polar has (`id` on refunds, `customer_id` on orders, subscriptions and checkouts), one by
+//!   one only where none exists (customers) or a record was not where its event said;
+//! - **deleted records** (`customer.deleted`, or a 404 on reading one again) become a record with Airbyte's
+//!   `_ab_cdc_deleted_at`.
+//!
+//! When reading the changes again would cost more requests than reading the stream in full, the stream is
+//! read in full instead (with the deletions the events name). A stream without state, or with a full
+//! refresh's, is read in full once and leaves the cursor its next sync starts from (see [`state`]).
+
+pub mod changes;
+pub mod state;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use futures::StreamExt;
+use tokio::sync::mpsc;
+
+use crate::client::{ApiError, ClientEvent, PAGE_SIZE, PolarClient};
+use crate::listing::Listing;
+use crate::output::{Output, OutputClosed};
+use crate::page::{HashedSet, Page};
+use crate::protocol::{LogLevel, Message, RecordFrame, StreamStatus, now_millis};
+use crate::reader::checkpoint::Resume;
+use crate::reader::core::StreamCore;
+use crate::reader::{Checkpoints, Prefetch, Records, StreamError, StreamReader, report};
+use crate::streams::{NewRecords, Refetch, SYSTEM_EVENTS, StreamDef};
+
+use self::changes::{BadEvent, ChangeLog, StreamChanges};
+use self::state::IncrementalState;
+
+/// The most changes kept per stream; past it, the stream is read in full (its ids would cost memory, and
+/// their reads more than a full read on all but the largest organizations).
+pub const MAX_CHANGES_PER_STREAM: usize = 25_000;
+
+/// The server's clock when it answered `page`: its `Date` (whole seconds, so never later than the truth), or
+/// this machine's clock when there is none. Unix microseconds.
+pub fn server_now(page: &Page) -> i64 {
+    crate::time::system_micros(page.date.unwrap_or_else(SystemTime::now))
+}
+
+/// The changes the system events feed holds for the streams synced from a cursor.
+pub struct Feed {
+    /// The server's time when the feed was first answered: the cursor this sync leaves.
+    pub horizon: i64,
+    pub log: ChangeLog,
+    pub events: u64,
+}
+
+/// Why the feed could not be read.
+pub enum FeedError {
+    /// The token lacks `events:read`.
+    MissingScope,
+    Failed(StreamError),
+    BadEvent(BadEvent),
+}
+
+/// Reads the system events feed once, from the earliest `since` (Unix microseconds) of the `tracked` streams.
+pub async fn read_feed(
+    client: Arc<PolarClient>,
+    output: &Output,
+    prefetch: &Prefetch,
+    tracked: &[(&'static StreamDef, i64)],
+) -> Result<Result<Feed, FeedError>, OutputClosed> {
+    let start = tracked.iter().map(|(_, since)| *since).min().unwrap_or(0);
+    let listing = Listing {
+        stream: &SYSTEM_EVENTS,
+        path: SYSTEM_EVENTS.path,
+        sorting: SYSTEM_EVENTS.sorting,
+        unique_order: false,
+        key_filter: SYSTEM_EVENTS.creation_filter,
+        filters: Arc::from(vec![("source", "system".to_owned())]),
+    };
+    let mut log = ChangeLog::new(tracked, MAX_CHANGES_PER_STREAM);
+    let mut horizon = None;
+    let mut bad = None;
+    let mut events = 0u64;
+    let mut visit = |page: &Page, emit: &[u32]| {
+        horizon.get_or_insert_with(|| server_now(page));
+        for &index in emit {
+            events += 1;
+            if let Err(problem) = log.add(page.text(&page.items[index as usize])) {
+                bad.get_or_insert(problem);
+            }
+        }
+    };
+    let resume = Resume {
+        page: 1,
+        last_id: None,
+        created_after: Some(crate::time::format(start)),
+    };
+    let outcome = StreamReader::new(client, output, listing, prefetch, Checkpoints::Silent)
+        .run(
+            Some(resume),
+            Records {
+                visit: Some(&mut visit),
+                ..Records::write()
+            },
+        )
+        .await?;
+    Ok(match (outcome, bad) {
+        (Err(StreamError::Api(ApiError::MissingScope { .. })), _) => Err(FeedError::MissingScope),
+        (Err(error), _) => Err(FeedError::Failed(error)),
+        (Ok(_), Some(bad)) => Err(FeedError::BadEvent(bad)),
+        (Ok(_), None) => Ok(Feed {
+            horizon: horizon.unwrap_or_else(|| crate::time::system_micros(SystemTime::now())),
+            log,
+            events,
+        }),
+    })
+}
+
+/// What an incremental pass over one stream did.
+#[derive(Debug, Default)]
+pub struct ChangesSummary {
+    pub new_or_current: u64,
+    pub read_again: u64,
+    pub deleted: u64,
+    pub requests: u64,
+    pub in_full: bool,
+}
+
+/// Syncs what changed in `stream` since `cursor` (Unix microseconds), given the feed's `changes` and the
+/// sync's `horizon`; leaves the incremental state with the horizon as the new cursor.
+#[allow(clippy::too_many_arguments)]
+pub async fn read_changes(
+    client: Arc<PolarClient>,
+    output: &Output,
+    stream: &'static StreamDef,
+    prefetch: &Prefetch,
+    cursor: i64,
+    lookback: Duration,
+    horizon: i64,
+    mut changes: StreamChanges,
+) -> Result<Result<ChangesSummary, StreamError>, OutputClosed> {
+    let incremental = stream
+        .incremental
+        .as_ref()
+        .expect("only streams with an incremental definition sync incrementally");
+    let since = cursor.saturating_sub(i64::try_from(lookback.as_micros()).unwrap_or(i64::MAX));
+    let horizon_text: Arc<str> = crate::time::format(horizon).into();
+    let mut summary = ChangesSummary::default();
+    let frame = || RecordFrame::new(stream.name, now_millis(), true);
+    // The deletions the events name go first: a full read, if it comes to one, cannot see them.
+    let deletions = std::mem::take(&mut changes.deleted);
+    send_deletions(
+        output,
+        &frame(),
+        deletions.iter().map(|(id, at)| (id.as_str(), at.as_str())),
+    )
+    .await?;
+    summary.deleted += deletions.len() as u64;
+
+    let cost = changes::refetch_cost(&incremental.refetch, &changes);
+    let in_full = if changes.overflow {
+        true
+    } else if cost == 0 {
+        false
+    } else {
+        summary.requests += 1;
+        match probe_total(&client, output, stream).await? {
+            Ok(total) => changes::cheaper_in_full(
+                &incremental.refetch,
+                &changes,
+                total.div_ceil(u64::from(PAGE_SIZE)).max(1),
+            ),
+            Err(error) => return Ok(Err(error.into())),
+        }
+    };
+    if in_full {
+        output
+            .log(
+                LogLevel::Info,
+                format!(
+                    "{}: reading the stream in full: the {} changes since the last sync would cost more \
+                     requests to read again",
+                    stream.name,
+                    if changes.overflow {
+                        format!("more than {MAX_CHANGES_PER_STREAM}")
+                    } else {
+                        changes.count().to_string()
+                    }
+                ),
+            )
+            .await?;
+        let checkpoints = Checkpoints::Incremental {
+            cursor: Some(horizon_text.clone()),
+        };
+        let read = StreamReader::new(
+            client.clone(),
+            output,
+            Listing::of(stream),
+            prefetch,
+            checkpoints,
+        )
+        .run(
+            None,
+            Records {
+                cdc: true,
+                ..Records::write()
+            },
+        )
+        .await?;
+        return Ok(read.map(|read| ChangesSummary {
+            new_or_current: read.records,
+            in_full: true,
+            requests: summary.requests + read.pages + read.recovery_requests,
+            ..summary
+        }));
+    }
+    output
+        .send(&Message::stream_status(stream.name, StreamStatus::Running))
+        .await?;
+
+    // New records (and, for checkouts, those still changing), from the list.
+    let mut seen = HashedSet::default();
+    let (listing, core) = match &incremental.new_records {
+        NewRecords::After { filter, sorting } => {
+            let listing = Listing {
+                sorting,
+                unique_order: false,
+                key_filter: Some(filter),
+                ..Listing::of(stream)
+            };
+            let from = Resume {
+                page: 1,
+                last_id: None,
+                created_after: Some(crate::time::format(since)),
+            };
+            let core = StreamCore::new(&listing, PAGE_SIZE, Some(from));
+            (listing, core)
+        }
+        NewRecords::Newest { sorting } => {
+            let listing = Listing {
+                sorting,
+                unique_order: false,
+                key_filter: None,
+                ..Listing::of(stream)
+            };
+            let core = StreamCore::new(&listing, PAGE_SIZE, None).window_from(since);
+            (listing, core)
+        }
+    };
+    let read = StreamReader::new(
+        client.clone(),
+        output,
+        listing,
+        prefetch,
+        Checkpoints::Silent,
+    )
+    .run_core(
+        core,
+        Records {
+            cdc: true,
+            seen: Some(&mut seen),
+            ..Records::write()
+        },
+    )
+    .await?;
+    match read {
+        Ok(read) => summary.requests += read.pages + read.recovery_requests,
+        Err(error) => return Ok(Err(error)),
+    }
+    summary.new_or_current = seen.len() as u64;
+
+    // Changed records not read already, through the list's filter where Polar has one.
+    let wanted: Vec<(String, Option<String>)> = changes
+        .changed
+        .into_iter()
+        .filter(|(id, _)| !seen.contains(&id_hash(id)))
+        .collect();
+    let mut singles: Vec<String> = Vec::new();
+    // Each batch: the list filter's values, and the ids it should bring back.
+    let batches: Vec<(Filters, Vec<String>)> = match incremental.refetch {
+        Refetch::One => {
+            singles.extend(wanted.into_iter().map(|(id, _)| id));
+            Vec::new()
+        }
+        Refetch::ById(filter) => wanted
+            .chunks(changes::IDS_PER_REQUEST)
+            .map(|chunk| {
+                let ids: Vec<String> = chunk.iter().map(|(id, _)| id.clone()).collect();
+                (ids.iter().map(|id| (filter, id.clone())).collect(), ids)
+            })
+            .collect(),
+        Refetch::ByCustomer(filter) => {
+            let mut by_customer: HashMap<String, Vec<String>> = HashMap::new();
+            for (id, customer) in wanted {
+                match customer {
+                    Some(customer) => by_customer.entry(customer).or_default().push(id),
+                    None => singles.push(id),
+                }
+            }
+            let mut customers: Vec<(String, Vec<String>)> = by_customer.into_iter().collect();
+            customers.sort();
+            customers
+                .chunks(changes::CUSTOMERS_PER_REQUEST)
+                .map(|chunk| {
+                    (
+                        chunk
+                            .iter()
+                            .map(|(customer, _)| (filter, customer.clone()))
+                            .collect(),
+                        chunk
+                            .iter()
+                            .flat_map(|(_, ids)| ids.iter().cloned())
+                            .collect(),
+                    )
+                })
+                .collect()
+        }
+    };
+    for (filters, ids) in batches {
+        let mut only: HashedSet = ids.iter().map(|id| id_hash(id)).collect();
+        let listing = Listing {
+            key_filter: None,
+            ..Listing::of(stream)
+        }
+        .filtered(filters);
+        let read = StreamReader::new(
+            client.clone(),
+            output,
+            listing,
+            prefetch,
+            Checkpoints::Silent,
+        )
+        .run(
+            None,
+            Records {
+                cdc: true,
+                only: Some(&mut only),
+                ..Records::write()
+            },
+        )
+        .await?;
+        match read {
+            Ok(read) => summary.requests += read.pages + read.recovery_requests,
+            Err(error) => return Ok(Err(error)),
+        }
+        summary.read_again += (ids.len() - only.len()) as u64;
+        // Not where its event said (or filtered out by Polar): read on its own.
+        singles.extend(ids.into_iter().filter(|id| only.contains(&id_hash(id))));
+    }
+
+    // One by one, concurrently (the client paces them): a 404 means deleted.
+    let (events, mut event_source) = mpsc::unbounded_channel::<ClientEvent>();
+    let mut reads = futures::stream::iter(singles)
+        .map(|id| {
+            let client = client.clone();
+            let events = events.clone();
+            async move {
+                let page = client.fetch_record(stream, &id, &events).await;
+                (id, page)
+            }
+        })
+        .buffer_unordered(client.max_in_flight());
+    while let Some((id, page)) = reads.next().await {
+        summary.requests += 1;
+        while let Ok(event) = event_source.try_recv() {
+            report(output, event).await?;
+        }
+        match page {
+            Ok(Some(page)) => {
+                summary.read_again += 1;
+                output
+                    .send_records(Arc::new(page), frame(), vec![0])
+                    .await?;
+            }
+            Ok(None) => {
+                summary.deleted += 1;
+                send_deletions(output, &frame(), [(id.as_str(), &*horizon_text)]).await?;
+            }
+            Err(error) => return Ok(Err(error.into())),
+        }
+    }
+    drop(reads);
+    drop(events);
+    while let Some(event) = event_source.recv().await {
+        report(output, event).await?;
+    }
+    let records = summary.new_or_current + summary.read_again + summary.deleted;
+    let state = IncrementalState {
+        cursor: horizon_text.to_string(),
+    };
+    output
+        .send(&Message::stream_state(
+            stream.name,
+            state.to_json(),
+            records,
+        ))
+        .await?;
+    Ok(Ok(summary))
+}
+
+/// The stream's record count, from one page of one record.
+async fn probe_total(
+    client: &PolarClient,
+    output: &Output,
+    stream: &'static StreamDef,
+) -> Result<Result<u64, ApiError>, OutputClosed> {
+    let (events, mut event_source) = mpsc::unbounded_channel();
+    let page = client
+        .fetch_page(&Listing::of(stream), 1, 1, None, &events)
+        .await;
+    drop(events);
+    while let Some(event) = event_source.recv().await {
+        report(output, event).await?;
+    }
+    Ok(page.map(|page| page.total_count))
+}
+
+/// Query parameters of a list request (a parameter may repeat).
+type Filters = Vec<(&'static str, String)>;
+
+/// The hash a page gives the record whose id is `id` (see `page::Item::id`).
+fn id_hash(id: &str) -> u64 {
+    crate::page::hash(&serde_json::to_string(id).expect("a string serializes"))
+}
+
+async fn send_deletions<'i>(
+    output: &Output,
+    frame: &RecordFrame,
+    deletions: impl IntoIterator<Item = (&'i str, &'i str)>,
+) -> Result<(), OutputClosed> {
+    let mut lines = Vec::new();
+    for (id, at) in deletions {
+        frame.write_deletion(&mut lines, id, at);
+    }
+    output.send_lines(lines).await
+}

@@ -1,0 +1,170 @@
+//! The state of a stream synced incrementally, and how an input state starts its next sync.
+//!
+//! A stream whose incremental sync completed leaves `{"cursor": "<RFC 3339 time>"}`: every change Polar made
+//! visible before that time (the server's clock, from the `Date` of the first answer the sync used) has been
+//! delivered. The next sync reads what changed after `cursor` minus the lookback window. The full read that
+//! starts incremental syncing (the first sync, or a sync whose changes would cost more than reading it all)
+//! leaves the full refresh's checkpoints with the cursor it will set: `{"page": 7, ..., "cursor": "..."}`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::reader::checkpoint::{self, COMPLETE_MARKER, Resume};
+use crate::streams::StreamDef;
+
+/// What a completed incremental sync of a stream leaves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IncrementalState {
+    pub cursor: String,
+}
+
+impl IncrementalState {
+    pub fn to_json(&self) -> Value {
+        serde_json::to_value(self).expect("a state serializes")
+    }
+}
+
+/// How the next incremental sync of a stream starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Start {
+    /// A full read that then syncs incrementally; `replaced` says which state it does not build on, for a LOG.
+    Fresh { replaced: Option<String> },
+    /// Go on with the full read an earlier sync started (from page 1 when its checkpoint no longer fits), then
+    /// leave `cursor` (Unix microseconds).
+    ResumeFull { resume: Option<Resume>, cursor: i64 },
+    /// Read what changed since `cursor` (Unix microseconds).
+    Since { cursor: i64 },
+}
+
+/// Reads the input state of an incremental `stream`. `Err`: a state this connector cannot have written,
+/// with what is wrong (a config error: the user must fix or clear it).
+pub fn start(stream: &StreamDef, limit: u32, state: Option<&Value>) -> Result<Start, String> {
+    let Some(state) = state.filter(|state| !state.is_null()) else {
+        return Ok(Start::Fresh { replaced: None });
+    };
+    let Some(object) = state.as_object() else {
+        return Err(format!(
+            "the state of stream '{}' is {state}, not an object this connector wrote",
+            stream.name
+        ));
+    };
+    if object.is_empty() {
+        return Ok(Start::Fresh { replaced: None });
+    }
+    let Some(cursor) = object.get("cursor") else {
+        if object.get(COMPLETE_MARKER) == Some(&Value::Bool(true)) || object.contains_key("page") {
+            return Ok(Start::Fresh {
+                replaced: Some("a full refresh's state".into()),
+            });
+        }
+        return Err(format!(
+            "the state of stream '{}' ({state}) is not one this connector wrote: an incremental state is \
+             {{\"cursor\": \"<RFC 3339 time>\"}}. Fix it, or clear the connection's state to sync it afresh",
+            stream.name
+        ));
+    };
+    let cursor_micros = cursor
+        .as_str()
+        .and_then(crate::time::micros)
+        .ok_or_else(|| {
+            format!(
+                "the state of stream '{}' has the cursor {cursor}, which is not an RFC 3339 time such as \
+                 \"2026-11-25T15:00:00.000000Z\". Fix it, or clear the connection's state to sync it afresh",
+                stream.name
+            )
+        })?;
+    if object.contains_key("page") {
+        return Ok(Start::ResumeFull {
+            resume: checkpoint::resume_point(stream, limit, Some(state))
+                .ok()
+                .flatten(),
+            cursor: cursor_micros,
+        });
+    }
+    serde_json::from_value::<IncrementalState>(state.clone()).map_err(|error| {
+        format!(
+            "the state of stream '{}' ({state}) is not one this connector wrote ({error}). Fix it, or clear \
+             the connection's state to sync it afresh",
+            stream.name
+        )
+    })?;
+    Ok(Start::Since {
+        cursor: cursor_micros,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::streams;
+
+    fn customers() -> &'static StreamDef {
+        streams::find("customers").unwrap()
+    }
+
+    #[test]
+    fn every_state_this_connector_writes_starts_the_right_sync() {
+        let at = "2026-11-25T15:00:00.000000Z";
+        let micros = crate::time::micros(at).unwrap();
+        let fresh = Start::Fresh { replaced: None };
+        assert_eq!(start(customers(), 100, None), Ok(fresh.clone()));
+        assert_eq!(start(customers(), 100, Some(&json!({}))), Ok(fresh));
+        assert_eq!(
+            start(customers(), 100, Some(&json!({"cursor": at}))),
+            Ok(Start::Since { cursor: micros })
+        );
+        assert!(matches!(
+            start(customers(), 100, Some(&json!({COMPLETE_MARKER: true}))),
+            Ok(Start::Fresh { replaced: Some(_) })
+        ));
+        let checkpoint = json!({"page": 3, "limit": 100, "sorting": ["created_at", "email"], "last_id": "c",
+                                "cursor": at});
+        assert_eq!(
+            start(customers(), 100, Some(&checkpoint)),
+            Ok(Start::ResumeFull {
+                resume: Some(Resume {
+                    page: 3,
+                    last_id: Some("c".into()),
+                    created_after: None
+                }),
+                cursor: micros
+            })
+        );
+        let other_sort =
+            json!({"page": 3, "limit": 100, "sorting": ["email"], "last_id": "c", "cursor": at});
+        assert_eq!(
+            start(customers(), 100, Some(&other_sort)),
+            Ok(Start::ResumeFull {
+                resume: None,
+                cursor: micros
+            })
+        );
+        let full_refresh_checkpoint =
+            json!({"page": 3, "limit": 100, "sorting": ["created_at", "email"]});
+        assert!(matches!(
+            start(customers(), 100, Some(&full_refresh_checkpoint)),
+            Ok(Start::Fresh { replaced: Some(_) })
+        ));
+    }
+
+    #[test]
+    fn a_state_this_connector_cannot_have_written_is_refused_with_the_fix() {
+        for bad in [
+            json!({"cursor": "yesterday"}),
+            json!({"cursor": 17}),
+            json!({"cursor": "2026-11-25T15:00:00Z", "extra": 1}),
+            json!({"updated_at": "2026-11-25T15:00:00Z"}),
+            json!([1]),
+        ] {
+            let problem = start(customers(), 100, Some(&bad)).unwrap_err();
+            assert!(problem.contains("customers"), "{problem}");
+            assert!(
+                problem.contains("clear") || problem.contains("not an object"),
+                "{problem}"
+            );
+        }
+    }
+}
