@@ -50,23 +50,6 @@ fn shop() -> FakePolar {
     )
 }
 
-/// One round of changes between syncs: creates, updates and deletes in every incremental stream, a few with
-/// events dated a minute earlier (written late, after the previous sync had passed their time).
-fn change_between_syncs(server: &FakePolar, round: usize) {
-    let late = Duration::from_secs(90);
-    for (n, stream) in INCREMENTAL.iter().enumerate() {
-        for k in 0..3 {
-            server.create(stream, if k == 0 { late } else { Duration::ZERO });
-        }
-        for k in 0..5 {
-            let pick = round * 37 + n * 11 + k * 53;
-            server.update(stream, pick, if k == 0 { late } else { Duration::ZERO });
-        }
-    }
-    server.delete_customer(round * 7 + 1, Duration::ZERO);
-    server.delete_customer(round * 13 + 5, late);
-}
-
 fn requests_by_stream(server: &FakePolar) -> std::collections::BTreeMap<String, usize> {
     let mut counts = std::collections::BTreeMap::new();
     for request in server.requests() {
@@ -112,7 +95,7 @@ fn incremental_syncs_keep_a_deduplicating_destination_equal_to_polar() {
     let mut state = first.last_states();
 
     for round in 0..5 {
-        change_between_syncs(&server, round);
+        server.change_round(round);
         server.clear_requests();
         // Changes keep coming while the sync runs: those it does not see are the next sync's.
         let stop = Arc::new(AtomicBool::new(false));
@@ -225,7 +208,7 @@ fn an_interrupted_incremental_sync_resumes_from_its_last_state() {
 
     // An incremental sync that fails midway (orders cannot be read): the streams that finished keep their
     // new cursor, orders keeps its old one, and the next sync catches up.
-    change_between_syncs(&server, 1);
+    server.change_round(1);
     server.clear_requests();
     server.push_fault(Fault::status("orders", 500).times(usize::MAX));
     let failed = read_with_env(
@@ -244,7 +227,7 @@ fn an_interrupted_incremental_sync_resumes_from_its_last_state() {
     destination.merge(&failed);
     state = next_state(&state, &failed);
     server.clear_faults();
-    change_between_syncs(&server, 2);
+    server.change_round(2);
     let caught_up = read(
         &config,
         Some(&catalog),

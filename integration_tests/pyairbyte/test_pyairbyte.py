@@ -3,8 +3,10 @@
 What it proves: PyAirbyte can check the connector, discover its eight streams, read them all into a
 DuckDB cache with exactly the rows the server holds, and type the columns as the connector's schemas say
 (`created_at` a timestamp, amounts BIGINT). It reads twice: PyAirbyte's default read (which asks for
-`incremental` on every stream, although the connector offers only `full_refresh`; a second default read
-into the same cache also hands the connector PyAirbyte's saved state) and `force_full_refresh=True`.
+`incremental` on every stream; the five with a change signal sync incrementally, the others in full) and
+`force_full_refresh=True`. After the default read, the fake changes (creates, updates, deleted customers,
+late events) and a second default read into the same cache hands the connector PyAirbyte's saved state: it
+reads only what changed, and the cached tables equal the server's.
 
 Runs without the internet: offline mode (no registry download, no telemetry) and a local executable.
 
@@ -63,6 +65,8 @@ STREAMS = [
     "organizations",
 ]
 EXPECTED_ROWS = {name: (1 if name == "organizations" else RECORDS) for name in STREAMS}
+# The streams that sync incrementally (Polar records their changes); the others are read in full every time.
+INCREMENTAL = ["customers", "orders", "subscriptions", "refunds", "checkouts"]
 
 # Columns whose DuckDB type the schemas decide: (table, column) -> accepted type names.
 TIMESTAMP_TYPES = {"TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ"}
@@ -93,7 +97,7 @@ def _answers(url: str) -> bool:
         return False
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture()
 def fake_polar():
     """Starts `fake-polar serve` on a free loopback port; yields its base URL."""
     for binary in (SOURCE_BIN, FAKE_BIN):
@@ -236,12 +240,12 @@ def test_check_and_discover(source) -> None:
 
 
 @pytest.mark.parametrize("force_full_refresh", [False, True], ids=["default-read", "force-full-refresh"])
-def test_read_into_duckdb(source, force_full_refresh: bool, tmp_path: Path) -> None:
+def test_read_into_duckdb(source, fake_polar, force_full_refresh: bool, tmp_path: Path) -> None:
     source.check()
     source.select_all_streams()
 
-    # What PyAirbyte will send: its default read asks for incremental on every stream (even though the
-    # connector offers only full_refresh); force_full_refresh asks for full_refresh.
+    # What PyAirbyte will send: its default read asks for incremental on every stream (the connector reads
+    # those without a change signal in full); force_full_refresh asks for full_refresh.
     catalog = source.get_configured_catalog(force_full_refresh=force_full_refresh)
     modes = {stream.sync_mode.value for stream in catalog.streams}
     assert modes == ({"full_refresh"} if force_full_refresh else {"incremental"})
@@ -253,9 +257,64 @@ def test_read_into_duckdb(source, force_full_refresh: bool, tmp_path: Path) -> N
     _read(source, cache, force_full_refresh=force_full_refresh, label=label)
 
     if not force_full_refresh:
-        # A second default read into the same cache hands the connector the state the first one saved
-        # (PyAirbyte's --state file): the tables must be replaced, not appended to.
-        _read(source, cache, force_full_refresh=False, label="default read, 2nd, with state")
+        # Polar changes (records created, updated, customers deleted, some events late), then a second default
+        # read into the same cache hands the connector the state the first one saved: it reads only what
+        # changed, and the cached tables equal the server's.
+        _post(f"{fake_polar}/_fake/change-round/0")
+        result = source.read(cache=cache, force_full_refresh=False)
+        # Streams without a change signal are read in full, and so is any stream whose changes would cost
+        # more requests to read again than the whole (small) stream; the rest read only their changes.
+        print(f"\n[incremental read] {result.processed_records} records")
+        assert result.processed_records < sum(EXPECTED_ROWS.values()) - 2 * RECORDS, "the second read is incremental"
+        _check_incremental_cache(cache, fake_polar)
+
+
+def _post(url: str) -> None:
+    request = urllib.request.Request(url, method="POST")
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback only)
+        assert response.status == 204
+
+
+def _server_objects(base: str, stream: str) -> dict[str, dict]:
+    import json
+
+    with urllib.request.urlopen(f"{base}/_fake/objects/{stream}", timeout=10) as response:  # noqa: S310
+        return {item["id"]: item for item in json.load(response)}
+
+
+def _check_incremental_cache(cache: DuckDBCache, base: str) -> None:
+    """Each incremental table, without the rows marked deleted, holds exactly the server's records at their
+    latest version (modified_at, and the metadata revision the fake bumps on each update)."""
+    for name in INCREMENTAL:
+        server = _server_objects(base, name)
+        rows = _query(
+            cache,
+            f"SELECT id, CAST(modified_at AS VARCHAR), _ab_cdc_deleted_at FROM {_table(cache, name)}",
+        )
+        live = {row_id: modified for row_id, modified, deleted in rows if deleted is None}
+        deleted = [row_id for row_id, _, deleted_at in rows if deleted_at is not None]
+        print(f"[incremental read] {name}: {len(live)} rows, {len(deleted)} marked deleted, server {len(server)}")
+        assert len(rows) == len({row[0] for row in rows}), f"{name}: duplicate ids in the cache"
+        assert set(live) == set(server), f"{name}: ids differ from the server's"
+        for row_id, modified in live.items():
+            expected = server[row_id]["modified_at"]
+            if expected is None:
+                assert modified is None, f"{name} {row_id}: modified_at {modified}, server null"
+            else:
+                assert modified is not None and _same_instant(modified, expected), (
+                    f"{name} {row_id}: modified_at {modified}, server {expected}"
+                )
+    assert _query(cache, f"SELECT COUNT(*) FROM {_table(cache, 'customers')} WHERE _ab_cdc_deleted_at IS NOT NULL")[0][0] >= 2
+
+
+def _same_instant(cached: str, polar: str) -> bool:
+    from datetime import datetime, timezone
+
+    def parse(text: str) -> datetime:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+    return parse(cached) == parse(polar)
 
 
 if __name__ == "__main__":

@@ -8,5 +8,5 @@ pub mod store;
 
 pub use server::{
     API_VERSION, Churn, FakePolar, Fault, FaultKind, FixedWindow, LoggedRequest, Options, TOKEN,
-    WindowStats,
+    TRACKED_STREAMS, WindowStats,
 };

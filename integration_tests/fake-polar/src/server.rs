@@ -272,6 +272,12 @@ impl FakePolar {
         let app = axum::Router::new()
             .route("/v1/{resource}/", get(list))
             .route("/v1/{resource}/{id}", get(read_one))
+            // For tests driving a fake in another process (PyAirbyte): not part of Polar's API.
+            .route(
+                "/_fake/change-round/{round}",
+                axum::routing::post(change_round),
+            )
+            .route("/_fake/objects/{resource}", get(objects))
             .fallback(not_found)
             .with_state(shared.clone());
         runtime.spawn(async move {
@@ -357,7 +363,62 @@ impl FakePolar {
     /// Creates a record of `stream` now, with the system event Polar writes for it (dated `backdate` earlier,
     /// as a late or backdated event is). Returns its id.
     pub fn create(&self, stream: &str, backdate: Duration) -> String {
-        let mut store = self.shared.store.lock().unwrap();
+        self.shared.create(stream, backdate)
+    }
+
+    /// Updates a record of `stream` (the `pick`-th, modulo, of those that can still change: a checkout only
+    /// until it expires), setting `modified_at`, with the system event Polar writes for it (none for
+    /// checkouts). Returns its id, or `None` when no record can change.
+    pub fn update(&self, stream: &str, pick: usize, backdate: Duration) -> Option<String> {
+        self.shared.update(stream, pick, backdate)
+    }
+
+    /// Deletes a customer (the `pick`-th, modulo): hidden from the list and 404 by id, as Polar's soft delete,
+    /// with its `customer.deleted` event. Returns its id.
+    pub fn delete_customer(&self, pick: usize, backdate: Duration) -> Option<String> {
+        self.shared.delete_customer(pick, backdate)
+    }
+
+    /// One round of changes between syncs: in every stream with a change signal 3 records created and 5
+    /// updated, 2 customers deleted; one of each kind with its event dated 90 s earlier (written late, after
+    /// a sync had already passed its time).
+    pub fn change_round(&self, round: usize) {
+        self.shared.change_round(round);
+    }
+
+    /// How many system events the feed holds.
+    pub fn event_count(&self) -> usize {
+        self.shared.store.lock().unwrap().events.len()
+    }
+}
+
+/// The streams Polar records changes of in its system events.
+pub const TRACKED_STREAMS: [&str; 5] = [
+    "customers",
+    "orders",
+    "subscriptions",
+    "refunds",
+    "checkouts",
+];
+
+impl Shared {
+    fn change_round(&self, round: usize) {
+        let late = Duration::from_secs(90);
+        for (n, stream) in TRACKED_STREAMS.iter().enumerate() {
+            for k in 0..3 {
+                self.create(stream, if k == 0 { late } else { Duration::ZERO });
+            }
+            for k in 0..5 {
+                let pick = round * 37 + n * 11 + k * 53;
+                self.update(stream, pick, if k == 0 { late } else { Duration::ZERO });
+            }
+        }
+        self.delete_customer(round * 7 + 1, Duration::ZERO);
+        self.delete_customer(round * 13 + 5, late);
+    }
+
+    fn create(&self, stream: &str, backdate: Duration) -> String {
+        let mut store = self.store.lock().unwrap();
         let seed = store.seed;
         let stream = known_stream(stream);
         let now = now_micros();
@@ -386,11 +447,8 @@ impl FakePolar {
         id
     }
 
-    /// Updates a record of `stream` (the `pick`-th, modulo, of those that can still change: a checkout only
-    /// until it expires), setting `modified_at`, with the system event Polar writes for it (none for
-    /// checkouts). Returns its id, or `None` when no record can change.
-    pub fn update(&self, stream: &str, pick: usize, backdate: Duration) -> Option<String> {
-        let mut store = self.shared.store.lock().unwrap();
+    fn update(&self, stream: &str, pick: usize, backdate: Duration) -> Option<String> {
+        let mut store = self.store.lock().unwrap();
         let seed = store.seed;
         let stream = known_stream(stream);
         let now = now_micros();
@@ -436,10 +494,8 @@ impl FakePolar {
         Some(id)
     }
 
-    /// Deletes a customer (the `pick`-th, modulo): hidden from the list and 404 by id, as Polar's soft delete,
-    /// with its `customer.deleted` event. Returns its id.
-    pub fn delete_customer(&self, pick: usize, backdate: Duration) -> Option<String> {
-        let mut store = self.shared.store.lock().unwrap();
+    fn delete_customer(&self, pick: usize, backdate: Duration) -> Option<String> {
+        let mut store = self.store.lock().unwrap();
         let seed = store.seed;
         let rows = store.streams["customers"].rows.len();
         if rows == 0 {
@@ -456,11 +512,6 @@ impl FakePolar {
             at,
         );
         Some(id)
-    }
-
-    /// How many system events the feed holds.
-    pub fn event_count(&self) -> usize {
-        self.shared.store.lock().unwrap().events.len()
     }
 }
 
@@ -527,6 +578,28 @@ async fn list(
     headers: HeaderMap,
 ) -> Response {
     handle(shared, resource, None, query, headers).await
+}
+
+async fn change_round(State(shared): State<Arc<Shared>>, Path(round): Path<usize>) -> Response {
+    shared.change_round(round);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn objects(State(shared): State<Arc<Shared>>, Path(resource): Path<String>) -> Response {
+    let objects: Option<Vec<Value>> = {
+        let store = shared.store.lock().unwrap();
+        store.streams.get(resource.as_str()).map(|stream| {
+            stream
+                .rows
+                .iter()
+                .map(|row| row.render(&resource, store.seed))
+                .collect()
+        })
+    };
+    match objects {
+        Some(objects) => axum::Json(objects).into_response(),
+        None => not_found().await,
+    }
 }
 
 async fn read_one(
