@@ -27,6 +27,13 @@
 //!   connector's default concurrency (8 streams x 4 pages ahead, 8 in flight), bodies read and discarded:
 //!   the floor the connector's wall time is compared with.
 //!
+//! - `incremental`: a shop with `--incremental-records` (default 100000) customers, orders, subscriptions and
+//!   checkouts, 2% as many refunds, 40 products and 15 benefits, paced as `paced` (150 ms latency, 500 per
+//!   minute). A first sync reads everything and leaves its cursors; then 0.5% of the orders, subscriptions
+//!   and checkouts change or are created (half each) and 0.1% of the customers (half created, 40% updated,
+//!   10% deleted), with their system events; the incremental sync that follows is measured against the first.
+//!   Target: at most 5% of the full sync's requests and time. Requests are reported per stream.
+//!
 //! Run: `cargo build --release -p source-polar && cargo build --release -p fake-polar --bin bench &&
 //! target/release/bench [--records N] [--scenario NAME|all] [--concurrency-one] [--cold]`.
 //! `--concurrency-one` runs every connector scenario with `SOURCE_POLAR_CONCURRENT_STREAMS=1`,
@@ -58,7 +65,10 @@ struct Cli {
     /// Records per stream for `latency`, `latency-serial` and `plain`.
     #[arg(long, default_value_t = 20_000)]
     latency_records: usize,
-    /// cost, cost10x, paced, latency, latency-serial, plain, or all.
+    /// Customers, orders, subscriptions and checkouts of the shop in `incremental`.
+    #[arg(long, default_value_t = 100_000)]
+    incremental_records: usize,
+    /// cost, cost10x, paced, shared, latency, latency-serial, plain, incremental, or all.
     #[arg(long, default_value = "all")]
     scenario: String,
     /// Run the connector with one stream, one page ahead and one request in flight.
@@ -91,9 +101,11 @@ struct Measured {
     rss_kb: Option<u64>,
     lines: u64,
     records: u64,
+    /// The last STATE of each stream.
+    states: Vec<serde_json::Value>,
 }
 
-const SCENARIOS: [&str; 7] = [
+const SCENARIOS: [&str; 8] = [
     "cost",
     "cost10x",
     "paced",
@@ -101,6 +113,7 @@ const SCENARIOS: [&str; 7] = [
     "latency",
     "latency-serial",
     "plain",
+    "incremental",
 ];
 
 fn main() -> anyhow::Result<()> {
@@ -137,6 +150,10 @@ fn main() -> anyhow::Result<()> {
         "wall/bound"
     );
     for name in names {
+        if name == "incremental" {
+            incremental(&connector, use_time, cli.incremental_records)?;
+            continue;
+        }
         let latency = Duration::from_millis(150);
         let scenario = match name {
             "cost" | "cost10x" => Scenario {
@@ -221,14 +238,14 @@ fn main() -> anyhow::Result<()> {
             // The connector's own requests (orders ask for `created_after` filters a page-number client would
             // not), so that the measured run is served from the cache.
             eprintln!("[{}] warming the fake's page cache", scenario.name);
-            run_connector(&connector, &config_path, serial, false)?;
+            run_connector(&connector, &config_path, &[], serial, false)?;
             server.clear_requests();
         }
         eprintln!("[{}] running", scenario.name);
         let measured = if scenario.plain {
             plain_client(&server.url())?
         } else {
-            run_connector(&connector, &config_path, serial, use_time)?
+            run_connector(&connector, &config_path, &[], serial, use_time)?
         };
         let _ = std::fs::remove_file(&config_path);
         let requests = server.requests();
@@ -288,10 +305,12 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs the connector, counting its output lines in a thread, and measures it.
+/// Runs the connector (`read --config F` and `extra` arguments), counting its output lines in a thread, and
+/// measures it; the last STATE of each stream is kept.
 fn run_connector(
     connector: &Path,
     config: &Path,
+    extra: &[&std::ffi::OsStr],
     serial: bool,
     use_time: bool,
 ) -> anyhow::Result<Measured> {
@@ -313,6 +332,7 @@ fn run_connector(
         .arg("read")
         .arg("--config")
         .arg(config)
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
@@ -326,10 +346,13 @@ fn run_connector(
     let started = Instant::now();
     let mut child = command.spawn().context("start the connector")?;
     let stdout = child.stdout.take().expect("piped stdout");
+    // `BENCH_LOGS=1`: the connector's LOG and TRACE lines go to stderr.
+    let show_logs = std::env::var_os("BENCH_LOGS").is_some();
     let sink = std::thread::spawn(move || {
         let mut reader = BufReader::with_capacity(1 << 20, stdout);
         let mut line = Vec::with_capacity(4096);
         let (mut lines, mut records) = (0u64, 0u64);
+        let mut states = std::collections::BTreeMap::new();
         loop {
             line.clear();
             match reader.read_until(b'\n', &mut line) {
@@ -340,11 +363,24 @@ fn run_connector(
                         || line.windows(17).any(|w| w == br#""type":"RECORD""#)
                     {
                         records += 1;
+                    } else if show_logs
+                        && (line.starts_with(br#"{"type":"LOG""#)
+                            || line.starts_with(br#"{"type":"TRACE""#))
+                    {
+                        eprint!("{}", String::from_utf8_lossy(&line));
+                    } else if line.windows(15).any(|w| w == br#""type":"STREAM""#)
+                        && let Ok(message) = serde_json::from_slice::<serde_json::Value>(&line)
+                    {
+                        let stream = message["state"]["stream"]["stream_descriptor"]["name"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned();
+                        states.insert(stream, message["state"].clone());
                     }
                 }
             }
         }
-        (lines, records)
+        (lines, records, states.into_values().collect::<Vec<_>>())
     });
     // /proc fallback: the connector's own pid (without /usr/bin/time the child is the connector).
     let pid = child.id();
@@ -364,7 +400,7 @@ fn run_connector(
         std::thread::sleep(Duration::from_millis(20));
     };
     let wall = started.elapsed().as_secs_f64();
-    let (lines, records) = sink.join().expect("the sink thread");
+    let (lines, records, states) = sink.join().expect("the sink thread");
     if !status.success() {
         eprintln!("warning: the connector exited with {status}");
     }
@@ -372,6 +408,7 @@ fn run_connector(
         wall,
         lines,
         records,
+        states,
         ..Measured::default()
     };
     if use_time {
@@ -564,4 +601,164 @@ async fn fetch(
         pool.lock().unwrap().push(conn);
     }
     Ok(body)
+}
+
+/// The `incremental` scenario (see the module's documentation).
+fn incremental(connector: &Path, use_time: bool, records: usize) -> anyhow::Result<()> {
+    let mut options = Options::with_records(0)
+        .count("customers", records)
+        .count("orders", records)
+        .count("subscriptions", records)
+        .count("checkouts", records)
+        .count("refunds", records / 50)
+        .count("products", 40)
+        .count("benefits", 15)
+        .count("organizations", 1);
+    options.latency = Duration::from_millis(150);
+    options.rate_limit_per_minute = Some(500);
+    eprintln!(
+        "[incremental] starting the fake with {records} customers, orders, subscriptions, checkouts"
+    );
+    let server = FakePolar::start(options);
+    let mut config = server.config();
+    config["requests_per_minute"] = 500.into();
+    let dir = std::env::temp_dir().join(format!(
+        "source-polar-bench-incremental-{}",
+        std::process::id()
+    ));
+    std::fs::create_dir_all(&dir)?;
+    let config_path = dir.join("config.json");
+    std::fs::write(&config_path, serde_json::to_vec(&config)?)?;
+    let streams: Vec<serde_json::Value> = fake_polar::data::STREAMS
+        .iter()
+        .map(|name| {
+            let incremental = fake_polar::TRACKED_STREAMS.contains(name);
+            serde_json::json!({
+                "stream": {"name": name, "json_schema": {}, "supported_sync_modes": ["full_refresh", "incremental"]},
+                "sync_mode": if incremental { "incremental" } else { "full_refresh" },
+                "destination_sync_mode": if incremental { "append_dedup" } else { "overwrite" },
+            })
+        })
+        .collect();
+    let catalog_path = dir.join("catalog.json");
+    std::fs::write(
+        &catalog_path,
+        serde_json::to_vec(&serde_json::json!({ "streams": streams }))?,
+    )?;
+
+    eprintln!("[incremental] first sync: everything, at 500 requests per minute");
+    let first = run_connector(
+        connector,
+        &config_path,
+        &["--catalog".as_ref(), catalog_path.as_os_str()],
+        false,
+        use_time,
+    )?;
+    let first_requests = per_stream(&server.requests());
+    server.clear_requests();
+
+    // What changed since: 0.5% of orders, subscriptions and checkouts (half created, half updated: checkouts
+    // only change until they expire, so the updated ones are among the new), 0.1% of customers.
+    let changed = records / 200;
+    for stream in ["orders", "subscriptions", "checkouts"] {
+        for _ in 0..changed / 2 {
+            server.create(stream, Duration::ZERO);
+        }
+        for k in 0..changed - changed / 2 {
+            server.update(stream, k * 7919, Duration::ZERO);
+        }
+    }
+    let customers = records / 1000;
+    for _ in 0..customers / 2 {
+        server.create("customers", Duration::ZERO);
+    }
+    for k in 0..customers * 2 / 5 {
+        server.update("customers", k * 7919, Duration::ZERO);
+    }
+    for k in 0..customers / 10 {
+        server.delete_customer(k * 104_729, Duration::ZERO);
+    }
+    let state_path = dir.join("state.json");
+    std::fs::write(&state_path, serde_json::to_vec(&first.states)?)?;
+    eprintln!(
+        "[incremental] incremental sync after {} system events",
+        server.event_count()
+    );
+    let second = run_connector(
+        connector,
+        &config_path,
+        &[
+            "--catalog".as_ref(),
+            catalog_path.as_os_str(),
+            "--state".as_ref(),
+            state_path.as_os_str(),
+        ],
+        false,
+        use_time,
+    )?;
+    let second_requests = per_stream(&server.requests());
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let total = |counts: &std::collections::BTreeMap<String, usize>| counts.values().sum::<usize>();
+    println!(
+        "incremental: {:<22} {:>9} {:>9} {:>9}",
+        "requests per stream", "full", "incr.", "incr./full"
+    );
+    for (stream, full) in &first_requests {
+        let incremental = second_requests.get(stream).copied().unwrap_or(0);
+        println!(
+            "incremental: {stream:<22} {full:>9} {incremental:>9} {:>9.3}",
+            incremental as f64 / *full as f64
+        );
+    }
+    for (stream, incremental) in second_requests
+        .iter()
+        .filter(|(stream, _)| !first_requests.contains_key(*stream))
+    {
+        println!(
+            "incremental: {stream:<22} {:>9} {incremental:>9} {:>9}",
+            0, "-"
+        );
+    }
+    let (full_total, incremental_total) = (total(&first_requests), total(&second_requests));
+    println!(
+        "incremental: {:<22} {full_total:>9} {incremental_total:>9} {:>9.3}",
+        "all requests",
+        incremental_total as f64 / full_total as f64
+    );
+    println!(
+        "incremental: {:<22} {:>9.1} {:>9.1} {:>9.3}",
+        "wall s",
+        first.wall,
+        second.wall,
+        second.wall / first.wall
+    );
+    println!(
+        "incremental: {:<22} {:>9} {:>9} {:>9.3}",
+        "records",
+        first.records,
+        second.records,
+        second.records as f64 / first.records.max(1) as f64
+    );
+    println!(
+        "incremental: {:<22} {:>9} {:>9}",
+        "peak RSS MB",
+        first
+            .rss_kb
+            .map_or("-".into(), |kb| format!("{:.1}", kb as f64 / 1024.0)),
+        second
+            .rss_kb
+            .map_or("-".into(), |kb| format!("{:.1}", kb as f64 / 1024.0)),
+    );
+    std::io::stdout().flush()?;
+    Ok(())
+}
+
+/// Requests per path (the list, or `events` for the change log), reads by id counted with their list.
+fn per_stream(requests: &[fake_polar::LoggedRequest]) -> std::collections::BTreeMap<String, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for request in requests {
+        *counts.entry(request.stream.clone()).or_insert(0) += 1;
+    }
+    counts
 }
