@@ -842,7 +842,10 @@ impl StreamCore {
             if item.sort_key != group.key {
                 continue;
             }
-            if !group.members.contains(&item.id) && !self.seen(item.id) {
+            if !group.members.contains(&item.id)
+                && !self.seen(item.id)
+                && self.in_window(page, item)
+            {
                 missing.push(index as u32);
             }
             group.members.insert(item.id);
