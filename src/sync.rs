@@ -89,14 +89,14 @@ pub async fn read(
         )
         .await?;
     let prefetch = Prefetch::new(tuning.pages_ahead, tuning.pages_buffered);
-    let lookback_micros = i64::try_from(lookback.as_micros()).unwrap_or(i64::MAX);
     // The streams synced from a cursor need the change log, read once for all of them.
     let tracked: Vec<(&'static StreamDef, i64)> = streams
         .iter()
         .filter_map(|selected| match starts.get(selected.stream.name) {
-            Some(Start::Since { cursor }) => {
-                Some((selected.stream, cursor.saturating_sub(lookback_micros)))
-            }
+            Some(Start::Since { cursor }) => Some((
+                selected.stream,
+                incremental::window_start(*cursor, lookback),
+            )),
             _ => None,
         })
         .collect();

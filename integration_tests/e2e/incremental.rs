@@ -240,3 +240,92 @@ fn an_interrupted_incremental_sync_resumes_from_its_last_state() {
         destination.assert_equals_server(&server, stream, &[]);
     }
 }
+
+#[test]
+fn without_events_read_incremental_streams_are_read_in_full_and_check_says_why() {
+    let mut options = Options::with_records(150);
+    options.scopes = Some(
+        STREAMS
+            .iter()
+            .map(|stream| format!("{stream}:read"))
+            .collect(),
+    );
+    let server = FakePolar::start(options);
+    let files = Files::new();
+    let config = config_file(&files, &server);
+    let check = run(&[&"check", &"--config", &config], &[]);
+    check.compliant();
+    let status = &check.of_type("CONNECTION_STATUS")[0]["connectionStatus"];
+    assert_eq!(status["status"], "SUCCEEDED");
+    let note = status["message"].as_str().unwrap();
+    assert!(
+        note.contains("'events:read'")
+            && note.contains("customers, orders, subscriptions, refunds and checkouts"),
+        "{note}"
+    );
+
+    let catalog = files.json("catalog.json", &incremental_catalog());
+    let first = read(&config, Some(&catalog), None);
+    first.compliant();
+    assert_eq!(first.code, 0, "{}", first.stdout);
+    server.change_round(0);
+    let state = files.json("state.json", &first.last_states());
+    let second = read(&config, Some(&catalog), Some(&state));
+    second.compliant();
+    assert_eq!(second.code, 0, "{}", second.stdout);
+    assert!(
+        second.stdout.contains("lacks the 'events:read' scope"),
+        "a WARN says why"
+    );
+    for stream in INCREMENTAL {
+        // Read in full, so every current record arrives (deleted customers are simply absent).
+        assert_same_records(&second, &server, stream);
+    }
+}
+
+#[test]
+fn incremental_states_from_elsewhere_start_afresh_or_are_refused() {
+    let server = FakePolar::start(Options::with_records(150));
+    let files = Files::new();
+    let config = config_file(&files, &server);
+    let catalog = files.json("catalog.json", &incremental_catalog());
+    let state_of = |stream_state: Value| {
+        files.json(
+            "state.json",
+            &json!([{"type": "STREAM", "stream": {"stream_descriptor": {"name": "orders"}, "stream_state": stream_state}}]),
+        )
+    };
+
+    // A full refresh's state: one full read, said in a LOG, then a cursor.
+    let from_full_refresh = read(
+        &config,
+        Some(&catalog),
+        Some(&state_of(json!({"__ab_full_refresh_sync_complete": true}))),
+    );
+    from_full_refresh.compliant();
+    assert_eq!(from_full_refresh.code, 0);
+    assert!(
+        from_full_refresh
+            .stdout
+            .contains("orders: the input state is a full refresh's state")
+    );
+    assert_same_records(&from_full_refresh, &server, "orders");
+
+    // A cursor that is not a time: a config error naming the stream, before any request.
+    server.clear_requests();
+    let bad = read(
+        &config,
+        Some(&catalog),
+        Some(&state_of(json!({"cursor": "last tuesday"}))),
+    );
+    bad.compliant();
+    assert_eq!(bad.code, 1);
+    let error = bad.trace_errors()[0];
+    assert_eq!(error["failure_type"], "config_error");
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains("'orders'") && message.contains("RFC 3339"),
+        "{message}"
+    );
+    assert!(server.requests().is_empty());
+}

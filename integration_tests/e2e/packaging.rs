@@ -310,4 +310,31 @@ fn the_documentation_page_agrees_with_the_connector() {
         documentation.ends_with("/integrations/sources/polar"),
         "{documentation}"
     );
+
+    // The README's tables agree with discover: sync modes per stream, and one row of the incremental table, with
+    // what the stream table says it catches, per incremental stream.
+    let synced = table_after(&readme, "## What it syncs");
+    let incremental = table_after(&readme, "## Incremental syncs");
+    let mut incremental_names = Vec::new();
+    for stream in &streams {
+        let name = stream["name"].as_str().unwrap();
+        let row = synced.iter().find(|row| row[0] == name).unwrap();
+        let modes = stream["supported_sync_modes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|mode| mode.as_str().unwrap().replace('_', " "))
+            .collect::<Vec<_>>()
+            .join(", ");
+        assert_eq!(row[3], modes, "README: {name}'s sync modes");
+        if let Some(definition) = source_polar::streams::find(name).unwrap().incremental {
+            incremental_names.push(name);
+            let row = incremental
+                .iter()
+                .find(|row| row[0] == name)
+                .unwrap_or_else(|| panic!("README: no incremental row for {name}"));
+            assert_eq!(row[3], definition.catches, "README: what {name} catches");
+        }
+    }
+    assert_eq!(incremental.len(), incremental_names.len());
 }

@@ -49,6 +49,15 @@ pub fn server_now(page: &Page) -> i64 {
     crate::time::system_micros(page.date.unwrap_or_else(SystemTime::now))
 }
 
+/// Where the window of a stream synced from `cursor` begins: the lookback before it, and one microsecond more,
+/// so that Polar's strict filters (`created_after`, `started_after`, `start_timestamp`) keep a record or event
+/// of the cursor's own instant.
+pub fn window_start(cursor: i64, lookback: Duration) -> i64 {
+    cursor
+        .saturating_sub(i64::try_from(lookback.as_micros()).unwrap_or(i64::MAX))
+        .saturating_sub(1)
+}
+
 /// The changes the system events feed holds for the streams synced from a cursor.
 pub struct Feed {
     /// The server's time when the feed was first answered: the cursor this sync leaves.
@@ -147,7 +156,7 @@ pub async fn read_changes(
         .incremental
         .as_ref()
         .expect("only streams with an incremental definition sync incrementally");
-    let since = cursor.saturating_sub(i64::try_from(lookback.as_micros()).unwrap_or(i64::MAX));
+    let since = window_start(cursor, lookback);
     let horizon_text: Arc<str> = crate::time::format(horizon).into();
     let mut summary = ChangesSummary::default();
     let frame = || RecordFrame::new(stream.name, now_millis(), true);
