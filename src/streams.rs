@@ -38,10 +38,12 @@ pub struct StreamDef {
 #[derive(Debug, Clone, Copy)]
 pub struct Incremental {
     pub new_records: NewRecords,
-    /// The system events that name a record of this stream: the event name (or, ending in `.`, a prefix of
-    /// names) and the `metadata` key holding the record's id.
-    pub events: &'static [(&'static str, &'static str)],
-    /// The system event that says a record was deleted (its id under the same key).
+    /// The system events that name a record of this stream (polar-sdk's `SystemEvent` names; the feed is
+    /// asked for these only).
+    pub events: &'static [&'static str],
+    /// The `metadata` key of those events that holds the record's id.
+    pub id_key: &'static str,
+    /// The system event that says a record was deleted.
     pub deleted_by: Option<&'static str>,
     pub refetch: Refetch,
     /// What an incremental sync of the stream catches, for the docs.
@@ -64,9 +66,11 @@ pub enum NewRecords {
 /// How records named by events are read again.
 #[derive(Debug, Clone, Copy)]
 pub enum Refetch {
-    /// Through a list filter that takes many ids of the records themselves (`id` on refunds).
+    /// Through a list filter that takes many ids of the records themselves (`id` on refunds). Polar has no
+    /// read by id for such a list, so an id the filter does not return is not read otherwise.
     ById(&'static str),
-    /// Through a list filter that takes many customer ids (every system event names its customer).
+    /// Through a list filter that takes many customer ids (every system event names its customer); an id not
+    /// found there is read by id.
     ByCustomer(&'static str),
     /// One read per record, `GET <path><id>` (no list filter exists).
     One,
@@ -85,7 +89,8 @@ pub const STREAMS: &[StreamDef] = &[
             new_records: NewRecords::Newest {
                 sorting: &["-created_at", "email"],
             },
-            events: &[("customer.", "customer_id")],
+            events: &["customer.created", "customer.updated", "customer.deleted"],
+            id_key: "customer_id",
             deleted_by: Some("customer.deleted"),
             refetch: Refetch::One,
             catches: "creates, updates and deletes",
@@ -116,7 +121,19 @@ pub const STREAMS: &[StreamDef] = &[
                 filter: "created_after",
                 sorting: &["created_at", "invoice_number"],
             },
-            events: &[("order.", "order_id"), ("balance.", "order_id")],
+            events: &[
+                "order.paid",
+                "order.refunded",
+                "order.voided",
+                "order.unvoided",
+                "balance.order",
+                "balance.credit_order",
+                "balance.refund",
+                "balance.refund_reversal",
+                "balance.dispute",
+                "balance.dispute_reversal",
+            ],
+            id_key: "order_id",
             deleted_by: None,
             refetch: Refetch::ByCustomer("customer_id"),
             catches: "creates, and updates: payment, refunds, voids, disputes (orders are never deleted)",
@@ -139,7 +156,26 @@ pub const STREAMS: &[StreamDef] = &[
                 filter: "started_after",
                 sorting: &["started_at", "customer", "amount"],
             },
-            events: &[("subscription.", "subscription_id")],
+            events: &[
+                "subscription.created",
+                "subscription.updated",
+                "subscription.canceled",
+                "subscription.uncanceled",
+                "subscription.cycled",
+                "subscription.revoked",
+                "subscription.past_due",
+                "subscription.reactivated",
+                "subscription.reinstated",
+                "subscription.paused",
+                "subscription.resumed",
+                "subscription.product_updated",
+                "subscription.seats_updated",
+                "subscription.units_updated",
+                "subscription.billing_period_updated",
+                "subscription.update_cleared",
+                "subscription.migrated",
+            ],
+            id_key: "subscription_id",
             deleted_by: None,
             refetch: Refetch::ByCustomer("customer_id"),
             catches: "creates and the updates Polar records an event for (status, product, seats, billing \
@@ -159,10 +195,8 @@ pub const STREAMS: &[StreamDef] = &[
             new_records: NewRecords::Newest {
                 sorting: &["-created_at", "amount"],
             },
-            events: &[
-                ("balance.refund", "refund_id"),
-                ("balance.refund_reversal", "refund_id"),
-            ],
+            events: &["balance.refund", "balance.refund_reversal"],
+            id_key: "refund_id",
             deleted_by: None,
             refetch: Refetch::ById("id"),
             catches: "creates, and updates that move money (a refund succeeding or being reversed)",
@@ -178,12 +212,14 @@ pub const STREAMS: &[StreamDef] = &[
         unique_order: false,
         creation_filter: None,
         incremental: Some(Incremental {
-            // A checkout changes only until it expires (and Polar records no event for it): the window of
-            // checkouts expiring after the cursor holds every one created or changed since.
+            // A checkout changes only until it expires (and Polar records no event for that): the window of
+            // checkouts expiring after the cursor holds every one created or changed since, so no event is
+            // needed (`checkout.created` names no customer to read it again by, anyway).
             new_records: NewRecords::Newest {
                 sorting: &["-expires_at", "created_at"],
             },
-            events: &[("checkout.created", "checkout_id")],
+            events: &[],
+            id_key: "checkout_id",
             deleted_by: None,
             refetch: Refetch::ByCustomer("customer_id"),
             catches: "creates, and every change until the checkout expires",

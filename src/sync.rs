@@ -318,8 +318,19 @@ async fn read_stream(
                 )
             } else {
                 format!(
-                    "{} new or current, {} read again, {} deleted, in {} requests (incremental)",
-                    summary.new_or_current, summary.read_again, summary.deleted, summary.requests
+                    "{} new or current, {} read again, {} deleted{}, in {} requests (incremental)",
+                    summary.new_or_current,
+                    summary.read_again,
+                    summary.deleted,
+                    if summary.unlisted > 0 {
+                        format!(
+                            ", {} named by events but no longer listed",
+                            summary.unlisted
+                        )
+                    } else {
+                        String::new()
+                    },
+                    summary.requests
                 )
             }
         }),

@@ -26,7 +26,7 @@ pub struct StreamChanges {
     pub changed: HashMap<String, Option<String>>,
     /// Records deleted, by id, with the deletion event's time (raw text, as Polar wrote it).
     pub deleted: HashMap<String, String>,
-    /// More changes than `cap`: the stream is cheaper read in full, and the ids are not kept.
+    /// More changes than `cap`: the stream is cheaper read in full, and the ids are not kept (deletions are).
     pub overflow: bool,
 }
 
@@ -73,33 +73,63 @@ impl ChangeLog {
         }
     }
 
-    /// Applies one event (its JSON text). Reading an event twice changes nothing.
+    /// Every event name some tracked stream follows (the feed is asked for these only).
+    pub fn event_names(&self) -> Vec<&'static str> {
+        let mut names: Vec<&'static str> = self
+            .streams
+            .iter()
+            .filter_map(|tracked| tracked.stream.incremental.as_ref())
+            .flat_map(|incremental| incremental.events.iter().copied())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        names
+    }
+
+    /// Applies one event (its JSON text). Reading an event twice changes nothing. An event no stream follows
+    /// is skipped unread; one that does but breaks Polar's contract is an error that names its id only (events
+    /// carry customers' personal data).
     pub fn add(&mut self, json: &str) -> Result<(), BadEvent> {
-        let event: SystemEvent = serde_json::from_str(json).map_err(|error| {
-            BadEvent(format!(
-                "{error} in {}",
-                json.chars().take(200).collect::<String>()
-            ))
-        })?;
+        #[derive(Deserialize)]
+        struct Name<'a> {
+            #[serde(borrow)]
+            name: Option<std::borrow::Cow<'a, str>>,
+            #[serde(borrow)]
+            id: Option<std::borrow::Cow<'a, str>>,
+        }
+        let named: Name = serde_json::from_str(json)
+            .map_err(|_| BadEvent("an event of the feed is not a JSON object".into()))?;
+        let followed = named.name.as_deref().is_some_and(|name| {
+            self.streams.iter().any(|tracked| {
+                tracked
+                    .stream
+                    .incremental
+                    .as_ref()
+                    .is_some_and(|incremental| incremental.events.contains(&name))
+            })
+        });
+        if !followed {
+            return Ok(());
+        }
+        let which = named.id.as_deref().unwrap_or("(no id)").to_owned();
+        let event: SystemEvent = serde_json::from_str(json)
+            .map_err(|error| BadEvent(format!("event {which}: {}", shape_only(&error))))?;
         let at = crate::time::micros(&event.timestamp).ok_or_else(|| {
             BadEvent(format!(
-                "its timestamp '{}' is not an RFC 3339 time",
-                event.timestamp
+                "event {which}: its timestamp is not an RFC 3339 time"
             ))
         })?;
         for tracked in &mut self.streams {
-            if at < tracked.since || tracked.changes.overflow {
+            if at < tracked.since {
                 continue;
             }
             let Some(incremental) = &tracked.stream.incremental else {
                 continue;
             };
-            let Some(&(_, key)) = incremental.events.iter().find(|(pattern, _)| {
-                *pattern == event.name
-                    || (pattern.ends_with('.') && event.name.starts_with(pattern))
-            }) else {
+            if !incremental.events.contains(&event.name.as_str()) {
                 continue;
-            };
+            }
+            let key = incremental.id_key;
             let id = event
                 .metadata
                 .as_ref()
@@ -111,24 +141,25 @@ impl ChangeLog {
                         .flatten()
                 });
             let Some(id) = id else {
-                // Some events of a family do not name this stream's record (a `balance.*` event of a
-                // payout, say): nothing to read again.
+                // Some events of a family do not name this stream's record (a `balance.*` event without an
+                // order, say): nothing to read again.
                 continue;
             };
             let changes = &mut tracked.changes;
             if incremental.deleted_by == Some(event.name.as_str()) {
+                // Deletions are kept even past the cap: a full read cannot see them.
                 changes.changed.remove(id);
                 changes
                     .deleted
                     .insert(id.to_owned(), event.timestamp.clone());
-            } else if !changes.deleted.contains_key(id) {
+            } else if !changes.overflow && !changes.deleted.contains_key(id) {
                 changes
                     .changed
                     .insert(id.to_owned(), event.customer_id.clone());
-            }
-            if changes.count() > self.cap {
-                changes.changed = HashMap::new();
-                changes.overflow = true;
+                if changes.changed.len() > self.cap {
+                    changes.changed = HashMap::new();
+                    changes.overflow = true;
+                }
             }
         }
         Ok(())
@@ -142,6 +173,17 @@ impl ChangeLog {
             .map(|tracked| std::mem::take(&mut tracked.changes))
             .unwrap_or_default()
     }
+}
+
+/// What a JSON error says without quoting the input: its category and position.
+fn shape_only(error: &serde_json::Error) -> String {
+    let what = match error.classify() {
+        serde_json::error::Category::Io => "unreadable",
+        serde_json::error::Category::Syntax => "not valid JSON",
+        serde_json::error::Category::Data => "a field of the wrong type or missing",
+        serde_json::error::Category::Eof => "cut short",
+    };
+    format!("{what} (column {})", error.column())
 }
 
 /// Records of the customer lists read per request when reading records again by customer.
@@ -236,6 +278,12 @@ mod tests {
             ),
             event("checkout.created", at, "c5", json!({"checkout_id": "k1"})),
             event(
+                "subscription.paused",
+                at,
+                "c3",
+                json!({"subscription_id": "s2"}),
+            ),
+            event(
                 "benefit.granted",
                 at,
                 "c6",
@@ -262,9 +310,13 @@ mod tests {
             [some("o1", "c1"), some("o2", "c2")]
         );
         assert_eq!(ids(log.take("refunds")), [some("r1", "c2")]);
-        assert_eq!(ids(log.take("subscriptions")), [some("s1", "c3")]);
+        assert_eq!(
+            ids(log.take("subscriptions")),
+            [some("s1", "c3"), some("s2", "c3")]
+        );
         assert_eq!(ids(log.take("customers")), [some("c4", "c4")]);
-        assert_eq!(ids(log.take("checkouts")), [some("k1", "c5")]);
+        // Checkouts follow no event: their window of expiry covers every change.
+        assert_eq!(ids(log.take("checkouts")), []);
     }
 
     #[test]
@@ -291,24 +343,58 @@ mod tests {
     }
 
     #[test]
-    fn too_many_changes_overflow_and_a_bad_event_is_refused() {
+    fn too_many_changes_overflow_but_deletions_are_kept_and_a_bad_event_is_refused() {
         let mut log = log(2);
+        let at = "2026-11-25T11:00:00Z";
         for n in 0..3 {
-            log.add(&event(
-                "order.paid",
-                "2026-11-25T11:00:00Z",
-                "c",
-                json!({"order_id": format!("o{n}")}),
-            ))
-            .unwrap();
+            let order = json!({"order_id": format!("o{n}")});
+            log.add(&event("order.paid", at, "c", order)).unwrap();
+            let customer = format!("c{n}");
+            log.add(&event("customer.updated", at, &customer, json!({})))
+                .unwrap();
         }
+        let gone = event(
+            "customer.deleted",
+            "2026-11-25T11:00:01Z",
+            "gone",
+            json!({}),
+        );
+        log.add(&gone).unwrap();
         let orders = log.take("orders");
         assert!(orders.overflow && orders.changed.is_empty());
         assert!(cheaper_in_full(&Refetch::One, &orders, 1_000));
-        assert!(log.add("{\"name\": 1}").is_err());
+        let customers = log.take("customers");
+        assert!(customers.overflow && customers.deleted.contains_key("gone"));
+        // Events no stream follows are skipped unread; a followed one that breaks the contract is refused,
+        // without quoting it (events carry personal data).
+        log.add(r#"{"name": "meter.credited", "timestamp": 7}"#)
+            .unwrap();
+        let secret = "jane@example.com";
+        let bad = json!({"id": "ev1", "name": "order.paid", "timestamp": 7, "customer_id": secret});
+        let refused = log.add(&bad.to_string()).unwrap_err();
+        assert!(
+            refused.0.contains("ev1") && !refused.0.contains(secret),
+            "{refused}"
+        );
         assert!(
             log.add(&event("order.paid", "noon", "c", json!({})))
                 .is_err()
+        );
+        assert!(log.add("[1]").is_err());
+        assert!(log.add(r#"{"name": 1}"#).is_err());
+    }
+
+    #[test]
+    fn the_feed_is_asked_for_the_followed_events_only() {
+        let names = log(10).event_names();
+        assert!(names.contains(&"customer.deleted") && names.contains(&"balance.refund"));
+        assert!(!names.contains(&"meter.credited") && !names.contains(&"benefit.granted"));
+        assert_eq!(
+            names
+                .iter()
+                .filter(|name| **name == "balance.refund")
+                .count(),
+            1
         );
     }
 

@@ -91,6 +91,17 @@ pub async fn read_feed(
         filters: Arc::from(vec![("source", "system".to_owned())]),
     };
     let mut log = ChangeLog::new(tracked, MAX_CHANGES_PER_STREAM);
+    // Only the events some stream follows: the feed also holds benefit, meter and other events.
+    let mut filters = vec![("source", "system".to_owned())];
+    filters.extend(
+        log.event_names()
+            .into_iter()
+            .map(|name| ("name", name.to_owned())),
+    );
+    let listing = Listing {
+        filters: Arc::from(filters),
+        ..listing
+    };
     let mut horizon = None;
     let mut bad = None;
     let mut events = 0u64;
@@ -135,6 +146,8 @@ pub struct ChangesSummary {
     pub new_or_current: u64,
     pub read_again: u64,
     pub deleted: u64,
+    /// Records named by events that their list no longer shows and that cannot be read by id.
+    pub unlisted: u64,
     pub requests: u64,
     pub in_full: bool,
 }
@@ -160,76 +173,66 @@ pub async fn read_changes(
     let horizon_text: Arc<str> = crate::time::format(horizon).into();
     let mut summary = ChangesSummary::default();
     let frame = || RecordFrame::new(stream.name, now_millis(), true);
-    // The deletions the events name go first: a full read, if it comes to one, cannot see them.
-    let deletions = std::mem::take(&mut changes.deleted);
-    send_deletions(
-        output,
-        &frame(),
-        deletions.iter().map(|(id, at)| (id.as_str(), at.as_str())),
-    )
-    .await?;
-    summary.deleted += deletions.len() as u64;
-
-    let cost = changes::refetch_cost(&incremental.refetch, &changes);
-    let in_full = if changes.overflow {
-        true
-    } else if cost == 0 {
-        false
-    } else {
-        summary.requests += 1;
-        match probe_total(&client, output, stream).await? {
-            Ok(total) => changes::cheaper_in_full(
-                &incremental.refetch,
-                &changes,
-                total.div_ceil(u64::from(PAGE_SIZE)).max(1),
-            ),
-            Err(error) => return Ok(Err(error.into())),
-        }
-    };
-    if in_full {
-        output
-            .log(
-                LogLevel::Info,
-                format!(
-                    "{}: reading the stream in full: the {} changes since the last sync would cost more \
-                     requests to read again",
-                    stream.name,
-                    if changes.overflow {
-                        format!("more than {MAX_CHANGES_PER_STREAM}")
-                    } else {
-                        changes.count().to_string()
-                    }
-                ),
-            )
-            .await?;
-        let checkpoints = Checkpoints::Incremental {
-            cursor: Some(horizon_text.clone()),
-        };
-        let read = StreamReader::new(
-            client.clone(),
-            output,
-            Listing::of(stream),
-            prefetch,
-            checkpoints,
-        )
-        .run(
-            None,
-            Records {
-                cdc: true,
-                ..Records::write()
-            },
-        )
-        .await?;
-        return Ok(read.map(|read| ChangesSummary {
-            new_or_current: read.records,
-            in_full: true,
-            requests: summary.requests + read.pages + read.recovery_requests,
-            ..summary
-        }));
-    }
     output
         .send(&Message::stream_status(stream.name, StreamStatus::Running))
         .await?;
+    // The deletions the events name go first, with a state that keeps the old cursor: whatever follows (a full
+    // read, which cannot see them), no state moves the cursor past them before they are out.
+    let deletions = std::mem::take(&mut changes.deleted);
+    if !deletions.is_empty() {
+        send_deletions(
+            output,
+            &frame(),
+            deletions.iter().map(|(id, at)| (id.as_str(), at.as_str())),
+        )
+        .await?;
+        summary.deleted += deletions.len() as u64;
+        let kept = IncrementalState {
+            cursor: crate::time::format(cursor),
+        };
+        output
+            .send(&Message::stream_state(
+                stream.name,
+                kept.to_json(),
+                deletions.len() as u64,
+            ))
+            .await?;
+    }
+
+    // What a full read costs, when the changes might cost more.
+    let cost = changes::refetch_cost(&incremental.refetch, &changes);
+    let full_pages = if changes.overflow || cost == 0 {
+        None
+    } else {
+        summary.requests += 1;
+        match probe_total(&client, output, stream).await? {
+            Ok(total) => Some(total.div_ceil(u64::from(PAGE_SIZE)).max(1)),
+            Err(error) => return Ok(Err(error.into())),
+        }
+    };
+    let in_full = changes.overflow
+        || full_pages
+            .is_some_and(|pages| changes::cheaper_in_full(&incremental.refetch, &changes, pages));
+    if in_full {
+        let count = if changes.overflow {
+            format!("more than {MAX_CHANGES_PER_STREAM}")
+        } else {
+            changes.count().to_string()
+        };
+        let why = format!(
+            "reading again the {count} records changed since the last sync would cost more"
+        );
+        return read_in_full(
+            client,
+            output,
+            stream,
+            prefetch,
+            &horizon_text,
+            summary,
+            &why,
+        )
+        .await;
+    }
 
     // New records (and, for checkouts, those still changing), from the list.
     let mut seen = HashedSet::default();
@@ -277,10 +280,12 @@ pub async fn read_changes(
     )
     .await?;
     match read {
-        Ok(read) => summary.requests += read.pages + read.recovery_requests,
+        Ok(read) => {
+            summary.requests += read.pages + read.recovery_requests;
+            summary.new_or_current += read.records;
+        }
         Err(error) => return Ok(Err(error)),
     }
-    summary.new_or_current = seen.len() as u64;
 
     // Changed records not read already, through the list's filter where Polar has one.
     let wanted: Vec<(String, Option<String>)> = changes
@@ -288,6 +293,7 @@ pub async fn read_changes(
         .into_iter()
         .filter(|(id, _)| !seen.contains(&id_hash(id)))
         .collect();
+    drop(seen);
     let mut singles: Vec<String> = Vec::new();
     // Each batch: the list filter's values, and the ids it should bring back.
     let batches: Vec<(Filters, Vec<String>)> = match incremental.refetch {
@@ -329,7 +335,28 @@ pub async fn read_changes(
                 .collect()
         }
     };
-    for (filters, ids) in batches {
+    // The batches of a customer with many records cost more than their estimate: once what was spent and what
+    // is left reach a full read's cost, the stream is read in full instead.
+    let over_budget = |spent: u64, left: u64| full_pages.is_some_and(|pages| spent + left > pages);
+    let batch_count = batches.len() as u64;
+    for (done, (filters, ids)) in batches.into_iter().enumerate() {
+        if over_budget(
+            summary.requests,
+            batch_count - done as u64 + singles.len() as u64,
+        ) {
+            let why =
+                "the records changed since the last sync belong to customers with many records";
+            return read_in_full(
+                client,
+                output,
+                stream,
+                prefetch,
+                &horizon_text,
+                summary,
+                why,
+            )
+            .await;
+        }
         let mut only: HashedSet = ids.iter().map(|id| id_hash(id)).collect();
         let listing = Listing {
             key_filter: None,
@@ -357,23 +384,33 @@ pub async fn read_changes(
             Err(error) => return Ok(Err(error)),
         }
         summary.read_again += (ids.len() - only.len()) as u64;
-        // Not where its event said (or filtered out by Polar): read on its own.
-        singles.extend(ids.into_iter().filter(|id| only.contains(&id_hash(id))));
+        let missing = ids.into_iter().filter(|id| only.contains(&id_hash(id)));
+        match incremental.refetch {
+            // Not where its event said: read on its own.
+            Refetch::ByCustomer(_) => singles.extend(missing),
+            // Polar lists it no more (refunds of deleted orders are hidden) and has no read by id.
+            _ => summary.unlisted += missing.count() as u64,
+        }
     }
 
-    // One by one, concurrently (the client paces them): a 404 means deleted.
+    // One by one, each fetch in its own task (the client paces them): a 404 means deleted.
     let (events, mut event_source) = mpsc::unbounded_channel::<ClientEvent>();
     let mut reads = futures::stream::iter(singles)
         .map(|id| {
             let client = client.clone();
             let events = events.clone();
-            async move {
+            tokio::spawn(async move {
                 let page = client.fetch_record(stream, &id, &events).await;
                 (id, page)
-            }
+            })
         })
         .buffer_unordered(client.max_in_flight());
-    while let Some((id, page)) = reads.next().await {
+    while let Some(joined) = reads.next().await {
+        let (id, page) = match joined {
+            Ok(read) => read,
+            Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+            Err(error) => unreachable!("a read by id is never aborted: {error}"),
+        };
         summary.requests += 1;
         while let Ok(event) = event_source.try_recv() {
             report(output, event).await?;
@@ -397,7 +434,8 @@ pub async fn read_changes(
     while let Some(event) = event_source.recv().await {
         report(output, event).await?;
     }
-    let records = summary.new_or_current + summary.read_again + summary.deleted;
+    let records =
+        summary.new_or_current + summary.read_again + summary.deleted - deletions.len() as u64;
     let state = IncrementalState {
         cursor: horizon_text.to_string(),
     };
@@ -409,6 +447,44 @@ pub async fn read_changes(
         ))
         .await?;
     Ok(Ok(summary))
+}
+
+/// Reads `stream` in full for an incremental sync (`why`: its changes would cost more), leaving the horizon
+/// as its cursor.
+async fn read_in_full(
+    client: Arc<PolarClient>,
+    output: &Output,
+    stream: &'static StreamDef,
+    prefetch: &Prefetch,
+    horizon: &Arc<str>,
+    summary: ChangesSummary,
+    why: &str,
+) -> Result<Result<ChangesSummary, StreamError>, OutputClosed> {
+    output
+        .log(
+            LogLevel::Info,
+            format!("{}: reading the stream in full: {why}", stream.name),
+        )
+        .await?;
+    let checkpoints = Checkpoints::Incremental {
+        cursor: Some(horizon.clone()),
+    };
+    let read = StreamReader::new(client, output, Listing::of(stream), prefetch, checkpoints)
+        .running_sent()
+        .run(
+            None,
+            Records {
+                cdc: true,
+                ..Records::write()
+            },
+        )
+        .await?;
+    Ok(read.map(|read| ChangesSummary {
+        new_or_current: read.records,
+        in_full: true,
+        requests: summary.requests + read.pages + read.recovery_requests,
+        ..summary
+    }))
 }
 
 /// The stream's record count, from one page of one record.

@@ -318,7 +318,13 @@ impl StreamCore {
     pub fn last_main_page(&self) -> Option<u32> {
         match self.latest_total {
             // Paging by key, each request depends on the page before it: nothing can be fetched ahead.
-            Some(total) if !self.keyset && !self.main_done && self.last_total.is_some() => {
+            // A window ends where its records do, which no count tells: nothing is fetched ahead either.
+            Some(total)
+                if !self.keyset
+                    && self.window_from.is_none()
+                    && !self.main_done
+                    && self.last_total.is_some() =>
+            {
                 Some(self.last_page_of(total))
             }
             _ => None,

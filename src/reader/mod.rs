@@ -144,6 +144,8 @@ pub struct StreamReader<'a> {
     listing: Arc<Listing>,
     prefetch: &'a Prefetch,
     checkpoints: Checkpoints,
+    /// RUNNING was already sent for this stream.
+    running_sent: bool,
     events: mpsc::UnboundedSender<ClientEvent>,
     event_source: mpsc::UnboundedReceiver<ClientEvent>,
 }
@@ -163,9 +165,16 @@ impl<'a> StreamReader<'a> {
             listing: Arc::new(listing),
             prefetch,
             checkpoints,
+            running_sent: false,
             events,
             event_source,
         }
+    }
+
+    /// The stream's RUNNING status was sent already: the read does not send it again.
+    pub fn running_sent(mut self) -> Self {
+        self.running_sent = true;
+        self
     }
 
     /// Reads the whole listing, emitting RUNNING, ESTIMATE, RECORD, STATE and LOG messages (STARTED and the
@@ -333,6 +342,7 @@ impl<'a> StreamReader<'a> {
         for note in notes {
             let message = match note {
                 Note::Running | Note::Estimate(_) | Note::State(..) if silent => continue,
+                Note::Running if self.running_sent => continue,
                 Note::Running => {
                     Message::stream_status(name, crate::protocol::StreamStatus::Running)
                 }

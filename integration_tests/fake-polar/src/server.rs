@@ -415,6 +415,13 @@ impl Shared {
         }
         self.delete_customer(round * 7 + 1, Duration::ZERO);
         self.delete_customer(round * 13 + 5, late);
+        // Events no synced stream follows fill the feed too.
+        let mut store = self.store.lock().unwrap();
+        for k in 0..20 {
+            let metadata =
+                json!({"benefit_id": format!("b{k}"), "benefit_grant_id": format!("g{round}-{k}")});
+            push_event(&mut store, "benefit.granted", None, metadata, now_micros());
+        }
     }
 
     fn create(&self, stream: &str, backdate: Duration) -> String {
@@ -758,6 +765,7 @@ async fn answer(
                 }
             }
             ("source", "events") => filters.source = Some(value.into_owned()),
+            ("name", "events") => filters.names.push(value.into_owned()),
             ("customer_id", "orders" | "subscriptions" | "checkouts" | "refunds") => {
                 filters.customer_ids.push(value.into_owned());
             }
@@ -918,6 +926,8 @@ struct Filters {
     customer_ids: Vec<String>,
     ids: Vec<String>,
     source: Option<String>,
+    /// Event names (any of).
+    names: Vec<String>,
 }
 
 impl Filters {
