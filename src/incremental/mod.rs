@@ -32,7 +32,7 @@ use crate::output::{Output, OutputClosed};
 use crate::page::{HashedSet, Page};
 use crate::protocol::{LogLevel, Message, RecordFrame, StreamStatus, now_millis};
 use crate::reader::checkpoint::Resume;
-use crate::reader::core::StreamCore;
+use crate::reader::core::{StreamCore, StreamSummary};
 use crate::reader::{Checkpoints, Prefetch, Records, StreamError, StreamReader, report};
 use crate::streams::{NewRecords, Refetch, SYSTEM_EVENTS, StreamDef};
 
@@ -263,27 +263,23 @@ pub async fn read_changes(
             (listing, core)
         }
     };
-    let read = StreamReader::new(
-        client.clone(),
+    let records = Records {
+        cdc: true,
+        seen: Some(&mut seen),
+        ..Records::write()
+    };
+    match read_part(
+        &client,
         output,
-        listing,
         prefetch,
-        Checkpoints::Silent,
+        listing,
+        Some(core),
+        records,
+        &mut summary,
     )
-    .run_core(
-        core,
-        Records {
-            cdc: true,
-            seen: Some(&mut seen),
-            ..Records::write()
-        },
-    )
-    .await?;
-    match read {
-        Ok(read) => {
-            summary.requests += read.pages + read.recovery_requests;
-            summary.new_or_current += read.records;
-        }
+    .await?
+    {
+        Ok(read) => summary.new_or_current += read.records,
         Err(error) => return Ok(Err(error)),
     }
 
@@ -363,25 +359,23 @@ pub async fn read_changes(
             ..Listing::of(stream)
         }
         .filtered(filters);
-        let read = StreamReader::new(
-            client.clone(),
+        let records = Records {
+            cdc: true,
+            only: Some(&mut only),
+            ..Records::write()
+        };
+        if let Err(error) = read_part(
+            &client,
             output,
-            listing,
             prefetch,
-            Checkpoints::Silent,
-        )
-        .run(
+            listing,
             None,
-            Records {
-                cdc: true,
-                only: Some(&mut only),
-                ..Records::write()
-            },
+            records,
+            &mut summary,
         )
-        .await?;
-        match read {
-            Ok(read) => summary.requests += read.pages + read.recovery_requests,
-            Err(error) => return Ok(Err(error)),
+        .await?
+        {
+            return Ok(Err(error));
         }
         summary.read_again += (ids.len() - only.len()) as u64;
         let missing = ids.into_iter().filter(|id| only.contains(&id_hash(id)));
@@ -485,6 +479,33 @@ async fn read_in_full(
         requests: summary.requests + read.pages + read.recovery_requests,
         ..summary
     }))
+}
+
+/// A read inside an incremental pass (`core`, or the whole `listing`): no STATE, RUNNING or ESTIMATE of its
+/// own. Its requests are added to `summary`.
+async fn read_part(
+    client: &Arc<PolarClient>,
+    output: &Output,
+    prefetch: &Prefetch,
+    listing: Listing,
+    core: Option<StreamCore>,
+    records: Records<'_>,
+    summary: &mut ChangesSummary,
+) -> Result<Result<StreamSummary, StreamError>, OutputClosed> {
+    let core = core.unwrap_or_else(|| StreamCore::new(&listing, PAGE_SIZE, None));
+    let read = StreamReader::new(
+        client.clone(),
+        output,
+        listing,
+        prefetch,
+        Checkpoints::Silent,
+    )
+    .run_core(core, records)
+    .await?;
+    if let Ok(read) = &read {
+        summary.requests += read.pages + read.recovery_requests;
+    }
+    Ok(read)
 }
 
 /// The stream's record count, from one page of one record.
