@@ -55,6 +55,8 @@ STREAMS: dict[str, tuple[typing.Any, typing.Any]] = {
     "checkouts": (outputs.ListResourceCheckout, outputs.Checkout),
     "benefits": (outputs.ListResourceBenefit, outputs.Benefit),
     "organizations": (outputs.ListResourceOrganization, outputs.Organization),
+    # Polar's change log, which incremental syncs read (served with changes by `fake-polar serve --change-rounds`).
+    "events": (outputs.ListResourceEvent, outputs.Event),
 }
 
 
@@ -74,7 +76,7 @@ PRICE_TYPE_NAMES = union_names(
 def variants(stream: str, item: typing.Any) -> list[tuple[str, str]]:
     """(dimension, value) pairs describing one loaded item."""
     match stream:
-        case "customers" | "benefits":
+        case "customers" | "benefits" | "events":
             return [("type", type(item).__name__)]
         case "products":
             seen = [("kind", "recurring" if item.is_recurring else "one_time")]

@@ -417,9 +417,10 @@ impl Shared {
         self.delete_customer(round * 13 + 5, late);
         // Events no synced stream follows fill the feed too.
         let mut store = self.store.lock().unwrap();
-        for k in 0..20 {
-            let metadata =
-                json!({"benefit_id": format!("b{k}"), "benefit_grant_id": format!("g{round}-{k}")});
+        for k in 0..20u64 {
+            let metadata = json!({"benefit_id": data::uuid("benefits", 0, k),
+                                  "benefit_grant_id": data::uuid("grants", round as u64, k),
+                                  "benefit_type": "custom", "member_id": null});
             push_event(&mut store, "benefit.granted", None, metadata, now_micros());
         }
     }
@@ -440,14 +441,8 @@ impl Shared {
         let position = store.streams[stream].rows.len() - 1;
         store.stream(stream).rows[position].live = true;
         let customer = store.streams[stream].rows[position].customer_id.clone();
-        let event = match stream {
-            "customers" => Some(("customer.created", json!({"customer_id": id}))),
-            "orders" => Some(("order.paid", json!({"order_id": id, "amount": 1000}))),
-            "subscriptions" => Some(("subscription.created", json!({"subscription_id": id}))),
-            "refunds" => Some(("balance.refund", json!({"refund_id": id, "amount": 500}))),
-            "checkouts" => Some(("checkout.created", json!({"checkout_id": id}))),
-            _ => None,
-        };
+        let object = store.streams[stream].rows[position].render(stream, seed);
+        let event = system_event(stream, Change::Created, &object);
         if let Some((name, metadata)) = event {
             push_event(&mut store, name, customer, metadata, now - micros(backdate));
         }
@@ -482,19 +477,8 @@ impl Shared {
         row.modified_at_us = Some(now.max(floor + 1));
         let customer = row.customer_id.clone();
         let id = data::object_id(stream, seed, row.index);
-        let event = match stream {
-            "customers" => Some((
-                "customer.updated",
-                json!({"customer_id": id, "updated_fields": {"metadata": "changed"}}),
-            )),
-            "orders" => Some((
-                "order.refunded",
-                json!({"order_id": id, "refunded_amount": 100}),
-            )),
-            "subscriptions" => Some(("subscription.updated", json!({"subscription_id": id}))),
-            "refunds" => Some(("balance.refund", json!({"refund_id": id, "amount": 500}))),
-            _ => None,
-        };
+        let object = row.render(stream, seed);
+        let event = system_event(stream, Change::Updated, &object);
         if let Some((name, metadata)) = event {
             push_event(&mut store, name, customer, metadata, now - micros(backdate));
         }
@@ -511,15 +495,98 @@ impl Shared {
         let row = store.stream("customers").remove(pick % rows);
         let id = data::object_id("customers", seed, row.index);
         let at = now_micros() - micros(backdate);
-        push_event(
-            &mut store,
-            "customer.deleted",
-            Some(id.clone().into()),
-            json!({"customer_id": id}),
-            at,
-        );
+        let object = row.render("customers", seed);
+        let (name, metadata) = system_event("customers", Change::Deleted, &object)?;
+        push_event(&mut store, name, Some(id.clone().into()), metadata, at);
         Some(id)
     }
+}
+
+/// What happened to a record, for its system event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Change {
+    Created,
+    Updated,
+    Deleted,
+}
+
+/// The system event Polar writes for a change of `object` (of `stream`), with the metadata polar-sdk's
+/// event types require; `None` where Polar writes none (a checkout's update, any change of the streams without
+/// events).
+fn system_event(stream: &str, change: Change, object: &Value) -> Option<(&'static str, Value)> {
+    let id = &object["id"];
+    let currency = object
+        .get("currency")
+        .cloned()
+        .filter(|currency| currency.is_string())
+        .unwrap_or_else(|| json!("usd"));
+    let amount = |field: &str| object.get(field).and_then(Value::as_i64).unwrap_or(0);
+    let customer = || {
+        json!({
+            "customer_id": id,
+            "customer_email": object["email"],
+            "customer_name": object["name"],
+            "customer_external_id": object["external_id"],
+        })
+    };
+    Some(match (stream, change) {
+        ("customers", Change::Created) => ("customer.created", customer()),
+        ("customers", Change::Updated) => {
+            let mut metadata = customer();
+            // The event's `updated_fields.metadata` takes strings, integers and booleans only.
+            let changed: serde_json::Map<String, Value> = object["metadata"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(_, value)| value.is_string() || value.is_boolean() || value.is_i64())
+                .map(|(key, value)| (key.clone(), value.clone()))
+                .collect();
+            metadata["updated_fields"] = json!({"name": null, "billing_name": null, "email": null,
+                                                "billing_address": null, "tax_id": null, "metadata": changed});
+            ("customer.updated", metadata)
+        }
+        ("customers", Change::Deleted) => ("customer.deleted", customer()),
+        ("orders", Change::Created) => (
+            "order.paid",
+            json!({"order_id": id, "product_id": object["product_id"], "billing_type": object["billing_reason"],
+                   "amount": amount("total_amount"), "currency": currency, "net_amount": amount("net_amount"),
+                   "tax_amount": amount("tax_amount"), "applied_balance_amount": 0,
+                   "discount_amount": amount("discount_amount"), "discount_id": object["discount_id"],
+                   "platform_fee": 0, "subscription_id": object["subscription_id"],
+                   "recurring_interval": null, "recurring_interval_count": null}),
+        ),
+        ("orders", _) => (
+            "order.refunded",
+            json!({"order_id": id, "refunded_amount": amount("refunded_amount"), "currency": currency}),
+        ),
+        ("subscriptions", Change::Created) => (
+            "subscription.created",
+            json!({"subscription_id": id, "product_id": object["product_id"], "amount": amount("amount"),
+                   "currency": currency, "recurring_interval": object["recurring_interval"],
+                   "recurring_interval_count": object["recurring_interval_count"],
+                   "started_at": if object["started_at"].is_null() { &object["created_at"] } else { &object["started_at"] }}),
+        ),
+        ("subscriptions", _) => (
+            "subscription.updated",
+            json!({"subscription_id": id, "product_id": object["product_id"], "proration_behavior": null,
+                   "discount_id": object["discount_id"], "trial_end": object["trial_end"], "seats": object["seats"],
+                   "units": null, "billing_period_end": object["current_period_end"]}),
+        ),
+        ("refunds", _) => (
+            "balance.refund",
+            json!({"transaction_id": data::uuid("transactions", 0, amount("amount") as u64),
+                   "refund_id": id, "order_id": object["order_id"], "amount": amount("amount"),
+                   "order_created_at": null, "product_id": null, "subscription_id": object["subscription_id"],
+                   "currency": currency, "presentment_amount": amount("amount"),
+                   "presentment_currency": currency, "refundable_amount": null, "tax_amount": amount("tax_amount"),
+                   "tax_state": null, "tax_country": null, "fee": 0, "exchange_rate": null}),
+        ),
+        ("checkouts", Change::Created) => (
+            "checkout.created",
+            json!({"checkout_id": id, "checkout_status": object["status"], "product_id": object["product_id"]}),
+        ),
+        _ => return None,
+    })
 }
 
 fn known_stream(name: &str) -> &'static str {

@@ -32,6 +32,10 @@ enum Mode {
         /// Port on 127.0.0.1 (0 picks a free one).
         #[arg(long, default_value_t = 8000)]
         port: u16,
+        /// Rounds of changes (records created, updated and deleted, with their system events) made at start,
+        /// so that the events feed and changed records are served too.
+        #[arg(long, default_value_t = 0)]
+        change_rounds: usize,
     },
     /// Run a demo sync: start the server, run source-polar read against it, show what happens.
     Demo {
@@ -72,8 +76,15 @@ impl DataArgs {
 
 fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
-        Mode::Serve { data, port } => {
+        Mode::Serve {
+            data,
+            port,
+            change_rounds,
+        } => {
             let server = FakePolar::start(data.options(port));
+            for round in 0..change_rounds {
+                server.change_round(round);
+            }
             println!(
                 "fake Polar API on {} (token {})",
                 server.url(),
