@@ -1,7 +1,9 @@
-//! The `check` command: does the token work, and does it hold every stream's scope?
+//! The `check` command: does the token work, and which streams can it read?
 //!
-//! One small request per stream (`limit=1`), all at once. Whatever the user can fix (a bad token, missing
-//! scopes, an unreachable or wrong server) is a CONNECTION_STATUS FAILED whose message says what to do;
+//! One small request per stream (`limit=1`), all at once, and one of the change log. A token that can read
+//! some streams passes, with a note naming the streams it cannot read and the scope each needs (a token rarely
+//! holds every scope, and a user syncs the streams they need). Whatever stops every stream (a bad token, no
+//! scope at all, an unreachable or wrong server) is a CONNECTION_STATUS FAILED whose message says what to do;
 //! the protocol wants exit code 0 for those.
 
 use futures::future::join_all;
@@ -13,8 +15,9 @@ use crate::output::{Output, OutputClosed};
 use crate::protocol::LogLevel;
 use crate::streams::{STREAMS, SYSTEM_EVENTS};
 
-/// `Ok(Ok(note))` when every stream can be read (with a note for the SUCCEEDED status when incremental syncs
-/// cannot track changes); `Ok(Err(message))` for a FAILED status. Retries are logged.
+/// `Ok(Ok(note))` when the token can read at least one stream, with a note for the SUCCEEDED status naming the
+/// streams it cannot read (and the scope each needs) and whether incremental syncs can track changes;
+/// `Ok(Err(message))` for a FAILED status. Retries are logged.
 pub async fn check(
     client: &PolarClient,
     output: &Output,
@@ -63,7 +66,7 @@ async fn verdict(
     }))
     .await;
     let results = std::iter::once(first).chain(rest);
-    let mut missing_scopes = Vec::new();
+    let mut unreadable: Vec<(&str, &str)> = Vec::new();
     let mut not_found = Vec::new();
     let mut other = Vec::new();
     for (stream, result) in STREAMS.iter().zip(results) {
@@ -76,7 +79,7 @@ async fn verdict(
                      'server' matches where the token was created (production or sandbox)."
                     .into());
             }
-            Err(ApiError::MissingScope { scope, .. }) => missing_scopes.push(scope),
+            Err(ApiError::MissingScope { scope, .. }) => unreadable.push((stream.name, scope)),
             Err(ApiError::NotFound { .. }) => not_found.push(stream.name),
             Err(error) => other.push(format!("{}: {error}", stream.name)),
         }
@@ -88,39 +91,53 @@ async fn verdict(
             crate::client::API_VERSION
         ));
     }
-    let mut problems = Vec::new();
-    if !missing_scopes.is_empty() {
-        problems.push(format!(
-            "the access token lacks these scopes: {}. Polar tokens cannot gain scopes: create a new Organization \
-             Access Token with the read scopes of the streams to sync ({}) and update the config",
-            missing_scopes.join(", "),
+    let cannot_read = || {
+        unreadable
+            .iter()
+            .map(|(stream, scope)| format!("{stream} (needs {scope})"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if unreadable.len() == STREAMS.len() {
+        return Err(format!(
+            "the access token can read none of the streams: it lacks every read scope ({}). Polar tokens cannot \
+             gain scopes: create a new Organization Access Token with the read scopes of the streams to sync and \
+             update the config",
             crate::streams::scopes_text()
         ));
     }
-    problems.extend(
-        not_found
-            .iter()
-            .map(|name| format!("{name}: 404 Not Found")),
-    );
+    let mut problems: Vec<String> = not_found
+        .iter()
+        .map(|name| format!("{name}: 404 Not Found"))
+        .collect();
     problems.extend(other);
     if !problems.is_empty() {
         return Err(problems.join("; "));
     }
+    let mut notes = Vec::new();
+    if !unreadable.is_empty() {
+        notes.push(format!(
+            "The access token cannot read these streams: {}. Sync the others, or create a token that also has \
+             those scopes (Polar tokens cannot gain scopes) and update the config; a sync that selects one of \
+             them fails that stream with a config error.",
+            cannot_read()
+        ));
+    }
     // Incremental syncs track changes through the system events feed: without its scope they read in full.
     let feed = Listing::of(&SYSTEM_EVENTS).filtered(vec![("source", "system".to_owned())]);
-    Ok(match client.fetch_page(&feed, 1, 1, None, events).await {
-        Ok(_) => None,
-        Err(ApiError::MissingScope { .. }) => Some(format!(
-            "The access token can read every stream, but lacks the '{}' scope, so {} cannot track their changes: \
-             incremental syncs of these streams read them in full every time. To sync only what changed, create \
-             a token that also has '{}' and update the config.",
+    match client.fetch_page(&feed, 1, 1, None, events).await {
+        Ok(_) => {}
+        Err(ApiError::MissingScope { .. }) => notes.push(format!(
+            "The access token lacks the '{}' scope, so {} cannot track their changes: incremental syncs of \
+             these streams read them in full every time (and cannot see deletions). To sync only what changed, \
+             create a token that also has '{}' and update the config.",
             SYSTEM_EVENTS.scope,
             crate::streams::incremental_names(),
             SYSTEM_EVENTS.scope
         )),
-        Err(error) => Some(format!(
-            "The access token can read every stream, but Polar's change log could not be read ({error}): \
-             incremental syncs may read streams in full."
+        Err(error) => notes.push(format!(
+            "Polar's change log could not be read ({error}): incremental syncs may read streams in full."
         )),
-    })
+    }
+    Ok((!notes.is_empty()).then(|| notes.join(" ")))
 }
