@@ -942,7 +942,7 @@ fn render_record(shared: &Shared, resource: &str, id: &str) -> Response {
 }
 
 /// A page of the system events feed, sorted by `timestamp` (ties in the order written), filtered by
-/// `source` and `start_timestamp` (strict).
+/// `source`, `name` (any of) and `start_timestamp` (strict).
 fn render_events(
     shared: &Shared,
     sorting: &[String],
@@ -964,6 +964,9 @@ fn render_events(
             filters
                 .created_after_us
                 .is_none_or(|after| event.timestamp_us > after)
+        })
+        .filter(|event| {
+            filters.names.is_empty() || filters.names.iter().any(|name| name == event.name)
         })
         .collect();
     events.sort_by_key(|event| event.timestamp_us);
