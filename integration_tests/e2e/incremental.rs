@@ -152,6 +152,20 @@ fn incremental_syncs_keep_a_deduplicating_destination_equal_to_polar() {
         "deletions were reported: {}",
         last.stdout
     );
+    // The feed is asked for the events the streams follow: the benefit events among them are never read.
+    let read_events: usize = last
+        .stdout
+        .split("Read ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|count| count.parse().ok())
+        .expect("the count of events read");
+    let benefit_events = 20 * 5;
+    assert!(
+        read_events + benefit_events <= server.event_count(),
+        "{read_events} events read of {}",
+        server.event_count()
+    );
 }
 
 #[test]
