@@ -55,6 +55,8 @@ STREAMS: dict[str, tuple[typing.Any, typing.Any]] = {
     "checkouts": (outputs.ListResourceCheckout, outputs.Checkout),
     "benefits": (outputs.ListResourceBenefit, outputs.Benefit),
     "organizations": (outputs.ListResourceOrganization, outputs.Organization),
+    "meters": (outputs.ListResourceMeter, outputs.Meter),
+    "custom_fields": (outputs.ListResourceCustomField, outputs.CustomField),
     # Polar's change log, which incremental syncs read (served with changes by `fake-polar serve --change-rounds`).
     "events": (outputs.ListResourceEvent, outputs.Event),
 }
@@ -76,8 +78,10 @@ PRICE_TYPE_NAMES = union_names(
 def variants(stream: str, item: typing.Any) -> list[tuple[str, str]]:
     """(dimension, value) pairs describing one loaded item."""
     match stream:
-        case "customers" | "benefits" | "events":
+        case "customers" | "benefits" | "events" | "custom_fields":
             return [("type", type(item).__name__)]
+        case "meters":
+            return [("aggregation", type(item.aggregation).__name__)]
         case "products":
             seen = [("kind", "recurring" if item.is_recurring else "one_time")]
             seen += [("price", type(p).__name__) for p in item.prices]
@@ -97,6 +101,7 @@ def expected_variants(all_variants: bool) -> dict[str, dict[str, set[str]]]:
     expected: dict[str, dict[str, set[str]]] = {
         "customers": {"type": union_names(outputs.Customer)},
         "benefits": {"type": union_names(outputs.Benefit)},
+        "custom_fields": {"type": union_names(outputs.CustomField)},
     }
     if all_variants:
         expected["products"] = {"kind": {"one_time", "recurring"}, "price": PRICE_TYPE_NAMES}
@@ -124,7 +129,7 @@ def pages_from_api(base_url: str, token: str, stream: str) -> typing.Iterator[ty
     page = 1
     while True:
         query = urllib.parse.urlencode({"page": page, "limit": PAGE_LIMIT})
-        url = f"{base_url.rstrip('/')}/v1/{stream}/?{query}"
+        url = f"{base_url.rstrip('/')}/v1/{stream.replace('_', '-')}/?{query}"
         request = urllib.request.Request(
             url,
             headers={
@@ -272,7 +277,7 @@ def main() -> int:
     source.add_argument("--dump-dir", type=Path, help="directory with <stream>.json page files")
     source.add_argument("--base-url", help="server base URL, e.g. http://127.0.0.1:8080")
     parser.add_argument("--token", help="bearer token (with --base-url)")
-    parser.add_argument("--streams", help="comma-separated subset of streams (default: all eight)")
+    parser.add_argument("--streams", help="comma-separated subset of streams (default: all)")
     parser.add_argument(
         "--all-variants",
         action="store_true",

@@ -94,6 +94,8 @@ STREAMS: dict[str, str] = {
     "checkouts": "ListResourceCheckout",
     "benefits": "ListResourceBenefit",
     "organizations": "ListResourceOrganization",
+    "meters": "ListResourceMeter",
+    "custom_fields": "ListResourceCustomField",
 }
 
 NON_AT_TIMESTAMPS = frozenset(

@@ -191,7 +191,7 @@ mod tests {
     fn discovered_streams_are_complete() {
         let catalog = discover();
         let streams = catalog["streams"].as_array().unwrap();
-        assert_eq!(streams.len(), 8);
+        assert_eq!(streams.len(), STREAMS.len());
         for stream in streams {
             assert_eq!(stream["source_defined_primary_key"], json!([["id"]]));
             assert_eq!(stream["json_schema"]["type"], "object");

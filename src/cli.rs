@@ -32,13 +32,13 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
     },
-    /// Print the catalog: the eight streams with their JSON schemas.
+    /// Print the catalog: every stream with its JSON schema and sync modes.
     Discover {
         /// The config file (JSON), validated but not used to call Polar.
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
     },
-    /// Sync the catalog's streams (all eight without --catalog) as RECORD messages, with progress, states and
+    /// Sync the catalog's streams (all of them without --catalog) as RECORD messages, with progress, states and
     /// statuses. Exits non-zero if any stream failed.
     Read {
         /// The config file (JSON).

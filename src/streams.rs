@@ -248,6 +248,29 @@ pub const STREAMS: &[StreamDef] = &[
         incremental: None,
         schema: include_str!("../schemas/organizations.json"),
     },
+    StreamDef {
+        name: "meters",
+        path: "/v1/meters/",
+        scope: "meters:read",
+        description: "Meters of usage-based billing: the events each counts (filter) and how (aggregation), archived included.",
+        sorting: &["created_at", "name"],
+        unique_order: false,
+        creation_filter: None,
+        incremental: None,
+        schema: include_str!("../schemas/meters.json"),
+    },
+    StreamDef {
+        name: "custom_fields",
+        path: "/v1/custom-fields/",
+        scope: "custom_fields:read",
+        description: "Custom fields checkouts collect (text, number, date, checkbox and select), with their form properties.",
+        // A slug is unique within an organization.
+        sorting: &["created_at", "slug"],
+        unique_order: true,
+        creation_filter: None,
+        incremental: None,
+        schema: include_str!("../schemas/custom_fields.json"),
+    },
 ];
 
 /// Polar's system events feed (`GET /v1/events/?source=system`), the change log incremental syncs read. Not a

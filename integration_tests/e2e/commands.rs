@@ -82,7 +82,7 @@ fn spec_follows_airbyte_rules() {
 }
 
 #[test]
-fn discover_announces_eight_streams_with_their_schemas_and_sync_modes() {
+fn discover_announces_every_stream_with_its_schema_and_sync_modes() {
     let files = Files::new();
     let config = files.json(
         "config.json",
@@ -180,7 +180,7 @@ fn check_succeeds_with_a_working_token() {
     let requests = server.requests();
     assert_eq!(
         requests.len(),
-        9,
+        STREAMS.len() + 1,
         "one request per stream, and one of the change log"
     );
     assert!(
@@ -225,7 +225,9 @@ fn check_passes_a_token_that_reads_some_streams_and_names_the_others_with_their_
         .and_then(|rest| rest.split(". ").next())
         .expect("a stream list");
     assert_eq!(
-        unreadable, "subscriptions (needs subscriptions:read), refunds (needs refunds:read)",
+        unreadable,
+        "subscriptions (needs subscriptions:read), refunds (needs refunds:read), meters (needs meters:read), \
+         custom_fields (needs custom_fields:read)",
         "{message}"
     );
     assert!(

@@ -183,18 +183,11 @@ fn exhausted_retries_fail_the_stream_as_transient_and_spare_the_others() {
 fn a_missing_scope_fails_only_its_stream() {
     let mut options = Options::with_records(120);
     options.scopes = Some(
-        [
-            "customers",
-            "products",
-            "orders",
-            "subscriptions",
-            "checkouts",
-            "benefits",
-            "organizations",
-        ]
-        .iter()
-        .map(|s| format!("{s}:read"))
-        .collect(),
+        STREAMS
+            .iter()
+            .filter(|stream| **stream != "refunds")
+            .map(|s| format!("{s}:read"))
+            .collect(),
     );
     let server = FakePolar::start(options);
     let files = Files::new();

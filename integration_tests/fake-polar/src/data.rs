@@ -1,4 +1,4 @@
-//! Deterministic, realistic Polar API objects (API version `2026-10`) for the eight list streams.
+//! Deterministic, realistic Polar API objects (API version `2026-10`) for the list streams.
 //!
 //! This module owns the fake *data*: what one object of a stream looks like. It does not know about
 //! pages, filters or HTTP; the server, the end-to-end tests and the benchmark ask it for object
@@ -52,8 +52,8 @@ macro_rules! obj {
     }};
 }
 
-/// The eight streams, in this order.
-pub const STREAMS: [&str; 8] = [
+/// The streams, in the connector's order.
+pub const STREAMS: &[&str] = &[
     "customers",
     "products",
     "orders",
@@ -62,6 +62,8 @@ pub const STREAMS: [&str; 8] = [
     "checkouts",
     "benefits",
     "organizations",
+    "meters",
+    "custom_fields",
 ];
 
 /// One object of `stream`, a pure function of (stream, seed, index, created_at_ms):
@@ -77,6 +79,8 @@ pub fn object(stream: &str, seed: u64, index: u64, created_at_ms: i64) -> Value 
         "checkouts" => checkout(seed, index, created_at_ms),
         "benefits" => benefit(seed, index, created_at_ms, false),
         "organizations" => organization(seed, index, created_at_ms),
+        "meters" => meter_record(seed, index, created_at_ms),
+        "custom_fields" => custom_field_record(seed, index, created_at_ms),
         other => panic!("unknown Polar stream {other:?}; expected one of {STREAMS:?}"),
     }
 }
@@ -871,6 +875,20 @@ fn attached_custom_field(seed: u64, k: usize, order: usize, required: bool, crea
     })
 }
 
+/// `custom_fields` object `index`: the first ones are the fields checkouts collect; the others repeat their
+/// definitions under new ids and numbered slugs (a slug is unique in an organization).
+fn custom_field_record(seed: u64, index: u64, created: i64) -> Value {
+    let k = index as usize % CUSTOM_FIELDS.len();
+    let mut record = custom_field(seed, k, created);
+    if index >= CUSTOM_FIELDS.len() as u64 {
+        let n = index / CUSTOM_FIELDS.len() as u64 + 1;
+        record["id"] = json!(uuid("custom_fields", seed, index));
+        record["slug"] = json!(format!("{}_{n}", CUSTOM_FIELDS[k].slug));
+        record["name"] = json!(format!("{} {n}", CUSTOM_FIELDS[k].name));
+    }
+    record
+}
+
 /// A value a customer typed into custom field `k`; `None` (null) when left empty.
 fn custom_field_value(r: &mut Rng, k: usize, required: bool) -> Value {
     if !required && chance(r, 1, 4) {
@@ -1270,6 +1288,25 @@ fn meter(seed: u64, k: usize, created: i64, full: bool) -> Value {
             "archived_at": Value::Null,
         }),
     )
+}
+
+/// `meters` object `index`: the first ones are the meters products bill by; the others repeat their
+/// definitions under new ids and numbered names, and one in seven is archived.
+fn meter_record(seed: u64, index: u64, created: i64) -> Value {
+    let k = index as usize % METERS.len();
+    let mut record = meter(seed, k, created, true);
+    if index >= METERS.len() as u64 {
+        record["id"] = json!(uuid("meters", seed, index));
+        record["name"] = json!(format!(
+            "{} {}",
+            METERS[k].name,
+            index / METERS.len() as u64 + 1
+        ));
+    }
+    if index % 7 == 6 {
+        record["archived_at"] = json!(timestamp(created + 30 * DAY));
+    }
+    record
 }
 
 /// The number of discounts the organization has; discount `d`'s variant is `d % 4`.

@@ -1,4 +1,4 @@
-//! The HTTP side of the fake: Polar's eight list endpoints with its pagination, bearer-token auth with
+//! The HTTP side of the fake: Polar's list endpoints with its pagination, bearer-token auth with
 //! per-scope 403s, API-version check, a sliding-window rate limit answering 429 with `Retry-After`, latency,
 //! a scriptable fault schedule and a churn mode. It runs on its own thread and runtime, so tests can be plain
 //! `#[test]` functions that run the connector as a child process.
@@ -691,6 +691,8 @@ async fn handle(
     query: Option<String>,
     headers: HeaderMap,
 ) -> Response {
+    // Paths spell streams with hyphens (`/v1/custom-fields/`), scopes and names with underscores.
+    let resource = resource.replace('-', "_");
     let header_text = |name: header::HeaderName| {
         headers
             .get(name)

@@ -40,6 +40,8 @@ pub fn sort_fields(stream: &str) -> &'static [&'static str] {
         "checkouts" => &["created_at", "expires_at", "status"],
         "benefits" => &["created_at", "description", "type"],
         "organizations" => &["created_at", "slug", "name"],
+        "meters" => &["created_at", "name"],
+        "custom_fields" => &["created_at", "slug", "name", "type"],
         _ => &[],
     }
 }
@@ -60,6 +62,8 @@ pub fn default_sorting(stream: &str) -> &'static str {
     match stream {
         "subscriptions" => "-started_at",
         "organizations" => "created_at",
+        "meters" => "name",
+        "custom_fields" => "slug",
         _ => "-created_at",
     }
 }

@@ -251,7 +251,7 @@ fn main() -> anyhow::Result<()> {
         let requests = server.requests();
         let pages = requests.iter().filter(|r| r.status == 200).count();
         let throttled = requests.iter().filter(|r| r.status == 429).count();
-        let total_records = scenario.records * 8;
+        let total_records = scenario.records * STREAMS.len();
         if !scenario.plain && measured.records as usize != total_records {
             eprintln!(
                 "[{}] warning: {} RECORD lines, {} expected ({} lines in all)",
@@ -452,7 +452,7 @@ fn proc_cpu_ticks(pid: u32) -> Option<u64> {
     Some(utime + stime)
 }
 
-const STREAMS: [&str; 8] = fake_polar::data::STREAMS;
+const STREAMS: &[&str] = fake_polar::data::STREAMS;
 
 /// A minimal HTTP/1.1 client fetching every page of every stream with the connector's default concurrency
 /// (8 streams, 4 pages ahead per stream, 8 requests in flight), bodies read and discarded.
@@ -518,6 +518,8 @@ fn sorting(stream: &str) -> &'static str {
         "refunds" => "&sorting=created_at&sorting=amount",
         "benefits" => "&sorting=created_at&sorting=description",
         "organizations" => "&sorting=created_at&sorting=slug",
+        "meters" => "&sorting=created_at&sorting=name",
+        "custom_fields" => "&sorting=created_at&sorting=slug",
         _ => "&sorting=created_at",
     }
 }

@@ -161,7 +161,7 @@ fn demo(data: &DataArgs, all_records: bool) -> anyhow::Result<()> {
         let served = server.ids(stream).len();
         eprintln!(
             "{stream:<15} {:>8} {served:>8}",
-            records.get(stream).copied().unwrap_or(0)
+            records.get(*stream).copied().unwrap_or(0)
         );
     }
     eprintln!(
