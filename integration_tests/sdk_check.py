@@ -57,6 +57,7 @@ STREAMS: dict[str, tuple[typing.Any, typing.Any]] = {
     "organizations": (outputs.ListResourceOrganization, outputs.Organization),
     "meters": (outputs.ListResourceMeter, outputs.Meter),
     "custom_fields": (outputs.ListResourceCustomField, outputs.CustomField),
+    "disputes": (outputs.ListResourceDispute, outputs.Dispute),
     # Polar's change log, which incremental syncs read (served with changes by `fake-polar serve --change-rounds`).
     "events": (outputs.ListResourceEvent, outputs.Event),
 }

@@ -96,6 +96,7 @@ STREAMS: dict[str, str] = {
     "organizations": "ListResourceOrganization",
     "meters": "ListResourceMeter",
     "custom_fields": "ListResourceCustomField",
+    "disputes": "ListResourceDispute",
 }
 
 NON_AT_TIMESTAMPS = frozenset(

@@ -271,6 +271,17 @@ pub const STREAMS: &[StreamDef] = &[
         incremental: None,
         schema: include_str!("../schemas/custom_fields.json"),
     },
+    StreamDef {
+        name: "disputes",
+        path: "/v1/disputes/",
+        scope: "disputes:read",
+        description: "Disputes (chargebacks) of orders' payments, with status, amounts, evidence deadline and the customer.",
+        sorting: &["created_at", "amount"],
+        unique_order: false,
+        creation_filter: None,
+        incremental: None,
+        schema: include_str!("../schemas/disputes.json"),
+    },
 ];
 
 /// Polar's system events feed (`GET /v1/events/?source=system`), the change log incremental syncs read. Not a

@@ -65,6 +65,7 @@ STREAMS = [
     "organizations",
     "meters",
     "custom_fields",
+    "disputes",
 ]
 EXPECTED_ROWS = {name: (1 if name == "organizations" else RECORDS) for name in STREAMS}
 # The streams that sync incrementally (Polar records their changes); the others are read in full every time.

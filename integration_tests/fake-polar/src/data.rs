@@ -64,6 +64,7 @@ pub const STREAMS: &[&str] = &[
     "organizations",
     "meters",
     "custom_fields",
+    "disputes",
 ];
 
 /// One object of `stream`, a pure function of (stream, seed, index, created_at_ms):
@@ -81,6 +82,7 @@ pub fn object(stream: &str, seed: u64, index: u64, created_at_ms: i64) -> Value 
         "organizations" => organization(seed, index, created_at_ms),
         "meters" => meter_record(seed, index, created_at_ms),
         "custom_fields" => custom_field_record(seed, index, created_at_ms),
+        "disputes" => dispute_record(seed, index, created_at_ms),
         other => panic!("unknown Polar stream {other:?}; expected one of {STREAMS:?}"),
     }
 }
@@ -2890,7 +2892,8 @@ fn refund(seed: u64, index: u64, created: i64) -> Value {
         obj!({
             "created_at": ts_in(&mut r, created, -5 * DAY..-HOUR),
             "modified_at": if chance(&mut r, 1, 4) { Value::Null } else { Value::String(ts_in(&mut r, created, MINUTE..DAY)) },
-            "id": uuid("disputes", seed, index),
+            // Not one of the `disputes` stream's (those are keyed by order): a namespace of its own.
+            "id": uuid("refund_disputes", seed, index),
             "status": status,
             "resolved": matches!(status, "won" | "lost"),
             "closed": closed,
@@ -2920,6 +2923,40 @@ fn refund(seed: u64, index: u64, created: i64) -> Value {
         "customer_id": object_id("customers", seed, order.customer),
         "revoke_benefits": order.status == "refunded" && r.bool(),
         "dispute": dispute,
+    })
+}
+
+/// `disputes` object `index`: a chargeback of order `index`, in status `DISPUTE_STATUSES[index % 6]`, with the
+/// customer who raised it.
+fn dispute_record(seed: u64, index: u64, created: i64) -> Value {
+    let mut r = rng_for("chargebacks", seed, index);
+    let order = order_plan(seed, index);
+    let status = DISPUTE_STATUSES[(index % 6) as usize];
+    let needs_evidence = matches!(status, "needs_response" | "under_review");
+    let reasons = [
+        "fraudulent",
+        "product_not_received",
+        "subscription_canceled",
+        "unrecognized",
+        "duplicate",
+    ];
+    obj!({
+        "created_at": timestamp(created),
+        "modified_at": if chance(&mut r, 1, 4) { Value::Null } else { Value::String(ts_in(&mut r, created, MINUTE..DAY)) },
+        "id": object_id("disputes", seed, index),
+        "status": status,
+        "resolved": matches!(status, "won" | "lost"),
+        "closed": matches!(status, "prevented" | "won" | "lost"),
+        "amount": (order.net + order.tax).max(1),
+        "tax_amount": order.tax,
+        "currency": order.currency,
+        "reason": if status == "prevented" { Value::Null } else { json!(pick(&mut r, &reasons)) },
+        "evidence_due_by": if needs_evidence { Value::String(ts_in(&mut r, created, 7 * DAY..21 * DAY)) } else { Value::Null },
+        "past_due": needs_evidence && chance(&mut r, 1, 4),
+        "order_id": object_id("orders", seed, index),
+        "payment_id": uuid("payments", seed, index),
+        "customer": customer(seed, order.customer, created - 30 * DAY),
+        "case_id": if status == "prevented" { Value::Null } else { Value::String(format!("du_{}", alnum_token(&mut r, 24))) },
     })
 }
 

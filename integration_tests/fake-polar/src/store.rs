@@ -42,6 +42,7 @@ pub fn sort_fields(stream: &str) -> &'static [&'static str] {
         "organizations" => &["created_at", "slug", "name"],
         "meters" => &["created_at", "name"],
         "custom_fields" => &["created_at", "slug", "name", "type"],
+        "disputes" => &["created_at", "amount"],
         _ => &[],
     }
 }

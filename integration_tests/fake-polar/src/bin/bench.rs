@@ -520,6 +520,7 @@ fn sorting(stream: &str) -> &'static str {
         "organizations" => "&sorting=created_at&sorting=slug",
         "meters" => "&sorting=created_at&sorting=name",
         "custom_fields" => "&sorting=created_at&sorting=slug",
+        "disputes" => "&sorting=created_at&sorting=amount",
         _ => "&sorting=created_at",
     }
 }
