@@ -58,6 +58,7 @@ STREAMS: dict[str, tuple[typing.Any, typing.Any]] = {
     "meters": (outputs.ListResourceMeter, outputs.Meter),
     "custom_fields": (outputs.ListResourceCustomField, outputs.CustomField),
     "disputes": (outputs.ListResourceDispute, outputs.Dispute),
+    "discounts": (outputs.ListResourceDiscount, outputs.Discount),
     # Polar's change log, which incremental syncs read (served with changes by `fake-polar serve --change-rounds`).
     "events": (outputs.ListResourceEvent, outputs.Event),
 }
@@ -79,6 +80,10 @@ PRICE_TYPE_NAMES = union_names(
 def variants(stream: str, item: typing.Any) -> list[tuple[str, str]]:
     """(dimension, value) pairs describing one loaded item."""
     match stream:
+        case "discounts":
+            # The SDK's union cannot tell its variants apart (a repeating discount loads as a once/forever one),
+            # so the variants are told by the fields that define them.
+            return [("type", item.type), ("duration", item.duration)]
         case "customers" | "benefits" | "events" | "custom_fields":
             return [("type", type(item).__name__)]
         case "meters":
@@ -103,6 +108,10 @@ def expected_variants(all_variants: bool) -> dict[str, dict[str, set[str]]]:
         "customers": {"type": union_names(outputs.Customer)},
         "benefits": {"type": union_names(outputs.Benefit)},
         "custom_fields": {"type": union_names(outputs.CustomField)},
+        "discounts": {
+            "type": literal_values(literals.DiscountType),
+            "duration": literal_values(literals.DiscountDuration),
+        },
     }
     if all_variants:
         expected["products"] = {"kind": {"one_time", "recurring"}, "price": PRICE_TYPE_NAMES}

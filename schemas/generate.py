@@ -97,6 +97,7 @@ STREAMS: dict[str, str] = {
     "meters": "ListResourceMeter",
     "custom_fields": "ListResourceCustomField",
     "disputes": "ListResourceDispute",
+    "discounts": "ListResourceDiscount",
 }
 
 NON_AT_TIMESTAMPS = frozenset(

@@ -282,6 +282,17 @@ pub const STREAMS: &[StreamDef] = &[
         incremental: None,
         schema: include_str!("../schemas/disputes.json"),
     },
+    StreamDef {
+        name: "discounts",
+        path: "/v1/discounts/",
+        scope: "discounts:read",
+        description: "Discounts, fixed or percentage, once, forever or repeating, with their codes, limits, redemptions and products.",
+        sorting: &["created_at", "name"],
+        unique_order: false,
+        creation_filter: None,
+        incremental: None,
+        schema: include_str!("../schemas/discounts.json"),
+    },
 ];
 
 /// Polar's system events feed (`GET /v1/events/?source=system`), the change log incremental syncs read. Not a

@@ -65,6 +65,7 @@ pub const STREAMS: &[&str] = &[
     "meters",
     "custom_fields",
     "disputes",
+    "discounts",
 ];
 
 /// One object of `stream`, a pure function of (stream, seed, index, created_at_ms):
@@ -83,6 +84,7 @@ pub fn object(stream: &str, seed: u64, index: u64, created_at_ms: i64) -> Value 
         "meters" => meter_record(seed, index, created_at_ms),
         "custom_fields" => custom_field_record(seed, index, created_at_ms),
         "disputes" => dispute_record(seed, index, created_at_ms),
+        "discounts" => discount_record(seed, index, created_at_ms),
         other => panic!("unknown Polar stream {other:?}; expected one of {STREAMS:?}"),
     }
 }
@@ -1308,6 +1310,23 @@ fn meter_record(seed: u64, index: u64, created: i64) -> Value {
     if index % 7 == 6 {
         record["archived_at"] = json!(timestamp(created + 30 * DAY));
     }
+    record
+}
+
+/// `discounts` object `index` (variant `index % 4`), restricted to up to two products (none: every product).
+fn discount_record(seed: u64, index: u64, created: i64) -> Value {
+    let mut record = discount_plan(seed, index).render(seed, created, true);
+    let mut r = rng_for("discounts.products", seed, index);
+    let products: Vec<Value> = (0..r.u64(0..3))
+        .map(|k| {
+            let plan = product_plan(seed, (index * 3 + k * 11) % 32);
+            merge(
+                product_base(&plan, seed, created - 10 * DAY),
+                obj!({"metadata": plan.metadata()}),
+            )
+        })
+        .collect();
+    record["products"] = json!(products);
     record
 }
 

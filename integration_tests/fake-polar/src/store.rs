@@ -43,6 +43,7 @@ pub fn sort_fields(stream: &str) -> &'static [&'static str] {
         "meters" => &["created_at", "name"],
         "custom_fields" => &["created_at", "slug", "name", "type"],
         "disputes" => &["created_at", "amount"],
+        "discounts" => &["created_at", "name", "code", "redemptions_count", "ends_at"],
         _ => &[],
     }
 }

@@ -521,6 +521,7 @@ fn sorting(stream: &str) -> &'static str {
         "meters" => "&sorting=created_at&sorting=name",
         "custom_fields" => "&sorting=created_at&sorting=slug",
         "disputes" => "&sorting=created_at&sorting=amount",
+        "discounts" => "&sorting=created_at&sorting=name",
         _ => "&sorting=created_at",
     }
 }
