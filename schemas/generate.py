@@ -98,6 +98,7 @@ STREAMS: dict[str, str] = {
     "custom_fields": "ListResourceCustomField",
     "disputes": "ListResourceDispute",
     "discounts": "ListResourceDiscount",
+    "payments": "ListResourcePayment",
 }
 
 NON_AT_TIMESTAMPS = frozenset(

@@ -293,6 +293,17 @@ pub const STREAMS: &[StreamDef] = &[
         incremental: None,
         schema: include_str!("../schemas/discounts.json"),
     },
+    StreamDef {
+        name: "payments",
+        path: "/v1/payments/",
+        scope: "payments:read",
+        description: "Payment attempts (card and other methods), succeeded, pending and failed, with decline reasons and their order and checkout.",
+        sorting: &["created_at", "amount"],
+        unique_order: false,
+        creation_filter: None,
+        incremental: None,
+        schema: include_str!("../schemas/payments.json"),
+    },
 ];
 
 /// Polar's system events feed (`GET /v1/events/?source=system`), the change log incremental syncs read. Not a

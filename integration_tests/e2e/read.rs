@@ -25,8 +25,14 @@ fn discovered_schemas(files: &Files) -> HashMap<String, Value> {
         .collect()
 }
 
-/// Every key of `value` is described by `schema` (recursively), so no field Polar sends is undocumented.
+/// Every key of `value` is described by `schema` (recursively), so no field Polar sends is undocumented. A
+/// free-form map (the SDK's `dict[str, Any]`: no `properties`, `additionalProperties: true`) takes any key.
 fn assert_covered(value: &Value, schema: &Value, at: &str) {
+    let free_form = schema.get("properties").is_none()
+        && schema.get("additionalProperties") == Some(&Value::Bool(true));
+    if free_form {
+        return;
+    }
     match value {
         Value::Object(object) => {
             let properties = schema.get("properties").and_then(Value::as_object);

@@ -67,6 +67,7 @@ STREAMS = [
     "custom_fields",
     "disputes",
     "discounts",
+    "payments",
 ]
 EXPECTED_ROWS = {name: (1 if name == "organizations" else RECORDS) for name in STREAMS}
 # The streams that sync incrementally (Polar records their changes); the others are read in full every time.

@@ -66,6 +66,7 @@ pub const STREAMS: &[&str] = &[
     "custom_fields",
     "disputes",
     "discounts",
+    "payments",
 ];
 
 /// One object of `stream`, a pure function of (stream, seed, index, created_at_ms):
@@ -85,6 +86,7 @@ pub fn object(stream: &str, seed: u64, index: u64, created_at_ms: i64) -> Value 
         "custom_fields" => custom_field_record(seed, index, created_at_ms),
         "disputes" => dispute_record(seed, index, created_at_ms),
         "discounts" => discount_record(seed, index, created_at_ms),
+        "payments" => payment(seed, index, created_at_ms),
         other => panic!("unknown Polar stream {other:?}; expected one of {STREAMS:?}"),
     }
 }
@@ -2977,6 +2979,66 @@ fn dispute_record(seed: u64, index: u64, created: i64) -> Value {
         "customer": customer(seed, order.customer, created - 30 * DAY),
         "case_id": if status == "prevented" { Value::Null } else { Value::String(format!("du_{}", alnum_token(&mut r, 24))) },
     })
+}
+
+/// `payments` object `index`: the payment of order `index` (`CardPayment`, `KrCardPayment` or `GenericPayment`
+/// by `index % 5`); one in seven failed, one in eleven pending.
+fn payment(seed: u64, index: u64, created: i64) -> Value {
+    let mut r = rng_for("payments", seed, index);
+    let order = order_plan(seed, index);
+    let status = if index % 7 == 5 {
+        "failed"
+    } else if index % 11 == 9 {
+        "pending"
+    } else {
+        "succeeded"
+    };
+    let cycle = order.reason == "subscription_cycle";
+    let trigger = match (cycle, status) {
+        (true, "failed") => "retry_dunning",
+        (true, _) => "subscription_cycle",
+        _ => "purchase",
+    };
+    let last4 = digit_token(&mut r, 4);
+    let (method, method_metadata) = match index % 5 {
+        3 => (
+            "kr_card",
+            Some(
+                obj!({"brand": if r.bool() { json!(pick(&mut r, &["hyundai", "samsung", "shinhan"])) } else { Value::Null }, "last4": last4}),
+            ),
+        ),
+        4 => (
+            pick(&mut r, &["ideal", "bancontact", "sepa_debit", "link"]),
+            None,
+        ),
+        _ => (
+            "card",
+            Some(
+                obj!({"brand": pick(&mut r, &["visa", "mastercard", "amex", "discover"]), "last4": last4}),
+            ),
+        ),
+    };
+    let mut record = obj!({
+        "created_at": timestamp(created),
+        "modified_at": if status == "pending" { Value::Null } else { Value::String(ts_in(&mut r, created, SECOND..MINUTE)) },
+        "id": object_id("payments", seed, index),
+        "processor": "stripe",
+        "status": status,
+        "amount": (order.net + order.tax).max(1),
+        "currency": order.currency,
+        "method": method,
+        "trigger": trigger,
+        "decline_reason": if status == "failed" { json!(pick(&mut r, &["card_declined", "insufficient_funds", "expired_card"])) } else { Value::Null },
+        "decline_message": if status == "failed" { json!("Your card was declined.") } else { Value::Null },
+        "organization_id": organization_id(seed),
+        "checkout_id": if cycle { Value::Null } else { Value::String(uuid("checkouts", seed, index)) },
+        "order_id": if status == "failed" && !cycle { Value::Null } else { Value::String(object_id("orders", seed, index)) },
+        "processor_metadata": obj!({"intent_id": format!("pi_{}", alnum_token(&mut r, 24)), "charge_id": format!("ch_{}", alnum_token(&mut r, 24))}),
+    });
+    if let Some(metadata) = method_metadata {
+        record["method_metadata"] = metadata;
+    }
+    record
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -44,6 +44,7 @@ pub fn sort_fields(stream: &str) -> &'static [&'static str] {
         "custom_fields" => &["created_at", "slug", "name", "type"],
         "disputes" => &["created_at", "amount"],
         "discounts" => &["created_at", "name", "code", "redemptions_count", "ends_at"],
+        "payments" => &["created_at", "status", "amount", "method"],
         _ => &[],
     }
 }

@@ -522,6 +522,7 @@ fn sorting(stream: &str) -> &'static str {
         "custom_fields" => "&sorting=created_at&sorting=slug",
         "disputes" => "&sorting=created_at&sorting=amount",
         "discounts" => "&sorting=created_at&sorting=name",
+        "payments" => "&sorting=created_at&sorting=amount",
         _ => "&sorting=created_at",
     }
 }
