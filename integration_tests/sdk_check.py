@@ -60,6 +60,7 @@ STREAMS: dict[str, tuple[typing.Any, typing.Any]] = {
     "disputes": (outputs.ListResourceDispute, outputs.Dispute),
     "discounts": (outputs.ListResourceDiscount, outputs.Discount),
     "payments": (outputs.ListResourcePayment, outputs.Payment),
+    "checkout_links": (outputs.ListResourceCheckoutLink, outputs.CheckoutLink),
     # Polar's change log, which incremental syncs read (served with changes by `fake-polar serve --change-rounds`).
     "events": (outputs.ListResourceEvent, outputs.Event),
 }
@@ -91,6 +92,8 @@ def variants(stream: str, item: typing.Any) -> list[tuple[str, str]]:
             # The SDK's union loads a `kr_card` payment as a generic one: the method tells the variant.
             method = item.method if item.method in ("card", "kr_card") else "other"
             return [("method", method), ("status", item.status)]
+        case "checkout_links":
+            return [("products", str(len(item.products))), ("discount", "yes" if item.discount else "no")]
         case "meters":
             return [("aggregation", type(item.aggregation).__name__)]
         case "products":

@@ -99,6 +99,7 @@ STREAMS: dict[str, str] = {
     "disputes": "ListResourceDispute",
     "discounts": "ListResourceDiscount",
     "payments": "ListResourcePayment",
+    "checkout_links": "ListResourceCheckoutLink",
 }
 
 NON_AT_TIMESTAMPS = frozenset(

@@ -304,6 +304,17 @@ pub const STREAMS: &[StreamDef] = &[
         incremental: None,
         schema: include_str!("../schemas/payments.json"),
     },
+    StreamDef {
+        name: "checkout_links",
+        path: "/v1/checkout-links/",
+        scope: "checkout_links:read",
+        description: "Checkout links: shareable links to a checkout of given products, with their discount, URLs and client secret.",
+        sorting: &["created_at", "label"],
+        unique_order: false,
+        creation_filter: None,
+        incremental: None,
+        schema: include_str!("../schemas/checkout_links.json"),
+    },
 ];
 
 /// Polar's system events feed (`GET /v1/events/?source=system`), the change log incremental syncs read. Not a

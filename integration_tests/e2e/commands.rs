@@ -228,7 +228,8 @@ fn check_passes_a_token_that_reads_some_streams_and_names_the_others_with_their_
         unreadable,
         "subscriptions (needs subscriptions:read), refunds (needs refunds:read), meters (needs meters:read), \
          custom_fields (needs custom_fields:read), disputes (needs disputes:read), \
-         discounts (needs discounts:read), payments (needs payments:read)",
+         discounts (needs discounts:read), payments (needs payments:read), \
+         checkout_links (needs checkout_links:read)",
         "{message}"
     );
     assert!(

@@ -318,3 +318,45 @@ fn debug_logging_shows_each_request_without_the_token() {
     let quiet = read(&config, Some(&catalog_path), None);
     assert!(quiet.messages.iter().all(|m| m["log"]["level"] != "DEBUG"));
 }
+
+#[test]
+fn secrets_in_records_pass_through_and_appear_in_no_other_message() {
+    let server = FakePolar::start(Options::with_records(120));
+    let files = Files::new();
+    let catalog = files.json("catalog.json", &catalog(&["checkouts", "checkout_links"]));
+    let run = read_with_env(
+        &config_file(&files, &server),
+        Some(&catalog),
+        None,
+        &[("LOG_LEVEL", "debug")],
+    );
+    run.compliant();
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    let secrets: Vec<String> = ["checkouts", "checkout_links"]
+        .iter()
+        .flat_map(|stream| run.records(stream))
+        .map(|record| {
+            record["client_secret"]
+                .as_str()
+                .expect("a client secret")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(secrets.len(), 240, "every record keeps its secret");
+    for line in run
+        .stdout
+        .lines()
+        .filter(|line| !line.starts_with(r#"{"type":"RECORD""#))
+    {
+        for secret in &secrets {
+            assert!(
+                !line.contains(secret.as_str()),
+                "a secret left a record: {line}"
+            );
+        }
+    }
+    assert!(
+        run.stdout.contains(r#""level":"DEBUG""#),
+        "debug logging was on"
+    );
+}

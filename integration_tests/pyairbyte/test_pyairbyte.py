@@ -68,6 +68,7 @@ STREAMS = [
     "disputes",
     "discounts",
     "payments",
+    "checkout_links",
 ]
 EXPECTED_ROWS = {name: (1 if name == "organizations" else RECORDS) for name in STREAMS}
 # The streams that sync incrementally (Polar records their changes); the others are read in full every time.

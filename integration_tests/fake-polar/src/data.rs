@@ -67,6 +67,7 @@ pub const STREAMS: &[&str] = &[
     "disputes",
     "discounts",
     "payments",
+    "checkout_links",
 ];
 
 /// One object of `stream`, a pure function of (stream, seed, index, created_at_ms):
@@ -87,6 +88,7 @@ pub fn object(stream: &str, seed: u64, index: u64, created_at_ms: i64) -> Value 
         "disputes" => dispute_record(seed, index, created_at_ms),
         "discounts" => discount_record(seed, index, created_at_ms),
         "payments" => payment(seed, index, created_at_ms),
+        "checkout_links" => checkout_link(seed, index, created_at_ms),
         other => panic!("unknown Polar stream {other:?}; expected one of {STREAMS:?}"),
     }
 }
@@ -2125,6 +2127,50 @@ fn checkout_product(plan: &ProductPlan, seed: u64, currency: &str, created: i64)
             "medias": plan.medias.iter().map(|&m| media(seed, m, created)).collect::<Vec<_>>(),
         }),
     )
+}
+
+/// `checkout_links` object `index`: a shareable link to a checkout of one or two products, one in three with a
+/// discount applied. Carries its secret (`client_secret`, also in `url`), as Polar's do.
+fn checkout_link(seed: u64, index: u64, created: i64) -> Value {
+    let mut r = rng_for("checkout_links", seed, index);
+    let plans: Vec<ProductPlan> = (0..r.u64(1..3))
+        .map(|k| product_plan(seed, (index * 5 + k * 7) % 32))
+        .collect();
+    let discount = chance(&mut r, 1, 3).then(|| discount_plan(seed, index % DISCOUNTS));
+    let secret = format!("polar_cl_{}", alnum_token(&mut r, 48));
+    let modified = modified_offset(&mut r, 40);
+    let label = pick(
+        &mut r,
+        &[
+            "Launch week",
+            "Newsletter",
+            "Partner deal",
+            "Conference",
+            "Twitter bio",
+        ],
+    );
+    obj!({
+        "id": object_id("checkout_links", seed, index),
+        "created_at": timestamp(created),
+        "modified_at": ts_offset(created, modified),
+        "trial_interval": plans[0].trial.map(|trial| trial.0),
+        "trial_interval_count": plans[0].trial.map(|trial| trial.1),
+        "metadata": metadata(&mut r),
+        "payment_processor": "stripe",
+        "client_secret": secret.clone(),
+        "success_url": if chance(&mut r, 2, 3) { json!("https://example.com/thanks?checkout_id={CHECKOUT_ID}") } else { Value::Null },
+        "return_url": if chance(&mut r, 1, 3) { json!("https://example.com/pricing") } else { Value::Null },
+        "label": if chance(&mut r, 3, 4) { json!(label) } else { Value::Null },
+        "allow_discount_codes": r.bool(),
+        "require_billing_address": chance(&mut r, 1, 4),
+        "discount_id": discount.as_ref().map(|d| uuid("discounts", seed, d.index)),
+        "seats": Value::Null,
+        "units": Value::Null,
+        "organization_id": organization_id(seed),
+        "products": plans.iter().map(|plan| merge(checkout_product(plan, seed, "usd", created - 10 * DAY), obj!({"metadata": plan.metadata()}))).collect::<Vec<_>>(),
+        "discount": discount.as_ref().map(|d| d.render(seed, created - DAY, true)),
+        "url": format!("https://buy.polar.sh/{secret}"),
+    })
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -45,6 +45,7 @@ pub fn sort_fields(stream: &str) -> &'static [&'static str] {
         "disputes" => &["created_at", "amount"],
         "discounts" => &["created_at", "name", "code", "redemptions_count", "ends_at"],
         "payments" => &["created_at", "status", "amount", "method"],
+        "checkout_links" => &["created_at", "label", "success_url", "allow_discount_codes"],
         _ => &[],
     }
 }

@@ -523,6 +523,7 @@ fn sorting(stream: &str) -> &'static str {
         "disputes" => "&sorting=created_at&sorting=amount",
         "discounts" => "&sorting=created_at&sorting=name",
         "payments" => "&sorting=created_at&sorting=amount",
+        "checkout_links" => "&sorting=created_at&sorting=label",
         _ => "&sorting=created_at",
     }
 }
