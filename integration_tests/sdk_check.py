@@ -61,6 +61,7 @@ STREAMS: dict[str, tuple[typing.Any, typing.Any]] = {
     "discounts": (outputs.ListResourceDiscount, outputs.Discount),
     "payments": (outputs.ListResourcePayment, outputs.Payment),
     "checkout_links": (outputs.ListResourceCheckoutLink, outputs.CheckoutLink),
+    "license_keys": (outputs.ListResourceLicenseKeyRead, outputs.LicenseKeyRead),
     # Polar's change log, which incremental syncs read (served with changes by `fake-polar serve --change-rounds`).
     "events": (outputs.ListResourceEvent, outputs.Event),
 }
@@ -116,6 +117,7 @@ def expected_variants(all_variants: bool) -> dict[str, dict[str, set[str]]]:
         "customers": {"type": union_names(outputs.Customer)},
         "benefits": {"type": union_names(outputs.Benefit)},
         "custom_fields": {"type": union_names(outputs.CustomField)},
+        "license_keys": {"status": literal_values(literals.LicenseKeyStatus)},
         "payments": {"method": {"card", "kr_card", "other"}, "status": literal_values(literals.PaymentStatus)},
         "discounts": {
             "type": literal_values(literals.DiscountType),

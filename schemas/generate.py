@@ -100,6 +100,7 @@ STREAMS: dict[str, str] = {
     "discounts": "ListResourceDiscount",
     "payments": "ListResourcePayment",
     "checkout_links": "ListResourceCheckoutLink",
+    "license_keys": "ListResourceLicenseKeyRead",
 }
 
 NON_AT_TIMESTAMPS = frozenset(

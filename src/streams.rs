@@ -315,6 +315,20 @@ pub const STREAMS: &[StreamDef] = &[
         incremental: None,
         schema: include_str!("../schemas/checkout_links.json"),
     },
+    StreamDef {
+        name: "license_keys",
+        path: "/v1/license-keys/",
+        scope: "license_keys:read",
+        description: "License keys granted by license-key benefits, with the key itself, status, limits, usage and customer.",
+        // Polar cannot sort license keys: it lists them by creation time, ascending, with no tie-breaker, and
+        // ignores `sorting`. That is the order the reader assumes for every list (records created during the
+        // sync land last, ties are verified), so it reads them like the others.
+        sorting: &["created_at"],
+        unique_order: false,
+        creation_filter: None,
+        incremental: None,
+        schema: include_str!("../schemas/license_keys.json"),
+    },
 ];
 
 /// Polar's system events feed (`GET /v1/events/?source=system`), the change log incremental syncs read. Not a

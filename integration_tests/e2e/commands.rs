@@ -229,7 +229,7 @@ fn check_passes_a_token_that_reads_some_streams_and_names_the_others_with_their_
         "subscriptions (needs subscriptions:read), refunds (needs refunds:read), meters (needs meters:read), \
          custom_fields (needs custom_fields:read), disputes (needs disputes:read), \
          discounts (needs discounts:read), payments (needs payments:read), \
-         checkout_links (needs checkout_links:read)",
+         checkout_links (needs checkout_links:read), license_keys (needs license_keys:read)",
         "{message}"
     );
     assert!(

@@ -323,7 +323,10 @@ fn debug_logging_shows_each_request_without_the_token() {
 fn secrets_in_records_pass_through_and_appear_in_no_other_message() {
     let server = FakePolar::start(Options::with_records(120));
     let files = Files::new();
-    let catalog = files.json("catalog.json", &catalog(&["checkouts", "checkout_links"]));
+    let catalog = files.json(
+        "catalog.json",
+        &catalog(&["checkouts", "checkout_links", "license_keys"]),
+    );
     let run = read_with_env(
         &config_file(&files, &server),
         Some(&catalog),
@@ -332,7 +335,7 @@ fn secrets_in_records_pass_through_and_appear_in_no_other_message() {
     );
     run.compliant();
     assert_eq!(run.code, 0, "{}", run.stdout);
-    let secrets: Vec<String> = ["checkouts", "checkout_links"]
+    let mut secrets: Vec<String> = ["checkouts", "checkout_links"]
         .iter()
         .flat_map(|stream| run.records(stream))
         .map(|record| {
@@ -342,7 +345,12 @@ fn secrets_in_records_pass_through_and_appear_in_no_other_message() {
                 .to_owned()
         })
         .collect();
-    assert_eq!(secrets.len(), 240, "every record keeps its secret");
+    secrets.extend(
+        run.records("license_keys")
+            .iter()
+            .map(|record| record["key"].as_str().expect("a key").to_owned()),
+    );
+    assert_eq!(secrets.len(), 360, "every record keeps its secret");
     for line in run
         .stdout
         .lines()

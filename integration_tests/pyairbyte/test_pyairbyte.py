@@ -69,6 +69,7 @@ STREAMS = [
     "discounts",
     "payments",
     "checkout_links",
+    "license_keys",
 ]
 EXPECTED_ROWS = {name: (1 if name == "organizations" else RECORDS) for name in STREAMS}
 # The streams that sync incrementally (Polar records their changes); the others are read in full every time.

@@ -68,6 +68,7 @@ pub const STREAMS: &[&str] = &[
     "discounts",
     "payments",
     "checkout_links",
+    "license_keys",
 ];
 
 /// One object of `stream`, a pure function of (stream, seed, index, created_at_ms):
@@ -89,6 +90,7 @@ pub fn object(stream: &str, seed: u64, index: u64, created_at_ms: i64) -> Value 
         "discounts" => discount_record(seed, index, created_at_ms),
         "payments" => payment(seed, index, created_at_ms),
         "checkout_links" => checkout_link(seed, index, created_at_ms),
+        "license_keys" => license_key(seed, index, created_at_ms),
         other => panic!("unknown Polar stream {other:?}; expected one of {STREAMS:?}"),
     }
 }
@@ -2170,6 +2172,40 @@ fn checkout_link(seed: u64, index: u64, created: i64) -> Value {
         "products": plans.iter().map(|plan| merge(checkout_product(plan, seed, "usd", created - 10 * DAY), obj!({"metadata": plan.metadata()}))).collect::<Vec<_>>(),
         "discount": discount.as_ref().map(|d| d.render(seed, created - DAY, true)),
         "url": format!("https://buy.polar.sh/{secret}"),
+    })
+}
+
+/// License key statuses; `license_keys` object `i` has status `LICENSE_KEY_STATUSES[i % 3]`.
+const LICENSE_KEY_STATUSES: [&str; 3] = ["granted", "revoked", "disabled"];
+
+/// `license_keys` object `index`: a key granted by one of the license-key benefits (`benefits` objects
+/// `8k + 4`) to customer `index`. Carries the key itself, as Polar's do.
+fn license_key(seed: u64, index: u64, created: i64) -> Value {
+    let mut r = rng_for("license_keys", seed, index);
+    let key = uuid("license_keys.key", seed, index).to_uppercase();
+    let limited = chance(&mut r, 1, 2);
+    let usage = r.i64(0..500);
+    let validations = r.i64(0..2_000);
+    let expires = chance(&mut r, 1, 3).then_some(365 * DAY);
+    obj!({
+        "id": object_id("license_keys", seed, index),
+        "created_at": timestamp(created),
+        "modified_at": if validations == 0 { Value::Null } else { Value::String(ts_in(&mut r, created, MINUTE..30 * DAY)) },
+        "organization_id": organization_id(seed),
+        "customer_id": object_id("customers", seed, index),
+        "customer": customer(seed, index, created - 10 * DAY),
+        "member_id": Value::Null,
+        "member": Value::Null,
+        "benefit_id": object_id("benefits", seed, 8 * (index % 4) + 4),
+        "key": key.clone(),
+        "display_key": format!("****-{}", &key[key.len() - 6..]),
+        "status": LICENSE_KEY_STATUSES[(index % 3) as usize],
+        "limit_activations": if limited { json!(pick(&mut r, &[1, 3, 5, 10])) } else { Value::Null },
+        "usage": usage,
+        "limit_usage": if limited { json!(usage + r.i64(0..1_000)) } else { Value::Null },
+        "validations": validations,
+        "last_validated_at": if validations == 0 { Value::Null } else { Value::String(ts_in(&mut r, created, HOUR..60 * DAY)) },
+        "expires_at": ts_offset(created, expires),
     })
 }
 

@@ -865,6 +865,9 @@ async fn answer(
             ));
         }
     }
+    if let Some(order) = store::fixed_order(resource) {
+        sorting = vec![order.to_owned()];
+    }
     if sorting.is_empty() {
         sorting.push(if resource == "events" {
             "-timestamp".to_owned()

@@ -46,7 +46,18 @@ pub fn sort_fields(stream: &str) -> &'static [&'static str] {
         "discounts" => &["created_at", "name", "code", "redemptions_count", "ends_at"],
         "payments" => &["created_at", "status", "amount", "method"],
         "checkout_links" => &["created_at", "label", "success_url", "allow_discount_codes"],
+        // Polar lists license keys in one fixed order and takes no `sorting` (see `fixed_order`).
+        "license_keys" => &["created_at"],
         _ => &[],
+    }
+}
+
+/// The order Polar lists a stream in whatever `sorting` asks, for the lists it cannot sort (it ignores the
+/// parameter there).
+pub fn fixed_order(stream: &str) -> Option<&'static str> {
+    match stream {
+        "license_keys" => Some("created_at"),
+        _ => None,
     }
 }
 

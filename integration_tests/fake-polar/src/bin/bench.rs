@@ -524,6 +524,7 @@ fn sorting(stream: &str) -> &'static str {
         "discounts" => "&sorting=created_at&sorting=name",
         "payments" => "&sorting=created_at&sorting=amount",
         "checkout_links" => "&sorting=created_at&sorting=label",
+        "license_keys" => "",
         _ => "&sorting=created_at",
     }
 }
