@@ -62,6 +62,7 @@ STREAMS: dict[str, tuple[typing.Any, typing.Any]] = {
     "payments": (outputs.ListResourcePayment, outputs.Payment),
     "checkout_links": (outputs.ListResourceCheckoutLink, outputs.CheckoutLink),
     "license_keys": (outputs.ListResourceLicenseKeyRead, outputs.LicenseKeyRead),
+    "benefit_grants": (outputs.ListResourceBenefitGrant, outputs.BenefitGrant),
     # Polar's change log, which incremental syncs read (served with changes by `fake-polar serve --change-rounds`).
     "events": (outputs.ListResourceEvent, outputs.Event),
 }
@@ -93,6 +94,9 @@ def variants(stream: str, item: typing.Any) -> list[tuple[str, str]]:
             # The SDK's union loads a `kr_card` payment as a generic one: the method tells the variant.
             method = item.method if item.method in ("card", "kr_card") else "other"
             return [("method", method), ("status", item.status)]
+        case "benefit_grants":
+            state = "failed" if item.error else ("revoked" if item.is_revoked else "granted")
+            return [("benefit", type(item.benefit).__name__), ("state", state)]
         case "checkout_links":
             return [("products", str(len(item.products))), ("discount", "yes" if item.discount else "no")]
         case "meters":
@@ -118,6 +122,7 @@ def expected_variants(all_variants: bool) -> dict[str, dict[str, set[str]]]:
         "benefits": {"type": union_names(outputs.Benefit)},
         "custom_fields": {"type": union_names(outputs.CustomField)},
         "license_keys": {"status": literal_values(literals.LicenseKeyStatus)},
+        "benefit_grants": {"benefit": union_names(outputs.Benefit), "state": {"granted", "revoked", "failed"}},
         "payments": {"method": {"card", "kr_card", "other"}, "status": literal_values(literals.PaymentStatus)},
         "discounts": {
             "type": literal_values(literals.DiscountType),

@@ -101,6 +101,7 @@ STREAMS: dict[str, str] = {
     "payments": "ListResourcePayment",
     "checkout_links": "ListResourceCheckoutLink",
     "license_keys": "ListResourceLicenseKeyRead",
+    "benefit_grants": "ListResourceBenefitGrant",
 }
 
 NON_AT_TIMESTAMPS = frozenset(

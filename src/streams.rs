@@ -329,6 +329,17 @@ pub const STREAMS: &[StreamDef] = &[
         incremental: None,
         schema: include_str!("../schemas/license_keys.json"),
     },
+    StreamDef {
+        name: "benefit_grants",
+        path: "/v1/benefit-grants/",
+        scope: "benefits:read",
+        description: "Benefit grants: which customer holds (or held) which benefit, granted, revoked or failed, with the benefit and its grant properties.",
+        sorting: &["created_at"],
+        unique_order: false,
+        creation_filter: None,
+        incremental: None,
+        schema: include_str!("../schemas/benefit_grants.json"),
+    },
 ];
 
 /// Polar's system events feed (`GET /v1/events/?source=system`), the change log incremental syncs read. Not a

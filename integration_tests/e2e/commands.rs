@@ -251,7 +251,8 @@ fn check_fails_a_token_that_reads_no_stream() {
         "{message}"
     );
     for stream in STREAMS {
-        assert!(message.contains(&format!("{stream}:read")), "{message}");
+        let scope = source_polar::streams::find(stream).unwrap().scope;
+        assert!(message.contains(&format!("{scope} (")), "{message}");
     }
 }
 

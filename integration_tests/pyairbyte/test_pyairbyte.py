@@ -70,6 +70,7 @@ STREAMS = [
     "payments",
     "checkout_links",
     "license_keys",
+    "benefit_grants",
 ]
 EXPECTED_ROWS = {name: (1 if name == "organizations" else RECORDS) for name in STREAMS}
 # The streams that sync incrementally (Polar records their changes); the others are read in full every time.

@@ -69,6 +69,7 @@ pub const STREAMS: &[&str] = &[
     "payments",
     "checkout_links",
     "license_keys",
+    "benefit_grants",
 ];
 
 /// One object of `stream`, a pure function of (stream, seed, index, created_at_ms):
@@ -91,6 +92,7 @@ pub fn object(stream: &str, seed: u64, index: u64, created_at_ms: i64) -> Value 
         "payments" => payment(seed, index, created_at_ms),
         "checkout_links" => checkout_link(seed, index, created_at_ms),
         "license_keys" => license_key(seed, index, created_at_ms),
+        "benefit_grants" => benefit_grant(seed, index, created_at_ms),
         other => panic!("unknown Polar stream {other:?}; expected one of {STREAMS:?}"),
     }
 }
@@ -2172,6 +2174,61 @@ fn checkout_link(seed: u64, index: u64, created: i64) -> Value {
         "products": plans.iter().map(|plan| merge(checkout_product(plan, seed, "usd", created - 10 * DAY), obj!({"metadata": plan.metadata()}))).collect::<Vec<_>>(),
         "discount": discount.as_ref().map(|d| d.render(seed, created - DAY, true)),
         "url": format!("https://buy.polar.sh/{secret}"),
+    })
+}
+
+/// `benefit_grants` object `index`: benefit `index % 40` granted to customer `index`, one in five revoked since,
+/// one in nine with the error of a failed grant; `properties` as the benefit's type has them.
+fn benefit_grant(seed: u64, index: u64, created: i64) -> Value {
+    let mut r = rng_for("benefit_grants", seed, index);
+    let benefit_index = index % 40;
+    let kind = BENEFIT_TYPES[(benefit_index % 8) as usize];
+    let failed = index % 9 == 7;
+    let revoked = !failed && index % 5 == 3;
+    let granted_at = (!failed).then(|| timestamp(created + 2 * SECOND));
+    let revoked_at = revoked.then(|| ts_in(&mut r, created, DAY..90 * DAY));
+    let account = || {
+        Value::String(digit_token(
+            &mut rng_for("benefit_grants.account", seed, index),
+            18,
+        ))
+    };
+    let properties = match kind {
+        "discord" => {
+            obj!({"account_id": account(), "guild_id": digit_token(&mut r, 18), "role_id": digit_token(&mut r, 18), "granted_account_id": account()})
+        }
+        "github_repository" => {
+            obj!({"account_id": account(), "repository_owner": "halcyon-labs", "repository_name": "premium-components", "permission": pick(&mut r, &["pull", "triage", "push"]), "granted_account_id": account()})
+        }
+        "downloadables" => {
+            obj!({"files": (0..r.u64(1..4)).map(|k| uuid("files", seed, benefit_index * 4 + k)).collect::<Vec<_>>()})
+        }
+        "license_keys" => {
+            obj!({"user_provided_key": Value::Null, "license_key_id": object_id("license_keys", seed, index), "display_key": format!("****-{}", &uuid("license_keys.key", seed, index).to_uppercase()[30..])})
+        }
+        "slack_shared_channel" => {
+            obj!({"invited_email": format!("ops+{index}@example.com"), "channel_id": format!("C{}", alnum_token(&mut r, 10).to_uppercase()), "channel_name": "shared-support", "invite_id": format!("I{}", alnum_token(&mut r, 10).to_uppercase()), "invite_url": "https://join.slack.com/share/example", "connected_team_id": format!("T{}", alnum_token(&mut r, 9).to_uppercase())})
+        }
+        _ => obj!({}),
+    };
+    obj!({
+        "created_at": timestamp(created),
+        "modified_at": if revoked || failed { Value::String(ts_in(&mut r, created, MINUTE..DAY)) } else { Value::Null },
+        "id": object_id("benefit_grants", seed, index),
+        "granted_at": granted_at,
+        "is_granted": !failed && !revoked,
+        "revoked_at": revoked_at,
+        "is_revoked": revoked,
+        "subscription_id": if index.is_multiple_of(2) { Value::String(object_id("subscriptions", seed, index)) } else { Value::Null },
+        "order_id": if index % 2 == 1 { Value::String(object_id("orders", seed, index)) } else { Value::Null },
+        "customer_id": object_id("customers", seed, index),
+        "member_id": Value::Null,
+        "benefit_id": object_id("benefits", seed, benefit_index),
+        "error": if failed { obj!({"message": "The customer's account is not connected.", "type": "BenefitActionRequiredError", "timestamp": timestamp(created + MINUTE)}) } else { Value::Null },
+        "customer": customer(seed, index, created - 10 * DAY),
+        "member": Value::Null,
+        "benefit": benefit(seed, benefit_index, created - 30 * DAY, false),
+        "properties": properties,
     })
 }
 

@@ -641,8 +641,12 @@ fn error(status: StatusCode, name: &str, detail: &str) -> Response {
     (status, axum::Json(json!({"error": name, "detail": detail}))).into_response()
 }
 
+/// The read scope of a list: its own, except benefit grants, which `benefits:read` covers.
 fn scope_of(resource: &str) -> String {
-    format!("{resource}:read")
+    match resource {
+        "benefit_grants" => "benefits:read".to_owned(),
+        _ => format!("{resource}:read"),
+    }
 }
 
 async fn list(
@@ -780,7 +784,7 @@ async fn answer(
     }
     if let Some(scopes) = &options.scopes {
         let needed = scope_of(resource);
-        let write = format!("{resource}:write");
+        let write = needed.replace(":read", ":write");
         if !scopes
             .iter()
             .any(|scope| *scope == needed || (*scope == write && resource != "orders"))

@@ -48,6 +48,7 @@ pub fn sort_fields(stream: &str) -> &'static [&'static str] {
         "checkout_links" => &["created_at", "label", "success_url", "allow_discount_codes"],
         // Polar lists license keys in one fixed order and takes no `sorting` (see `fixed_order`).
         "license_keys" => &["created_at"],
+        "benefit_grants" => &["created_at", "granted_at", "revoked_at"],
         _ => &[],
     }
 }

@@ -525,6 +525,7 @@ fn sorting(stream: &str) -> &'static str {
         "payments" => "&sorting=created_at&sorting=amount",
         "checkout_links" => "&sorting=created_at&sorting=label",
         "license_keys" => "",
+        "benefit_grants" => "&sorting=created_at",
         _ => "&sorting=created_at",
     }
 }
