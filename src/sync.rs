@@ -126,7 +126,10 @@ pub async fn read(
                     .log(
                         LogLevel::Warn,
                         format!(
-                            "The access token lacks the 'events:read' scope, so the changes of {} cannot be                              tracked: they are read in full this sync (and every sync until a token with                              'events:read' replaces this one)",
+                            "The access token lacks the 'events:read' scope, so the changes of {} cannot be \
+                             tracked: they are read in full this sync (and every sync until a token with \
+                             'events:read' replaces this one), and customers deleted in Polar stay in a \
+                             deduplicating destination until a full refresh that overwrites it",
                             tracked.iter().map(|(stream, _)| stream.name).collect::<Vec<_>>().join(", ")
                         ),
                     )
@@ -177,7 +180,8 @@ pub async fn read(
                             .log(
                                 LogLevel::Info,
                                 format!(
-                                    "{}: the input state is {replaced}, not an incremental one: reading the                                      stream in full once, then incrementally from the next sync",
+                                    "{}: the input state is {replaced}, not an incremental one: reading the \
+                                     stream in full once, then incrementally from the next sync",
                                     stream.name
                                 ),
                             )

@@ -288,8 +288,12 @@ fn without_events_read_incremental_streams_are_read_in_full_and_check_says_why()
     second.compliant();
     assert_eq!(second.code, 0, "{}", second.stdout);
     assert!(
-        second.stdout.contains("lacks the 'events:read' scope"),
-        "a WARN says why"
+        second.stdout.contains(
+            "lacks the 'events:read' scope, so the changes of customers, orders, subscriptions, refunds, \
+             checkouts cannot be tracked: they are read in full this sync"
+        ) && second.stdout.contains("customers deleted in Polar stay in a deduplicating destination"),
+        "a WARN says why, and what is not seen: {}",
+        second.stdout
     );
     for stream in INCREMENTAL {
         // Read in full, so every current record arrives (deleted customers are simply absent).
@@ -321,7 +325,10 @@ fn incremental_states_from_elsewhere_start_afresh_or_are_refused() {
     assert!(
         from_full_refresh
             .stdout
-            .contains("orders: the input state is a full refresh's state")
+            .contains(
+                "orders: the input state is a full refresh's state, not an incremental one: reading the \
+                 stream in full once, then incrementally from the next sync"
+            )
     );
     assert_same_records(&from_full_refresh, &server, "orders");
 
