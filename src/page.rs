@@ -357,11 +357,8 @@ impl<'de> Visitor<'de> for ItemSeed<'_> {
             if name == "id" {
                 id = (value != "null").then_some(value);
             } else {
-                if let Some(index) = self
-                    .sorting
-                    .iter()
-                    .position(|criterion| criterion.trim_start_matches('-') == name)
-                {
+                // Field names: the client strips the `-` of descending criteria (`Listing::sort_fields`).
+                if let Some(index) = self.sorting.iter().position(|field| *field == name) {
                     sort_values[index] = Some(value);
                 }
                 match &*name {

@@ -322,14 +322,10 @@ fn incremental_states_from_elsewhere_start_afresh_or_are_refused() {
     );
     from_full_refresh.compliant();
     assert_eq!(from_full_refresh.code, 0);
-    assert!(
-        from_full_refresh
-            .stdout
-            .contains(
-                "orders: the input state is a full refresh's state, not an incremental one: reading the \
+    assert!(from_full_refresh.stdout.contains(
+        "orders: the input state is a full refresh's state, not an incremental one: reading the \
                  stream in full once, then incrementally from the next sync"
-            )
-    );
+    ));
     assert_same_records(&from_full_refresh, &server, "orders");
 
     // A cursor that is not a time: a config error naming the stream, before any request.

@@ -82,14 +82,6 @@ pub async fn read_feed(
     tracked: &[(&'static StreamDef, i64)],
 ) -> Result<Result<Feed, FeedError>, OutputClosed> {
     let start = tracked.iter().map(|(_, since)| *since).min().unwrap_or(0);
-    let listing = Listing {
-        stream: &SYSTEM_EVENTS,
-        path: SYSTEM_EVENTS.path,
-        sorting: SYSTEM_EVENTS.sorting,
-        unique_order: false,
-        key_filter: SYSTEM_EVENTS.creation_filter,
-        filters: Arc::from(vec![("source", "system".to_owned())]),
-    };
     let mut log = ChangeLog::new(tracked, MAX_CHANGES_PER_STREAM);
     // Only the events some stream follows: the feed also holds benefit, meter and other events.
     let mut filters = vec![("source", "system".to_owned())];
@@ -98,10 +90,7 @@ pub async fn read_feed(
             .into_iter()
             .map(|name| ("name", name.to_owned())),
     );
-    let listing = Listing {
-        filters: Arc::from(filters),
-        ..listing
-    };
+    let listing = Listing::of(&SYSTEM_EVENTS).filtered(filters);
     let mut horizon = None;
     let mut bad = None;
     let mut events = 0u64;
