@@ -85,10 +85,10 @@ pub fn parse_configured(path: &str, raw: &Value) -> Result<Vec<Selected>, InputE
                 streams::names()
             ))
         })?;
-        let incremental = match entry.get("sync_mode") {
+        let asked_incremental = match entry.get("sync_mode") {
             None | Some(Value::Null) => false,
             Some(Value::String(mode)) if mode == "full_refresh" => false,
-            Some(Value::String(mode)) if mode == "incremental" => stream.incremental.is_some(),
+            Some(Value::String(mode)) if mode == "incremental" => true,
             Some(other) => {
                 let shown = other
                     .as_str()
@@ -105,24 +105,10 @@ pub fn parse_configured(path: &str, raw: &Value) -> Result<Vec<Selected>, InputE
         }
         selected.push(Selected {
             stream,
-            incremental,
+            asked_incremental,
         });
     }
     Ok(selected)
-}
-
-/// The selected streams that asked for an incremental sync which they do not support (read as a full
-/// refresh, and logged).
-pub fn incremental_unsupported(raw: &Value) -> Vec<String> {
-    raw.get("streams")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter(|entry| entry.get("sync_mode") == Some(&json!("incremental")))
-        .filter_map(|entry| entry.get("stream")?.get("name")?.as_str())
-        .filter(|name| streams::find(name).is_some_and(|stream| stream.incremental.is_none()))
-        .map(str::to_owned)
-        .collect()
 }
 
 fn describe_root(raw: &Value) -> String {
@@ -149,11 +135,14 @@ mod tests {
         assert_eq!(
             selected
                 .iter()
-                .map(|s| (s.stream.name, s.incremental))
+                .map(|s| (s.stream.name, s.incremental(), s.incremental_unsupported()))
                 .collect::<Vec<_>>(),
-            [("orders", false), ("customers", true), ("products", false)]
+            [
+                ("orders", false, false),
+                ("customers", true, false),
+                ("products", false, true)
+            ]
         );
-        assert_eq!(incremental_unsupported(&raw), ["products"]);
     }
 
     #[test]

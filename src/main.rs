@@ -209,25 +209,18 @@ async fn read(
 ) -> Result<Outcome, OutputClosed> {
     let prepared = (|| -> Result<_, Failure> {
         let config = load_config(config_path)?;
-        let (streams, unsupported) = match catalog_path {
+        let streams: Vec<sync::Selected> = match catalog_path {
             Some(path) => {
                 let raw = input::read_json_file("catalog", path)?;
-                let shown = path.display().to_string();
-                (
-                    catalog::parse_configured(&shown, &raw)?,
-                    catalog::incremental_unsupported(&raw),
-                )
+                catalog::parse_configured(&path.display().to_string(), &raw)?
             }
-            None => (
-                streams::STREAMS
-                    .iter()
-                    .map(|stream| sync::Selected {
-                        stream,
-                        incremental: false,
-                    })
-                    .collect(),
-                Vec::new(),
-            ),
+            None => streams::STREAMS
+                .iter()
+                .map(|stream| sync::Selected {
+                    stream,
+                    asked_incremental: false,
+                })
+                .collect(),
         };
         let state = match state_path {
             Some(path) => state::parse(
@@ -240,7 +233,7 @@ async fn read(
             Tuning::from_env().map_err(|error| Failure::config(capitalized(&error.to_string())))?;
         // A state an incremental stream cannot start from is the user's to fix, before any request.
         let mut starts = HashMap::new();
-        for selected in streams.iter().filter(|selected| selected.incremental) {
+        for selected in streams.iter().filter(|selected| selected.incremental()) {
             let start = incremental::state::start(
                 selected.stream,
                 client::PAGE_SIZE,
@@ -249,9 +242,9 @@ async fn read(
             .map_err(|problem| Failure::config(capitalized(&problem)))?;
             starts.insert(selected.stream.name, start);
         }
-        Ok((config, streams, unsupported, state, tuning, starts))
+        Ok((config, streams, state, tuning, starts))
     })();
-    let (config, streams, unsupported, state, tuning, starts) = match prepared {
+    let (config, streams, state, tuning, starts) = match prepared {
         Ok(prepared) => prepared,
         Err(failure) => return Ok(Outcome::Failed(failure)),
     };
@@ -267,6 +260,11 @@ async fn read(
             .await?;
     }
     let state = state.streams;
+    let unsupported: Vec<&str> = streams
+        .iter()
+        .filter(|selected| selected.incremental_unsupported())
+        .map(|selected| selected.stream.name)
+        .collect();
     if !unsupported.is_empty() {
         output
             .log(

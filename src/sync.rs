@@ -27,8 +27,20 @@ use crate::tuning::Tuning;
 #[derive(Debug, Clone, Copy)]
 pub struct Selected {
     pub stream: &'static StreamDef,
-    /// Synced incrementally (the catalog asks for it and the stream supports it).
-    pub incremental: bool,
+    /// The catalog asks for an incremental sync.
+    pub asked_incremental: bool,
+}
+
+impl Selected {
+    /// Synced incrementally: the catalog asks for it and the stream supports it.
+    pub fn incremental(&self) -> bool {
+        self.asked_incremental && self.stream.incremental.is_some()
+    }
+
+    /// Asked to sync incrementally, which the stream does not support: read in full (and logged).
+    pub fn incremental_unsupported(&self) -> bool {
+        self.asked_incremental && self.stream.incremental.is_none()
+    }
 }
 
 /// How each stream's read begins.
@@ -70,7 +82,7 @@ pub async fn read(
         format!(
             "{} ({})",
             selected.stream.name,
-            if selected.incremental {
+            if selected.incremental() {
                 "incremental"
             } else {
                 "full refresh"
@@ -149,7 +161,7 @@ pub async fn read(
     let mut plans: Vec<(&'static StreamDef, Plan)> = Vec::with_capacity(streams.len());
     for selected in &streams {
         let stream = selected.stream;
-        let plan = if !selected.incremental {
+        let plan = if !selected.incremental() {
             Plan::FullRefresh
         } else {
             match starts.get(stream.name) {
