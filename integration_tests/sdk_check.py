@@ -63,7 +63,9 @@ STREAMS: dict[str, tuple[typing.Any, typing.Any]] = {
     "checkout_links": (outputs.ListResourceCheckoutLink, outputs.CheckoutLink),
     "license_keys": (outputs.ListResourceLicenseKeyRead, outputs.LicenseKeyRead),
     "benefit_grants": (outputs.ListResourceBenefitGrant, outputs.BenefitGrant),
-    # Polar's change log, which incremental syncs read (served with changes by `fake-polar serve --change-rounds`).
+    "customer_meters": (outputs.ListResourceCustomerMeter, outputs.CustomerMeter),
+    # Usage events, and Polar's system events: the change log incremental syncs read (served with changes by
+    # `fake-polar serve --change-rounds`).
     "events": (outputs.ListResourceEvent, outputs.Event),
 }
 
@@ -88,8 +90,12 @@ def variants(stream: str, item: typing.Any) -> list[tuple[str, str]]:
             # The SDK's union cannot tell its variants apart (a repeating discount loads as a once/forever one),
             # so the variants are told by the fields that define them.
             return [("type", item.type), ("duration", item.duration)]
-        case "customers" | "benefits" | "events" | "custom_fields":
+        case "customers" | "benefits" | "custom_fields":
             return [("type", type(item).__name__)]
+        case "events":
+            return [("type", type(item).__name__), ("source", item.source)]
+        case "customer_meters":
+            return [("modified", "never" if item.modified_at is None else "changed"), ("meter", item.meter.name)]
         case "payments":
             # The SDK's union loads a `kr_card` payment as a generic one: the method tells the variant.
             method = item.method if item.method in ("card", "kr_card") else "other"
@@ -123,6 +129,7 @@ def expected_variants(all_variants: bool) -> dict[str, dict[str, set[str]]]:
         "custom_fields": {"type": union_names(outputs.CustomField)},
         "license_keys": {"status": literal_values(literals.LicenseKeyStatus)},
         "benefit_grants": {"benefit": union_names(outputs.Benefit), "state": {"granted", "revoked", "failed"}},
+        "customer_meters": {"modified": {"never", "changed"}},
         "payments": {"method": {"card", "kr_card", "other"}, "status": literal_values(literals.PaymentStatus)},
         "discounts": {
             "type": literal_values(literals.DiscountType),

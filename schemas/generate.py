@@ -32,7 +32,9 @@ Mapping rules
 * Unions of object variants (Customer, Benefit, ProductPrice, ...) are flattened: the
   properties are the union of every variant's properties; a property present in several
   variants gets the merged type list, merged nested properties and the first non-empty
-  description.  No ``$ref``/``allOf``/``anyOf``/``oneOf``/``not``/``definitions``.
+  description.  Where one variant is a dict (free keys, e.g. a user event's metadata), each
+  property of the others also takes the dict's value types, and any other key the dict's
+  value schema.  No ``$ref``/``allOf``/``anyOf``/``oneOf``/``not``/``definitions``.
 * ``typing.Any`` as a field -> every JSON type (nullable).
 * A type that contains itself (e.g. ``Filter.clauses: list[FilterClause | Filter]``)
   is expanded one nested level, then stops with a plain nullable object (``additionalProperties: true``).
@@ -56,7 +58,9 @@ its type includes ``str`` and
      ``current_meter_period_end`` ("The start/end timestamp of the current meter
      period"), ``trial_start`` / ``trial_end`` ("The start/end timestamp of the trial
      period", Checkout: "End date and time of the trial period") and
-     ``evidence_due_by`` (RefundDispute: "Deadline to submit evidence ...").
+     ``evidence_due_by`` (RefundDispute: "Deadline to submit evidence ..."), or
+  4. its name and docstring are in ``DOCUMENTED_TIMESTAMPS``: every event's ``timestamp``
+     ("The timestamp of the event."; ``BenefitGrantError.timestamp`` has no docstring and is left alone).
 
 A field whose name is in ``NOT_TIMESTAMPS`` never gets the format.  When a property
 merged from several variants is a timestamp in one and not in another, the format is
@@ -102,6 +106,8 @@ STREAMS: dict[str, str] = {
     "checkout_links": "ListResourceCheckoutLink",
     "license_keys": "ListResourceLicenseKeyRead",
     "benefit_grants": "ListResourceBenefitGrant",
+    "customer_meters": "ListResourceCustomerMeter",
+    "events": "ListResourceEvent",
 }
 
 NON_AT_TIMESTAMPS = frozenset(
@@ -115,6 +121,9 @@ NON_AT_TIMESTAMPS = frozenset(
         "evidence_due_by",
     }
 )
+# Fields that are timestamps where the SDK documents them so (by name and docstring, since the same name
+# also stands undocumented elsewhere: ``BenefitGrantError.timestamp``).
+DOCUMENTED_TIMESTAMPS: dict[str, str] = {"timestamp": "The timestamp of the event."}
 NOT_TIMESTAMPS: frozenset[str] = frozenset()
 
 MAX_KNOWN_VALUES = 30
@@ -234,6 +243,13 @@ def merge(a: Node, b: Node) -> Node:
         for side in (a, b):
             for name, node in (side.properties or {}).items():
                 props[name] = merge(props[name], node) if name in props else node
+        # A variant whose keys are free (a dict) may hold any key of the other variant, with its own value
+        # type: a user event's metadata `{"amount": 1.5}` is as valid as a system event's integer amount.
+        for side, other in ((a, b), (b, a)):
+            if isinstance(side.additional, Node) and not side.is_record:
+                for name in (other.properties or {}):
+                    if name not in (side.properties or {}):
+                        props[name] = merge(props[name], side.additional)
         out.properties = props
     out.is_record = a.is_record or b.is_record
 
@@ -244,8 +260,10 @@ def merge(a: Node, b: Node) -> Node:
             out.additional = True
     else:
         out.additional = a.additional if a.additional is not None else b.additional
-    # A dict value schema must not constrain the keys of a fixed-key variant.
-    if out.is_record and isinstance(out.additional, Node):
+    # A dict value schema must not constrain the keys of a fixed-key variant, unless a variant is a dict
+    # itself: then every key beyond the fixed ones is one of the dict's, and takes its value types.
+    dict_variant = any(isinstance(side.additional, Node) and not side.is_record for side in (a, b))
+    if out.is_record and isinstance(out.additional, Node) and not dict_variant:
         out.additional = True
 
     if a.items_any or b.items_any:
@@ -402,7 +420,9 @@ class Converter:
             prop = self.convert(hints[name], inner)
             prop.description = field_doc(cls, name)
             doc = prop.description
-            if prop.has_string and is_timestamp_name(name):
+            if prop.has_string and (
+                is_timestamp_name(name) or (doc is not None and DOCUMENTED_TIMESTAMPS.get(name) == doc)
+            ):
                 prop.string_format = "date-time"
                 self.timestamps[(cls.__qualname__, name)] = doc
             elif prop.has_string and doc and re.search(

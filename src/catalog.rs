@@ -42,7 +42,7 @@ fn add_cdc_fields(schema: &mut Value) {
             UPDATED_AT.into(),
             json!({"type": ["null", "string"], "format": "date-time", "airbyte_type": "timestamp_with_timezone",
                    "description": "When the record last changed (modified_at, or created_at before its first \
-                   update), or when it was deleted. The cursor of incremental syncs."}),
+                   update; an event's timestamp), or when it was deleted. The cursor of incremental syncs."}),
         );
         properties.insert(
             DELETED_AT.into(),
@@ -193,7 +193,9 @@ mod tests {
                     "orders",
                     "subscriptions",
                     "refunds",
-                    "checkouts"
+                    "checkouts",
+                    "customer_meters",
+                    "events"
                 ]
                 .contains(&stream["name"].as_str().unwrap())
             );

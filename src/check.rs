@@ -132,7 +132,7 @@ async fn verdict(
              these streams read them in full every time (and cannot see deletions). To sync only what changed, \
              create a token that also has '{}' and update the config.",
             SYSTEM_EVENTS.scope,
-            crate::streams::incremental_names(),
+            crate::streams::change_log_names(),
             SYSTEM_EVENTS.scope
         )),
         Err(error) => notes.push(format!(

@@ -43,7 +43,8 @@ pub struct Item {
     /// Where the raw JSON of the first sort criterion's field lies in the page body (empty when absent).
     first_sort_text: Range<usize>,
     /// Where the raw JSON of the record's last change time lies: `modified_at`, or `created_at` while
-    /// `modified_at` is null (Polar sets it on the first update); empty when the record has neither.
+    /// `modified_at` is null (Polar sets it on the first update), or an event's `timestamp` (events have
+    /// neither, and never change); empty when the record has none of them.
     updated_text: Range<usize>,
 }
 
@@ -123,7 +124,8 @@ impl Page {
         Ok(page)
     }
 
-    /// The raw JSON of the record's last change time (`modified_at`, else `created_at`), if it has one.
+    /// The raw JSON of the record's last change time (`modified_at`, else `created_at`, else `timestamp`), if it
+    /// has one.
     pub fn updated_json(&self, item: &Item) -> Option<&str> {
         let text = &self.body[item.updated_text.clone()];
         (!text.is_empty()).then_some(text)
@@ -348,6 +350,7 @@ impl<'de> Visitor<'de> for ItemSeed<'_> {
         let mut sort_values: [Option<&'de str>; MAX_SORT_CRITERIA] = [None; MAX_SORT_CRITERIA];
         let mut modified_at: Option<&'de str> = None;
         let mut created_at: Option<&'de str> = None;
+        let mut timestamp: Option<&'de str> = None;
         while let Some(raw_key) = map.next_key::<&'de RawValue>()? {
             let raw_key = raw_key.get();
             first_key.get_or_insert(raw_key);
@@ -364,6 +367,7 @@ impl<'de> Visitor<'de> for ItemSeed<'_> {
                 match &*name {
                     "modified_at" => modified_at = (value != "null").then_some(value),
                     "created_at" => created_at = (value != "null").then_some(value),
+                    "timestamp" => timestamp = (value != "null").then_some(value),
                     _ => {}
                 }
             }
@@ -399,10 +403,13 @@ impl<'de> Visitor<'de> for ItemSeed<'_> {
             let at = offset_of(self.body, text);
             at..at + text.len()
         });
-        let updated_text = modified_at.or(created_at).map_or(0..0, |text| {
-            let at = offset_of(self.body, text);
-            at..at + text.len()
-        });
+        let updated_text = modified_at
+            .or(created_at)
+            .or(timestamp)
+            .map_or(0..0, |text| {
+                let at = offset_of(self.body, text);
+                at..at + text.len()
+            });
         Ok(Ok(Item {
             json: start..end,
             id_text: id_start..id_start + id.len(),

@@ -33,27 +33,36 @@ pub struct StreamDef {
     pub incremental: Option<Incremental>,
 }
 
-/// How a stream syncs incrementally: where new records come from, which system events name a changed one,
-/// and how changed records are read again.
+/// How a stream syncs incrementally: which windows of its list hold the records created (or changed) since
+/// the cursor, and, where those windows miss changes, which system events name the changed records.
 #[derive(Debug, Clone, Copy)]
 pub struct Incremental {
-    pub new_records: NewRecords,
-    /// The system events that name a record of this stream (polar-sdk's `SystemEvent` names; the feed is
-    /// asked for these only).
+    /// The windows of the list read from the cursor minus the lookback, each in turn (a record found in
+    /// more than one is delivered once).
+    pub windows: &'static [Window],
+    /// The system events that name records the windows miss (changed after their creation), when Polar
+    /// records any: the feed is read for them (scope `events:read`).
+    pub followed: Option<Followed>,
+    /// What an incremental sync of the stream catches, for the docs.
+    pub catches: &'static str,
+}
+
+/// The system events that name a stream's changed records, and how those records are read again.
+#[derive(Debug, Clone, Copy)]
+pub struct Followed {
+    /// polar-sdk's `SystemEvent` names (the feed is asked for these only).
     pub events: &'static [&'static str],
     /// The `metadata` key of those events that holds the record's id.
     pub id_key: &'static str,
     /// The system event that says a record was deleted.
     pub deleted_by: Option<&'static str>,
     pub refetch: Refetch,
-    /// What an incremental sync of the stream catches, for the docs.
-    pub catches: &'static str,
 }
 
-/// Where the records created (or, for checkouts, still changing) since the cursor are listed.
+/// A window of a stream's list that holds the records created or changed since a time.
 #[derive(Debug, Clone, Copy)]
-pub enum NewRecords {
-    /// Paged by key through Polar's strict filter `filter` on the first field of `sorting`, from the cursor.
+pub enum Window {
+    /// Paged by key through Polar's strict filter `filter` on the first field of `sorting`, from the time.
     After {
         filter: &'static str,
         sorting: &'static [&'static str],
@@ -61,6 +70,11 @@ pub enum NewRecords {
     /// Sorted newest first by the first criterion of `sorting` (`-<time field>`), read until that time
     /// passes the cursor.
     Newest { sorting: &'static [&'static str] },
+    /// Sorted newest first by a time that is null until the record first changes (`-modified_at`): Postgres
+    /// lists the nulls first, so the read starts at the first record with a time (found by bisection, see
+    /// `reader::boundary`) and goes on until that time passes the cursor. Records never changed are not in
+    /// it: a `Newest` window by creation time finds the new ones.
+    ChangedNewest { sorting: &'static [&'static str] },
 }
 
 /// How records named by events are read again.
@@ -86,13 +100,15 @@ pub const STREAMS: &[StreamDef] = &[
         unique_order: false,
         creation_filter: None,
         incremental: Some(Incremental {
-            new_records: NewRecords::Newest {
+            windows: &[Window::Newest {
                 sorting: &["-created_at", "email"],
-            },
-            events: &["customer.created", "customer.updated", "customer.deleted"],
-            id_key: "customer_id",
-            deleted_by: Some("customer.deleted"),
-            refetch: Refetch::One,
+            }],
+            followed: Some(Followed {
+                events: &["customer.created", "customer.updated", "customer.deleted"],
+                id_key: "customer_id",
+                deleted_by: Some("customer.deleted"),
+                refetch: Refetch::One,
+            }),
             catches: "creates, updates and deletes",
         }),
         schema: include_str!("../schemas/customers.json"),
@@ -117,25 +133,27 @@ pub const STREAMS: &[StreamDef] = &[
         unique_order: true,
         creation_filter: Some("created_after"),
         incremental: Some(Incremental {
-            new_records: NewRecords::After {
+            windows: &[Window::After {
                 filter: "created_after",
                 sorting: &["created_at", "invoice_number"],
-            },
-            events: &[
-                "order.paid",
-                "order.refunded",
-                "order.voided",
-                "order.unvoided",
-                "balance.order",
-                "balance.credit_order",
-                "balance.refund",
-                "balance.refund_reversal",
-                "balance.dispute",
-                "balance.dispute_reversal",
-            ],
-            id_key: "order_id",
-            deleted_by: None,
-            refetch: Refetch::ByCustomer("customer_id"),
+            }],
+            followed: Some(Followed {
+                events: &[
+                    "order.paid",
+                    "order.refunded",
+                    "order.voided",
+                    "order.unvoided",
+                    "balance.order",
+                    "balance.credit_order",
+                    "balance.refund",
+                    "balance.refund_reversal",
+                    "balance.dispute",
+                    "balance.dispute_reversal",
+                ],
+                id_key: "order_id",
+                deleted_by: None,
+                refetch: Refetch::ByCustomer("customer_id"),
+            }),
             catches: "creates, and updates: payment, refunds, voids, disputes (orders are never deleted)",
         }),
         schema: include_str!("../schemas/orders.json"),
@@ -152,32 +170,34 @@ pub const STREAMS: &[StreamDef] = &[
         unique_order: false,
         creation_filter: None,
         incremental: Some(Incremental {
-            new_records: NewRecords::After {
+            windows: &[Window::After {
                 filter: "started_after",
                 sorting: &["started_at", "customer", "amount"],
-            },
-            events: &[
-                "subscription.created",
-                "subscription.updated",
-                "subscription.canceled",
-                "subscription.uncanceled",
-                "subscription.cycled",
-                "subscription.revoked",
-                "subscription.past_due",
-                "subscription.reactivated",
-                "subscription.reinstated",
-                "subscription.paused",
-                "subscription.resumed",
-                "subscription.product_updated",
-                "subscription.seats_updated",
-                "subscription.units_updated",
-                "subscription.billing_period_updated",
-                "subscription.update_cleared",
-                "subscription.migrated",
-            ],
-            id_key: "subscription_id",
-            deleted_by: None,
-            refetch: Refetch::ByCustomer("customer_id"),
+            }],
+            followed: Some(Followed {
+                events: &[
+                    "subscription.created",
+                    "subscription.updated",
+                    "subscription.canceled",
+                    "subscription.uncanceled",
+                    "subscription.cycled",
+                    "subscription.revoked",
+                    "subscription.past_due",
+                    "subscription.reactivated",
+                    "subscription.reinstated",
+                    "subscription.paused",
+                    "subscription.resumed",
+                    "subscription.product_updated",
+                    "subscription.seats_updated",
+                    "subscription.units_updated",
+                    "subscription.billing_period_updated",
+                    "subscription.update_cleared",
+                    "subscription.migrated",
+                ],
+                id_key: "subscription_id",
+                deleted_by: None,
+                refetch: Refetch::ByCustomer("customer_id"),
+            }),
             catches: "creates and the updates Polar records an event for (status, product, seats, billing \
                       period, cancellation, renewal); subscriptions are never deleted",
         }),
@@ -192,13 +212,15 @@ pub const STREAMS: &[StreamDef] = &[
         unique_order: false,
         creation_filter: None,
         incremental: Some(Incremental {
-            new_records: NewRecords::Newest {
+            windows: &[Window::Newest {
                 sorting: &["-created_at", "amount"],
-            },
-            events: &["balance.refund", "balance.refund_reversal"],
-            id_key: "refund_id",
-            deleted_by: None,
-            refetch: Refetch::ById("id"),
+            }],
+            followed: Some(Followed {
+                events: &["balance.refund", "balance.refund_reversal"],
+                id_key: "refund_id",
+                deleted_by: None,
+                refetch: Refetch::ById("id"),
+            }),
             catches: "creates, and updates that move money (a refund succeeding or being reversed)",
         }),
         schema: include_str!("../schemas/refunds.json"),
@@ -215,13 +237,10 @@ pub const STREAMS: &[StreamDef] = &[
             // A checkout changes only until it expires (and Polar records no event for that): the window of
             // checkouts expiring after the cursor holds every one created or changed since, so no event is
             // needed (`checkout.created` names no customer to read it again by, anyway).
-            new_records: NewRecords::Newest {
+            windows: &[Window::Newest {
                 sorting: &["-expires_at", "created_at"],
-            },
-            events: &[],
-            id_key: "checkout_id",
-            deleted_by: None,
-            refetch: Refetch::ByCustomer("customer_id"),
+            }],
+            followed: None,
             catches: "creates, and every change until the checkout expires",
         }),
         schema: include_str!("../schemas/checkouts.json"),
@@ -340,6 +359,54 @@ pub const STREAMS: &[StreamDef] = &[
         incremental: None,
         schema: include_str!("../schemas/benefit_grants.json"),
     },
+    StreamDef {
+        name: "customer_meters",
+        path: "/v1/customer-meters/",
+        scope: "customer_meters:read",
+        description: "Each customer's usage of each meter: consumed and credited units and the balance, with the customer and the meter.",
+        // A customer has one meter of each kind: the customer and the meter order records uniquely in practice;
+        // ties are verified anyway, at no cost where none occur.
+        sorting: &["created_at", "customer_id", "meter_id"],
+        unique_order: false,
+        creation_filter: None,
+        incremental: Some(Incremental {
+            // The one list Polar sorts by modification time: new customer meters by creation time (one that
+            // never changed has a null `modified_at`), changed ones by `modified_at`. No event is needed.
+            windows: &[
+                Window::Newest {
+                    sorting: &["-created_at", "customer_id", "meter_id"],
+                },
+                Window::ChangedNewest {
+                    sorting: &["-modified_at", "customer_id", "meter_id"],
+                },
+            ],
+            followed: None,
+            catches: "creates and updates (consumed and credited units, balance); a customer meter removed \
+                      from the list is not seen",
+        }),
+        schema: include_str!("../schemas/customer_meters.json"),
+    },
+    StreamDef {
+        name: "events",
+        path: "/v1/events/",
+        scope: "events:read",
+        description: "Events: the usage events ingested for metered billing, and Polar's system events (orders paid, subscriptions changed, benefits granted, customers created, ...).",
+        // Polar sorts events by `timestamp` only and filters them strictly by it (`start_timestamp`): read by
+        // key through the filter, which no creation or deletion can shift.
+        sorting: &["timestamp"],
+        unique_order: false,
+        creation_filter: Some("start_timestamp"),
+        incremental: Some(Incremental {
+            // Events never change: the new ones (late ones within the lookback included) are all there is.
+            windows: &[Window::After {
+                filter: "start_timestamp",
+                sorting: &["timestamp"],
+            }],
+            followed: None,
+            catches: "new events, late ones within the lookback window included (events never change)",
+        }),
+        schema: include_str!("../schemas/events.json"),
+    },
 ];
 
 /// Polar's system events feed (`GET /v1/events/?source=system`), the change log incremental syncs read. Not a
@@ -361,7 +428,8 @@ pub fn find(name: &str) -> Option<&'static StreamDef> {
     STREAMS.iter().find(|stream| stream.name == name)
 }
 
-/// Every scope the streams need, each once, in the table's order: "customers:read (customers), ...".
+/// Every scope the streams need, each once, in the table's order: "customers:read (customers), ...", with
+/// what else `events:read` gives (the change log of the streams that follow it).
 pub fn scopes_text() -> String {
     let mut scopes: Vec<(&str, Vec<&str>)> = Vec::new();
     for stream in STREAMS {
@@ -370,24 +438,39 @@ pub fn scopes_text() -> String {
             None => scopes.push((stream.scope, vec![stream.name])),
         }
     }
-    let mut text = scopes
+    let change_log = format!(
+        "Polar's change log, for incremental syncs of {}",
+        change_log_names()
+    );
+    let mut parts: Vec<String> = scopes
         .iter()
-        .map(|(scope, names)| format!("{scope} ({})", names.join(", ")))
-        .collect::<Vec<_>>()
-        .join(", ");
-    text.push_str(&format!(
-        ", and {} (to sync {} incrementally: Polar's change log)",
-        SYSTEM_EVENTS.scope,
-        incremental_names()
-    ));
-    text
+        .map(|(scope, names)| {
+            if *scope == SYSTEM_EVENTS.scope {
+                format!("{scope} ({}, and {change_log})", names.join(", "))
+            } else {
+                format!("{scope} ({})", names.join(", "))
+            }
+        })
+        .collect();
+    if !scopes
+        .iter()
+        .any(|(scope, _)| *scope == SYSTEM_EVENTS.scope)
+    {
+        parts.push(format!("{} ({change_log})", SYSTEM_EVENTS.scope));
+    }
+    parts.join(", ")
 }
 
-/// The streams that can sync incrementally, for messages: "customers, orders, ... and checkouts".
-pub fn incremental_names() -> String {
+/// The streams whose incremental syncs read Polar's change log (their changes are named by system events),
+/// for messages: "customers, orders, ... and refunds".
+pub fn change_log_names() -> String {
     let names: Vec<&str> = STREAMS
         .iter()
-        .filter(|stream| stream.incremental.is_some())
+        .filter(|stream| {
+            stream
+                .incremental
+                .is_some_and(|incremental| incremental.followed.is_some())
+        })
         .map(|stream| stream.name)
         .collect();
     match names.split_last() {

@@ -52,11 +52,12 @@ enum Plan {
         resume: Option<checkpoint::Resume>,
         cursor: Option<i64>,
     },
-    /// Read what changed since `cursor`, from the feed's changes.
+    /// Read what changed since `cursor`, from the feed's changes and `horizon` (`None`: the stream follows no
+    /// events, and its own first answer is the horizon).
     Changes {
         cursor: i64,
         changes: StreamChanges,
-        horizon: i64,
+        horizon: Option<i64>,
     },
     /// The feed could not be read: fail with this.
     FeedFailed(StreamError),
@@ -101,9 +102,11 @@ pub async fn read(
         )
         .await?;
     let prefetch = Prefetch::new(tuning.pages_ahead, tuning.pages_buffered);
-    // The streams synced from a cursor need the change log, read once for all of them.
+    // The streams synced from a cursor whose changes Polar's system events name need the change log, read
+    // once for all of them.
     let tracked: Vec<(&'static StreamDef, i64)> = streams
         .iter()
+        .filter(|selected| follows_events(selected.stream))
         .filter_map(|selected| match starts.get(selected.stream.name) {
             Some(Start::Since { cursor }) => Some((
                 selected.stream,
@@ -165,11 +168,16 @@ pub async fn read(
             Plan::FullRefresh
         } else {
             match starts.get(stream.name) {
+                Some(Start::Since { cursor }) if !follows_events(stream) => Plan::Changes {
+                    cursor: *cursor,
+                    changes: StreamChanges::default(),
+                    horizon: None,
+                },
                 Some(Start::Since { cursor }) => match (&mut feed, &feed_failure) {
                     (Some(feed), _) => Plan::Changes {
                         cursor: *cursor,
                         changes: feed.log.take(stream.name),
-                        horizon: feed.horizon,
+                        horizon: Some(feed.horizon),
                     },
                     (None, Some((failure_type, message))) => {
                         Plan::FeedFailed(StreamError::ChangeLog {
@@ -253,6 +261,13 @@ pub async fn read(
         )
         .await?;
     Ok(SyncOutcome { failed })
+}
+
+/// Whether Polar's system events name the changes of `stream` (its incremental syncs read the change log).
+fn follows_events(stream: &StreamDef) -> bool {
+    stream
+        .incremental
+        .is_some_and(|incremental| incremental.followed.is_some())
 }
 
 /// One stream, start to end status. A failure is reported here (INCOMPLETE and a TRACE ERROR naming the

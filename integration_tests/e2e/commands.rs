@@ -108,6 +108,8 @@ fn discover_announces_every_stream_with_its_schema_and_sync_modes() {
             "subscriptions",
             "refunds",
             "checkouts",
+            "customer_meters",
+            "events",
         ]
         .contains(&name);
         assert_eq!(stream["source_defined_primary_key"], json!([["id"]]));
@@ -145,10 +147,14 @@ fn discover_announces_every_stream_with_its_schema_and_sync_modes() {
             stream["json_schema"]["properties"]["id"]["type"],
             json!(["null", "string"])
         );
-        assert_eq!(
-            stream["json_schema"]["properties"]["created_at"]["format"],
-            "date-time"
-        );
+        // When the record was created: `created_at`, an event's `timestamp`.
+        let properties = &stream["json_schema"]["properties"];
+        let created = if properties["created_at"].is_object() {
+            &properties["created_at"]
+        } else {
+            &properties["timestamp"]
+        };
+        assert_eq!(created["format"], "date-time", "{name}");
     }
 }
 
@@ -229,7 +235,8 @@ fn check_passes_a_token_that_reads_some_streams_and_names_the_others_with_their_
         "subscriptions (needs subscriptions:read), refunds (needs refunds:read), meters (needs meters:read), \
          custom_fields (needs custom_fields:read), disputes (needs disputes:read), \
          discounts (needs discounts:read), payments (needs payments:read), \
-         checkout_links (needs checkout_links:read), license_keys (needs license_keys:read)",
+         checkout_links (needs checkout_links:read), license_keys (needs license_keys:read), \
+         customer_meters (needs customer_meters:read)",
         "{message}"
     );
     assert!(
@@ -242,7 +249,7 @@ fn check_passes_a_token_that_reads_some_streams_and_names_the_others_with_their_
 #[test]
 fn check_fails_a_token_that_reads_no_stream() {
     let mut options = Options::with_records(3);
-    options.scopes = Some(vec!["events:read".into()]);
+    options.scopes = Some(vec!["webhooks:read".into()]);
     let server = FakePolar::start(options);
     let (status, message) = status(&check(&server, server.config()));
     assert_eq!(status, "FAILED");

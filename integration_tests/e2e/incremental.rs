@@ -11,24 +11,29 @@ use serde_json::{Value, json};
 use crate::harness::*;
 
 /// The streams Polar gives a change signal for.
-const INCREMENTAL: [&str; 5] = [
+const INCREMENTAL: [&str; 7] = [
     "customers",
     "orders",
     "subscriptions",
     "refunds",
     "checkouts",
+    "customer_meters",
+    "events",
 ];
+
+/// The incremental streams whose changes Polar's system events name (the others' lists show them).
+const FOLLOWING_EVENTS: [&str; 4] = ["customers", "orders", "subscriptions", "refunds"];
 
 /// A catalog syncing the incremental streams incrementally and products in full.
 fn incremental_catalog() -> Value {
-    let mut catalog = catalog(&[
-        "customers",
-        "orders",
-        "subscriptions",
-        "refunds",
-        "checkouts",
-        "products",
-    ]);
+    incremental_catalog_of(&INCREMENTAL)
+}
+
+/// A catalog syncing `streams` incrementally and products in full.
+fn incremental_catalog_of(streams: &[&str]) -> Value {
+    let mut names = streams.to_vec();
+    names.push("products");
+    let mut catalog = catalog(&names);
     for entry in catalog["streams"].as_array_mut().unwrap() {
         if entry["stream"]["name"] != "products" {
             entry["sync_mode"] = json!("incremental");
@@ -46,6 +51,8 @@ fn shop() -> FakePolar {
             .count("subscriptions", 3_000)
             .count("refunds", 800)
             .count("checkouts", 3_000)
+            .count("customer_meters", 3_000)
+            .count("events", 3_000)
             .count("products", 30),
     )
 }
@@ -83,11 +90,12 @@ fn incremental_syncs_keep_a_deduplicating_destination_equal_to_polar() {
             .clone();
         assert!(state["cursor"].is_string(), "{stream}: {state}");
         for record in first.records(stream) {
-            let expected = if record["modified_at"].is_null() {
-                &record["created_at"]
-            } else {
-                &record["modified_at"]
-            };
+            // When it last changed: `modified_at`, else `created_at`; an event's `timestamp` (events never change).
+            let expected = ["modified_at", "created_at", "timestamp"]
+                .iter()
+                .map(|field| &record[*field])
+                .find(|value| !value.is_null())
+                .unwrap();
             assert_eq!(&record["_ab_cdc_updated_at"], expected, "{stream}");
         }
     }
@@ -97,7 +105,10 @@ fn incremental_syncs_keep_a_deduplicating_destination_equal_to_polar() {
     for round in 0..5 {
         server.change_round(round);
         server.clear_requests();
-        // Changes keep coming while the sync runs: those it does not see are the next sync's.
+        // Changes keep coming while the sync runs: those it does not see are the next sync's (the system
+        // events they write among them).
+        let events_before: std::collections::HashSet<String> =
+            server.ids("events").into_iter().collect();
         let stop = Arc::new(AtomicBool::new(false));
         let during = std::thread::scope(|scope| {
             let changer = scope.spawn(|| {
@@ -105,7 +116,10 @@ fn incremental_syncs_keep_a_deduplicating_destination_equal_to_polar() {
                 let mut k = 0;
                 while !stop.load(Ordering::Relaxed) && k < 40 {
                     let stream = INCREMENTAL[k % INCREMENTAL.len()];
-                    touched.extend(server.update(stream, k * 31 + round, Duration::ZERO));
+                    // Events are only ever added.
+                    if stream != "events" {
+                        touched.extend(server.update(stream, k * 31 + round, Duration::ZERO));
+                    }
                     touched.push(server.create(stream, Duration::ZERO));
                     if k % 10 == 3 {
                         touched.extend(server.delete_customer(k + round, Duration::ZERO));
@@ -120,7 +134,13 @@ fn incremental_syncs_keep_a_deduplicating_destination_equal_to_polar() {
             stop.store(true, Ordering::Relaxed);
             (run, changer.join().unwrap())
         });
-        let (run, touched) = during;
+        let (run, mut touched) = during;
+        touched.extend(
+            server
+                .ids("events")
+                .into_iter()
+                .filter(|id| !events_before.contains(id)),
+        );
         run.compliant();
         assert_eq!(run.code, 0, "round {round}: {}", run.stdout);
         // Each sync reads again what changed within the lookback window (an hour: every round so far), and
@@ -261,6 +281,7 @@ fn without_events_read_incremental_streams_are_read_in_full_and_check_says_why()
     options.scopes = Some(
         STREAMS
             .iter()
+            .filter(|stream| **stream != "events")
             .map(|stream| format!("{stream}:read"))
             .collect(),
     );
@@ -274,11 +295,15 @@ fn without_events_read_incremental_streams_are_read_in_full_and_check_says_why()
     let note = status["message"].as_str().unwrap();
     assert!(
         note.contains("'events:read'")
-            && note.contains("customers, orders, subscriptions, refunds and checkouts"),
+            && note.contains("customers, orders, subscriptions and refunds cannot track"),
         "{note}"
     );
 
-    let catalog = files.json("catalog.json", &incremental_catalog());
+    let without_events: Vec<&str> = INCREMENTAL
+        .into_iter()
+        .filter(|stream| *stream != "events")
+        .collect();
+    let catalog = files.json("catalog.json", &incremental_catalog_of(&without_events));
     let first = read(&config, Some(&catalog), None);
     first.compliant();
     assert_eq!(first.code, 0, "{}", first.stdout);
@@ -289,15 +314,27 @@ fn without_events_read_incremental_streams_are_read_in_full_and_check_says_why()
     assert_eq!(second.code, 0, "{}", second.stdout);
     assert!(
         second.stdout.contains(
-            "lacks the 'events:read' scope, so the changes of customers, orders, subscriptions, refunds, \
-             checkouts cannot be tracked: they are read in full this sync"
+            "lacks the 'events:read' scope, so the changes of customers, orders, subscriptions, refunds \
+             cannot be tracked: they are read in full this sync"
         ) && second.stdout.contains("customers deleted in Polar stay in a deduplicating destination"),
         "a WARN says why, and what is not seen: {}",
         second.stdout
     );
-    for stream in INCREMENTAL {
+    for stream in FOLLOWING_EVENTS {
         // Read in full, so every current record arrives (deleted customers are simply absent).
         assert_same_records(&second, &server, stream);
+    }
+    // The streams whose lists show their changes need no events: they still sync only what changed.
+    for stream in ["checkouts", "customer_meters"] {
+        let records = second.records(stream).len();
+        assert!(
+            records < server.objects(stream).len() / 2,
+            "{stream}: {records} records, read incrementally"
+        );
+        assert!(
+            !second.records(stream).is_empty(),
+            "{stream}: the round's changes arrive"
+        );
     }
 }
 

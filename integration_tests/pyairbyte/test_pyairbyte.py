@@ -3,7 +3,7 @@
 What it proves: PyAirbyte can check the connector, discover its streams, read them all into a
 DuckDB cache with exactly the rows the server holds, and type the columns as the connector's schemas say
 (`created_at` a timestamp, amounts BIGINT). It reads twice: PyAirbyte's default read (which asks for
-`incremental` on every stream; the five with a change signal sync incrementally, the others in full) and
+`incremental` on every stream; the seven with a change signal sync incrementally, the others in full) and
 `force_full_refresh=True`. After the default read, the fake changes (creates, updates, deleted customers,
 late events) and a second default read into the same cache hands the connector PyAirbyte's saved state: it
 reads only what changed, and the cached tables equal the server's.
@@ -71,15 +71,23 @@ STREAMS = [
     "checkout_links",
     "license_keys",
     "benefit_grants",
+    "customer_meters",
+    "events",
 ]
 EXPECTED_ROWS = {name: (1 if name == "organizations" else RECORDS) for name in STREAMS}
 # The streams that sync incrementally (Polar records their changes); the others are read in full every time.
-INCREMENTAL = ["customers", "orders", "subscriptions", "refunds", "checkouts"]
+INCREMENTAL = ["customers", "orders", "subscriptions", "refunds", "checkouts", "customer_meters", "events"]
+
+
+def created_column(stream: str) -> str:
+    """When a record was created: `created_at`; an event's `timestamp`."""
+    return "timestamp" if stream == "events" else "created_at"
+
 
 # Columns whose DuckDB type the schemas decide: (table, column) -> accepted type names.
 TIMESTAMP_TYPES = {"TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ"}
 EXPECTED_TYPES = {
-    **{(name, "created_at"): TIMESTAMP_TYPES for name in STREAMS},
+    **{(name, created_column(name)): TIMESTAMP_TYPES for name in STREAMS},
     ("orders", "total_amount"): {"BIGINT"},
     ("orders", "net_amount"): {"BIGINT"},
     ("subscriptions", "amount"): {"BIGINT"},
@@ -211,10 +219,11 @@ def _check_cache(cache: DuckDBCache, label: str) -> None:
     assert counts == EXPECTED_ROWS
 
     for name in STREAMS:
-        # No duplicated and no missing primary keys; every created_at parsed into a timestamp.
+        # No duplicated and no missing primary keys; every creation time parsed into a timestamp.
+        created = created_column(name)
         distinct_ids, null_created = _query(
             cache,
-            f"SELECT COUNT(DISTINCT id), COUNT(*) - COUNT(created_at) FROM {_table(cache, name)}",
+            f'SELECT COUNT(DISTINCT id), COUNT(*) - COUNT("{created}") FROM {_table(cache, name)}',
         )[0]
         assert distinct_ids == EXPECTED_ROWS[name], f"{name}: {distinct_ids} distinct ids"
         assert null_created == 0, f"{name}: {null_created} rows with a NULL created_at"
@@ -244,7 +253,7 @@ def test_check_and_discover(source) -> None:
     assert sorted(source.get_available_streams()) == sorted(STREAMS)
     for stream in source.discovered_catalog.streams:
         assert stream.source_defined_primary_key == [["id"]], stream.name
-        assert "created_at" in stream.json_schema["properties"], stream.name
+        assert created_column(stream.name) in stream.json_schema["properties"], stream.name
 
 
 @pytest.mark.parametrize("force_full_refresh", [False, True], ids=["default-read", "force-full-refresh"])
@@ -292,12 +301,14 @@ def _server_objects(base: str, stream: str) -> dict[str, dict]:
 
 def _check_incremental_cache(cache: DuckDBCache, base: str) -> None:
     """Each incremental table, without the rows marked deleted, holds exactly the server's records at their
-    latest version (modified_at, and the metadata revision the fake bumps on each update)."""
+    latest version (modified_at, which the fake sets on each update; an event's timestamp, as events never
+    change)."""
     for name in INCREMENTAL:
         server = _server_objects(base, name)
+        version = "timestamp" if name == "events" else "modified_at"
         rows = _query(
             cache,
-            f"SELECT id, CAST(modified_at AS VARCHAR), _ab_cdc_deleted_at FROM {_table(cache, name)}",
+            f'SELECT id, CAST("{version}" AS VARCHAR), _ab_cdc_deleted_at FROM {_table(cache, name)}',
         )
         live = {row_id: modified for row_id, modified, deleted in rows if deleted is None}
         deleted = [row_id for row_id, _, deleted_at in rows if deleted_at is not None]
@@ -305,7 +316,7 @@ def _check_incremental_cache(cache: DuckDBCache, base: str) -> None:
         assert len(rows) == len({row[0] for row in rows}), f"{name}: duplicate ids in the cache"
         assert set(live) == set(server), f"{name}: ids differ from the server's"
         for row_id, modified in live.items():
-            expected = server[row_id]["modified_at"]
+            expected = server[row_id][version]
             if expected is None:
                 assert modified is None, f"{name} {row_id}: modified_at {modified}, server null"
             else:

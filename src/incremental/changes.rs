@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::streams::{Refetch, StreamDef};
+use crate::streams::{Followed, Refetch, StreamDef};
 
 /// The fields of a system event an incremental sync uses.
 #[derive(Debug, Deserialize)]
@@ -78,8 +78,8 @@ impl ChangeLog {
         let mut names: Vec<&'static str> = self
             .streams
             .iter()
-            .filter_map(|tracked| tracked.stream.incremental.as_ref())
-            .flat_map(|incremental| incremental.events.iter().copied())
+            .filter_map(|tracked| followed_by(tracked.stream))
+            .flat_map(|followed| followed.events.iter().copied())
             .collect();
         names.sort_unstable();
         names.dedup();
@@ -101,11 +101,7 @@ impl ChangeLog {
             .map_err(|_| BadEvent("an event of the feed is not a JSON object".into()))?;
         let followed = named.name.as_deref().is_some_and(|name| {
             self.streams.iter().any(|tracked| {
-                tracked
-                    .stream
-                    .incremental
-                    .as_ref()
-                    .is_some_and(|incremental| incremental.events.contains(&name))
+                followed_by(tracked.stream).is_some_and(|followed| followed.events.contains(&name))
             })
         });
         if !followed {
@@ -123,13 +119,13 @@ impl ChangeLog {
             if at < tracked.since {
                 continue;
             }
-            let Some(incremental) = &tracked.stream.incremental else {
+            let Some(followed) = followed_by(tracked.stream) else {
                 continue;
             };
-            if !incremental.events.contains(&event.name.as_str()) {
+            if !followed.events.contains(&event.name.as_str()) {
                 continue;
             }
-            let key = incremental.id_key;
+            let key = followed.id_key;
             let id = event
                 .metadata
                 .as_ref()
@@ -146,7 +142,7 @@ impl ChangeLog {
                 continue;
             };
             let changes = &mut tracked.changes;
-            if incremental.deleted_by == Some(event.name.as_str()) {
+            if followed.deleted_by == Some(event.name.as_str()) {
                 // Deletions are kept even past the cap: a full read cannot see them.
                 changes.changed.remove(id);
                 changes
@@ -173,6 +169,11 @@ impl ChangeLog {
             .map(|tracked| std::mem::take(&mut tracked.changes))
             .unwrap_or_default()
     }
+}
+
+/// The events that name `stream`'s changed records, if Polar records any.
+fn followed_by(stream: &StreamDef) -> Option<&Followed> {
+    stream.incremental.as_ref()?.followed.as_ref()
 }
 
 /// What a JSON error says without quoting the input: its category and position.

@@ -31,10 +31,11 @@ use crate::listing::Listing;
 use crate::output::{Output, OutputClosed};
 use crate::page::{HashedSet, Page};
 use crate::protocol::{LogLevel, Message, RecordFrame, StreamStatus, now_millis};
+use crate::reader::boundary::{NullPrefix, Probe};
 use crate::reader::checkpoint::Resume;
 use crate::reader::core::{StreamCore, StreamSummary};
 use crate::reader::{Checkpoints, Prefetch, Records, StreamError, StreamReader, report};
-use crate::streams::{NewRecords, Refetch, SYSTEM_EVENTS, StreamDef};
+use crate::streams::{Refetch, SYSTEM_EVENTS, StreamDef, Window};
 
 use self::changes::{BadEvent, ChangeLog, StreamChanges};
 use self::state::IncrementalState;
@@ -141,8 +142,9 @@ pub struct ChangesSummary {
     pub in_full: bool,
 }
 
-/// Syncs what changed in `stream` since `cursor` (Unix microseconds), given the feed's `changes` and the
-/// sync's `horizon`; leaves the incremental state with the horizon as the new cursor.
+/// Syncs what changed in `stream` since `cursor` (Unix microseconds), given the feed's `changes` and its
+/// `horizon` (`None` for a stream that follows no events: then the stream's own first answer); leaves the
+/// incremental state with the horizon as the new cursor.
 #[allow(clippy::too_many_arguments)]
 pub async fn read_changes(
     client: Arc<PolarClient>,
@@ -151,7 +153,7 @@ pub async fn read_changes(
     prefetch: &Prefetch,
     cursor: i64,
     lookback: Duration,
-    horizon: i64,
+    horizon: Option<i64>,
     mut changes: StreamChanges,
 ) -> Result<Result<ChangesSummary, StreamError>, OutputClosed> {
     let incremental = stream
@@ -159,7 +161,6 @@ pub async fn read_changes(
         .as_ref()
         .expect("only streams with an incremental definition sync incrementally");
     let since = window_start(cursor, lookback);
-    let horizon_text: Arc<str> = crate::time::format(horizon).into();
     let mut summary = ChangesSummary::default();
     let frame = || RecordFrame::new(stream.name, now_millis(), true);
     output
@@ -189,7 +190,8 @@ pub async fn read_changes(
     }
 
     // What a full read costs, when the changes might cost more.
-    let cost = changes::refetch_cost(&incremental.refetch, &changes);
+    let refetch = incremental.followed.map(|followed| followed.refetch);
+    let cost = refetch.map_or(0, |refetch| changes::refetch_cost(&refetch, &changes));
     let full_pages = if changes.overflow || cost == 0 {
         None
     } else {
@@ -200,8 +202,16 @@ pub async fn read_changes(
         }
     };
     let in_full = changes.overflow
-        || full_pages
-            .is_some_and(|pages| changes::cheaper_in_full(&incremental.refetch, &changes, pages));
+        || refetch
+            .zip(full_pages)
+            .is_some_and(|(refetch, pages)| changes::cheaper_in_full(&refetch, &changes, pages));
+    // Reading in full is decided on the feed's changes only, so the feed's horizon is there.
+    let feed_horizon = || -> Arc<str> {
+        crate::time::format(
+            horizon.unwrap_or_else(|| crate::time::system_micros(SystemTime::now())),
+        )
+        .into()
+    };
     if in_full {
         let count = if changes.overflow {
             format!("more than {MAX_CHANGES_PER_STREAM}")
@@ -216,169 +226,227 @@ pub async fn read_changes(
             output,
             stream,
             prefetch,
-            &horizon_text,
+            &feed_horizon(),
             summary,
             &why,
         )
         .await;
     }
 
-    // New records (and, for checkouts, those still changing), from the list.
+    // The windows of the list: records created (or, for checkouts and customer meters, changed) since.
     let mut seen = HashedSet::default();
-    let (listing, core) = match &incremental.new_records {
-        NewRecords::After { filter, sorting } => {
-            let listing = Listing {
-                sorting,
-                unique_order: false,
-                key_filter: Some(filter),
-                ..Listing::of(stream)
-            };
-            let from = Resume {
-                page: 1,
-                last_id: None,
-                created_after: Some(crate::time::format(since)),
-            };
-            let core = StreamCore::new(&listing, PAGE_SIZE, Some(from));
-            (listing, core)
-        }
-        NewRecords::Newest { sorting } => {
-            let listing = Listing {
-                sorting,
-                unique_order: false,
-                key_filter: None,
-                ..Listing::of(stream)
-            };
-            let core = StreamCore::new(&listing, PAGE_SIZE, None).window_from(since);
-            (listing, core)
-        }
-    };
-    let records = Records {
-        cdc: true,
-        seen: Some(&mut seen),
-        ..Records::write()
-    };
-    match read_part(
-        &client,
-        output,
-        prefetch,
-        listing,
-        Some(core),
-        records,
-        &mut summary,
-    )
-    .await?
-    {
-        Ok(read) => summary.new_or_current += read.records,
-        Err(error) => return Ok(Err(error)),
-    }
-
-    // Changed records not read already, through the list's filter where Polar has one.
-    let wanted: Vec<(String, Option<String>)> = changes
-        .changed
-        .into_iter()
-        .filter(|(id, _)| !seen.contains(&id_hash(id)))
-        .collect();
-    drop(seen);
-    let mut singles: Vec<String> = Vec::new();
-    // Each batch: the list filter's values, and the ids it should bring back.
-    let batches: Vec<(Filters, Vec<String>)> = match incremental.refetch {
-        Refetch::One => {
-            singles.extend(wanted.into_iter().map(|(id, _)| id));
-            Vec::new()
-        }
-        Refetch::ById(filter) => wanted
-            .chunks(changes::IDS_PER_REQUEST)
-            .map(|chunk| {
-                let ids: Vec<String> = chunk.iter().map(|(id, _)| id.clone()).collect();
-                (ids.iter().map(|id| (filter, id.clone())).collect(), ids)
-            })
-            .collect(),
-        Refetch::ByCustomer(filter) => {
-            let mut by_customer: HashMap<String, Vec<String>> = HashMap::new();
-            for (id, customer) in wanted {
-                match customer {
-                    Some(customer) => by_customer.entry(customer).or_default().push(id),
-                    None => singles.push(id),
-                }
+    let mut own_horizon = None;
+    for window in incremental.windows {
+        let (listing, core) = match window {
+            Window::After { filter, sorting } => {
+                let listing = Listing {
+                    sorting,
+                    unique_order: false,
+                    key_filter: Some(filter),
+                    ..Listing::of(stream)
+                };
+                let from = Resume {
+                    page: 1,
+                    last_id: None,
+                    created_after: Some(crate::time::format(since)),
+                };
+                let core = StreamCore::new(&listing, PAGE_SIZE, Some(from));
+                (listing, core)
             }
-            let mut customers: Vec<(String, Vec<String>)> = by_customer.into_iter().collect();
-            customers.sort();
-            customers
-                .chunks(changes::CUSTOMERS_PER_REQUEST)
-                .map(|chunk| {
-                    (
-                        chunk
-                            .iter()
-                            .map(|(customer, _)| (filter, customer.clone()))
-                            .collect(),
-                        chunk
-                            .iter()
-                            .flat_map(|(_, ids)| ids.iter().cloned())
-                            .collect(),
-                    )
-                })
-                .collect()
-        }
-    };
-    // The batches of a customer with many records cost more than their estimate: once what was spent and what
-    // is left reach a full read's cost, the stream is read in full instead.
-    let over_budget = |spent: u64, left: u64| full_pages.is_some_and(|pages| spent + left > pages);
-    let batch_count = batches.len() as u64;
-    for (done, (filters, ids)) in batches.into_iter().enumerate() {
-        if over_budget(
-            summary.requests,
-            batch_count - done as u64 + singles.len() as u64,
-        ) {
-            let why =
-                "the records changed since the last sync belong to customers with many records";
-            return read_in_full(
-                client,
-                output,
-                stream,
-                prefetch,
-                &horizon_text,
-                summary,
-                why,
-            )
-            .await;
-        }
-        let mut only: HashedSet = ids.iter().map(|id| id_hash(id)).collect();
-        let listing = Listing {
-            key_filter: None,
-            ..Listing::of(stream)
-        }
-        .filtered(filters);
+            Window::Newest { sorting } => {
+                let listing = window_listing(stream, sorting);
+                let core = StreamCore::new(&listing, PAGE_SIZE, None).window_from(since);
+                (listing, core)
+            }
+            Window::ChangedNewest { sorting } => {
+                let listing = window_listing(stream, sorting);
+                let start =
+                    match first_changed_page(&client, output, &listing, &mut summary).await? {
+                        Ok(start) => start,
+                        Err(error) => return Ok(Err(error.into())),
+                    };
+                let core = StreamCore::new(&listing, PAGE_SIZE, None)
+                    .window_from(since)
+                    .starting_at(start);
+                (listing, core)
+            }
+        };
         let records = Records {
             cdc: true,
-            only: Some(&mut only),
+            seen: Some(&mut seen),
             ..Records::write()
         };
-        if let Err(error) = read_part(
+        match read_part(
             &client,
             output,
             prefetch,
             listing,
-            None,
+            Some(core),
             records,
+            &mut summary,
+        )
+        .await?
+        {
+            Ok(read) => {
+                summary.new_or_current += read.records;
+                own_horizon = own_horizon.or(read.first_answer_at);
+            }
+            Err(error) => return Ok(Err(error)),
+        }
+    }
+    let horizon_text: Arc<str> = crate::time::format(
+        horizon
+            .or(own_horizon)
+            .unwrap_or_else(|| crate::time::system_micros(SystemTime::now())),
+    )
+    .into();
+
+    if let Some(refetch) = refetch {
+        // Changed records not read already, through the list's filter where Polar has one.
+        let wanted: Vec<(String, Option<String>)> = changes
+            .changed
+            .into_iter()
+            .filter(|(id, _)| !seen.contains(&id_hash(id)))
+            .collect();
+        drop(seen);
+        let mut singles: Vec<String> = Vec::new();
+        // Each batch: the list filter's values, and the ids it should bring back.
+        let batches: Vec<(Filters, Vec<String>)> = match refetch {
+            Refetch::One => {
+                singles.extend(wanted.into_iter().map(|(id, _)| id));
+                Vec::new()
+            }
+            Refetch::ById(filter) => wanted
+                .chunks(changes::IDS_PER_REQUEST)
+                .map(|chunk| {
+                    let ids: Vec<String> = chunk.iter().map(|(id, _)| id.clone()).collect();
+                    (ids.iter().map(|id| (filter, id.clone())).collect(), ids)
+                })
+                .collect(),
+            Refetch::ByCustomer(filter) => {
+                let mut by_customer: HashMap<String, Vec<String>> = HashMap::new();
+                for (id, customer) in wanted {
+                    match customer {
+                        Some(customer) => by_customer.entry(customer).or_default().push(id),
+                        None => singles.push(id),
+                    }
+                }
+                let mut customers: Vec<(String, Vec<String>)> = by_customer.into_iter().collect();
+                customers.sort();
+                customers
+                    .chunks(changes::CUSTOMERS_PER_REQUEST)
+                    .map(|chunk| {
+                        (
+                            chunk
+                                .iter()
+                                .map(|(customer, _)| (filter, customer.clone()))
+                                .collect(),
+                            chunk
+                                .iter()
+                                .flat_map(|(_, ids)| ids.iter().cloned())
+                                .collect(),
+                        )
+                    })
+                    .collect()
+            }
+        };
+        // The batches of a customer with many records cost more than their estimate: once what was spent and
+        // what is left reach a full read's cost, the stream is read in full instead.
+        let over_budget =
+            |spent: u64, left: u64| full_pages.is_some_and(|pages| spent + left > pages);
+        let batch_count = batches.len() as u64;
+        for (done, (filters, ids)) in batches.into_iter().enumerate() {
+            if over_budget(
+                summary.requests,
+                batch_count - done as u64 + singles.len() as u64,
+            ) {
+                let why =
+                    "the records changed since the last sync belong to customers with many records";
+                return read_in_full(
+                    client,
+                    output,
+                    stream,
+                    prefetch,
+                    &horizon_text,
+                    summary,
+                    why,
+                )
+                .await;
+            }
+            let mut only: HashedSet = ids.iter().map(|id| id_hash(id)).collect();
+            let listing = Listing {
+                key_filter: None,
+                ..Listing::of(stream)
+            }
+            .filtered(filters);
+            let records = Records {
+                cdc: true,
+                only: Some(&mut only),
+                ..Records::write()
+            };
+            if let Err(error) = read_part(
+                &client,
+                output,
+                prefetch,
+                listing,
+                None,
+                records,
+                &mut summary,
+            )
+            .await?
+            {
+                return Ok(Err(error));
+            }
+            summary.read_again += (ids.len() - only.len()) as u64;
+            let missing = ids.into_iter().filter(|id| only.contains(&id_hash(id)));
+            match refetch {
+                // Not where its event said: read on its own.
+                Refetch::ByCustomer(_) => singles.extend(missing),
+                // Polar lists it no more (refunds of deleted orders are hidden) and has no read by id.
+                _ => summary.unlisted += missing.count() as u64,
+            }
+        }
+        if let Err(error) = read_singles(
+            &client,
+            output,
+            stream,
+            singles,
+            &horizon_text,
             &mut summary,
         )
         .await?
         {
             return Ok(Err(error));
         }
-        summary.read_again += (ids.len() - only.len()) as u64;
-        let missing = ids.into_iter().filter(|id| only.contains(&id_hash(id)));
-        match incremental.refetch {
-            // Not where its event said: read on its own.
-            Refetch::ByCustomer(_) => singles.extend(missing),
-            // Polar lists it no more (refunds of deleted orders are hidden) and has no read by id.
-            _ => summary.unlisted += missing.count() as u64,
-        }
     }
+    let records =
+        summary.new_or_current + summary.read_again + summary.deleted - deletions.len() as u64;
+    let state = IncrementalState {
+        cursor: horizon_text.to_string(),
+    };
+    output
+        .send(&Message::stream_state(
+            stream.name,
+            state.to_json(),
+            records,
+        ))
+        .await?;
+    Ok(Ok(summary))
+}
 
-    // One by one, each fetch in its own task (the client paces them): a 404 means deleted.
+/// Reads the records named by `ids` one by one, each fetch in its own task (the client paces them): a 404
+/// means deleted, and becomes a deletion record dated `horizon`.
+async fn read_singles(
+    client: &Arc<PolarClient>,
+    output: &Output,
+    stream: &'static StreamDef,
+    ids: Vec<String>,
+    horizon: &str,
+    summary: &mut ChangesSummary,
+) -> Result<Result<(), StreamError>, OutputClosed> {
+    let frame = || RecordFrame::new(stream.name, now_millis(), true);
     let (events, mut event_source) = mpsc::unbounded_channel::<ClientEvent>();
-    let mut reads = futures::stream::iter(singles)
+    let mut reads = futures::stream::iter(ids)
         .map(|id| {
             let client = client.clone();
             let events = events.clone();
@@ -407,7 +475,7 @@ pub async fn read_changes(
             }
             Ok(None) => {
                 summary.deleted += 1;
-                send_deletions(output, &frame(), [(id.as_str(), &*horizon_text)]).await?;
+                send_deletions(output, &frame(), [(id.as_str(), horizon)]).await?;
             }
             Err(error) => return Ok(Err(error.into())),
         }
@@ -417,19 +485,40 @@ pub async fn read_changes(
     while let Some(event) = event_source.recv().await {
         report(output, event).await?;
     }
-    let records =
-        summary.new_or_current + summary.read_again + summary.deleted - deletions.len() as u64;
-    let state = IncrementalState {
-        cursor: horizon_text.to_string(),
-    };
-    output
-        .send(&Message::stream_state(
-            stream.name,
-            state.to_json(),
-            records,
-        ))
-        .await?;
-    Ok(Ok(summary))
+    Ok(Ok(()))
+}
+
+/// A window's listing of `stream` in the order `sorting`, without the stream's key filter.
+fn window_listing(stream: &'static StreamDef, sorting: &'static [&'static str]) -> Listing {
+    Listing {
+        sorting,
+        unique_order: false,
+        key_filter: None,
+        ..Listing::of(stream)
+    }
+}
+
+/// The page a window sorted newest first by a nullable time starts from, past the records whose time is
+/// null, found by bisection (see `reader::boundary`). Its probes are added to `summary`.
+async fn first_changed_page(
+    client: &PolarClient,
+    output: &Output,
+    listing: &Listing,
+    summary: &mut ChangesSummary,
+) -> Result<Result<u32, ApiError>, OutputClosed> {
+    let mut prefix = NullPrefix::new(PAGE_SIZE);
+    loop {
+        let number = match prefix.next() {
+            Probe::Fetch(number) => number,
+            Probe::StartAt(number) => return Ok(Ok(number)),
+        };
+        let page = fetch_reported(client, output, listing, number, PAGE_SIZE).await?;
+        summary.requests += 1;
+        match page {
+            Ok(page) => prefix.accept(number, &page),
+            Err(error) => return Ok(Err(error)),
+        }
+    }
 }
 
 /// Reads `stream` in full for an incremental sync (`why`: its changes would cost more), leaving the horizon
@@ -503,15 +592,27 @@ async fn probe_total(
     output: &Output,
     stream: &'static StreamDef,
 ) -> Result<Result<u64, ApiError>, OutputClosed> {
+    let page = fetch_reported(client, output, &Listing::of(stream), 1, 1).await?;
+    Ok(page.map(|page| page.total_count))
+}
+
+/// One page of `listing`, fetched at once, with the client's events (retries, rate limits) reported.
+async fn fetch_reported(
+    client: &PolarClient,
+    output: &Output,
+    listing: &Listing,
+    number: u32,
+    limit: u32,
+) -> Result<Result<Page, ApiError>, OutputClosed> {
     let (events, mut event_source) = mpsc::unbounded_channel();
     let page = client
-        .fetch_page(&Listing::of(stream), 1, 1, None, &events)
+        .fetch_page(listing, number, limit, None, &events)
         .await;
     drop(events);
     while let Some(event) = event_source.recv().await {
         report(output, event).await?;
     }
-    Ok(page.map(|page| page.total_count))
+    Ok(page)
 }
 
 /// Query parameters of a list request (a parameter may repeat).

@@ -158,6 +158,9 @@ pub struct StreamSummary {
     pub pages: u64,
     /// Requests beyond the main pass: shift re-reads, tie windows, tail reads, the overlap page.
     pub recovery_requests: u64,
+    /// The server's clock at the first answer (Unix microseconds; see `incremental::server_now`), which the
+    /// driver notes: where an incremental read's own pass sets the cursor it leaves.
+    pub first_answer_at: Option<i64>,
 }
 
 /// Consecutive records equal on every sort criterion.
@@ -231,6 +234,9 @@ pub struct StreamCore {
     /// A window of a list sorted newest first: the records whose first sort field is at or after this time
     /// (Unix microseconds). The pass ends at the first page that reaches past it, and owes nothing beyond.
     window_from: Option<i64>,
+    /// The page a window's pass starts from: past 1 only when the pages before hold records whose window
+    /// time is still null (see [`StreamCore::starting_at`]).
+    window_start: u32,
 }
 
 impl StreamCore {
@@ -294,6 +300,7 @@ impl StreamCore {
             failure: None,
             finished: false,
             window_from: None,
+            window_start: 1,
         }
     }
 
@@ -301,6 +308,16 @@ impl StreamCore {
     /// `from` (Unix microseconds).
     pub fn window_from(mut self, from: i64) -> StreamCore {
         self.window_from = Some(from);
+        self
+    }
+
+    /// Starts the window's pass at `page`: the pages before it were found to hold only records whose window
+    /// time is null (Postgres lists nulls first in a descending order; see `reader::boundary`). That is proven
+    /// again by the page itself, which must begin with such a record: then no record with a time can have moved
+    /// before it since. If it does not, the window is read from page 1.
+    pub fn starting_at(mut self, page: u32) -> StreamCore {
+        self.window_start = page.max(1);
+        self.next_main = self.window_start;
         self
     }
 
@@ -466,6 +483,27 @@ impl StreamCore {
 
     fn accept_main(&mut self, number: u32, page: &Page) -> Vec<u32> {
         self.start(page.total_count);
+        if number > 1 && number == self.window_start {
+            let starts_null = page
+                .items
+                .first()
+                .and_then(|item| page.first_sort_json(item))
+                == Some("null");
+            if !starts_null {
+                self.log(
+                    LogLevel::Info,
+                    format!(
+                        "{}: records moved before page {number} since it was found; reading the window from \
+                         page 1",
+                        self.name
+                    ),
+                );
+                self.summary.recovery_requests += 1;
+                self.window_start = 1;
+                self.next_main = 1;
+                return Vec::new();
+            }
+        }
         self.summary.pages += 1;
         self.first_total.get_or_insert(page.total_count);
         let change = self
@@ -719,13 +757,16 @@ impl StreamCore {
         emitted
     }
 
-    /// Whether the record falls in the window being read (always, when reading a whole list).
+    /// Whether the record falls in the window being read (always, when reading a whole list). A null time
+    /// (a `modified_at` not set yet: never changed) is in no window of times.
     fn in_window(&self, page: &Page, item: &crate::page::Item) -> bool {
-        self.window_from.is_none_or(|from| {
-            page.first_sort_json(item)
-                .and_then(|raw| crate::time::micros(&filter_value(raw)))
-                .is_none_or(|at| at >= from)
-        })
+        self.window_from
+            .is_none_or(|from| match page.first_sort_json(item) {
+                Some("null") => false,
+                raw => raw
+                    .and_then(|raw| crate::time::micros(&filter_value(raw)))
+                    .is_none_or(|at| at >= from),
+            })
     }
 
     fn count(&mut self, emitted: usize) {

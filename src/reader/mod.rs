@@ -17,6 +17,7 @@
 //! The client's events (retries, rate-limited waits, requests in debug mode) come back on a channel that the
 //! driver drains while it waits, and become LOG and RATE_LIMITED messages in the stream's own order.
 
+pub mod boundary;
 pub mod checkpoint;
 pub mod core;
 mod recent;
@@ -197,12 +198,18 @@ impl<'a> StreamReader<'a> {
         let started = Instant::now();
         let mut last_progress = Instant::now();
         let mut ahead: VecDeque<Fetching> = VecDeque::new();
+        let mut first_answer_at = None;
         loop {
             let step = core.next_step();
             self.send_notes(core.take_notes()).await?;
             let request = match step {
                 Step::Fetch(request) => request,
-                Step::Done => return Ok(Ok(core.summary().clone())),
+                Step::Done => {
+                    return Ok(Ok(StreamSummary {
+                        first_answer_at,
+                        ..core.summary().clone()
+                    }));
+                }
                 Step::Fail(loss) => return Ok(Err(loss.into())),
             };
             let fetching = if request.purpose == Purpose::Main {
@@ -214,11 +221,13 @@ impl<'a> StreamReader<'a> {
                 Ok(page) => Arc::new(page),
                 Err(error) => return Ok(Err(error.into())),
             };
+            let answered_at =
+                *first_answer_at.get_or_insert_with(|| crate::incremental::server_now(&page));
             if let Checkpoints::Incremental {
                 cursor: cursor @ None,
             } = &mut self.checkpoints
             {
-                *cursor = Some(crate::time::format(crate::incremental::server_now(&page)).into());
+                *cursor = Some(crate::time::format(answered_at).into());
             }
             let mut emit = core.accept(request, &page);
             self.send_notes(core.take_notes()).await?;

@@ -70,6 +70,8 @@ pub const STREAMS: &[&str] = &[
     "checkout_links",
     "license_keys",
     "benefit_grants",
+    "customer_meters",
+    "events",
 ];
 
 /// One object of `stream`, a pure function of (stream, seed, index, created_at_ms):
@@ -93,6 +95,8 @@ pub fn object(stream: &str, seed: u64, index: u64, created_at_ms: i64) -> Value 
         "checkout_links" => checkout_link(seed, index, created_at_ms),
         "license_keys" => license_key(seed, index, created_at_ms),
         "benefit_grants" => benefit_grant(seed, index, created_at_ms),
+        "customer_meters" => customer_meter(seed, index, created_at_ms),
+        "events" => user_event(seed, index, created_at_ms),
         other => panic!("unknown Polar stream {other:?}; expected one of {STREAMS:?}"),
     }
 }
@@ -2263,6 +2267,90 @@ fn license_key(seed: u64, index: u64, created: i64) -> Value {
         "validations": validations,
         "last_validated_at": if validations == 0 { Value::Null } else { Value::String(ts_in(&mut r, created, HOUR..60 * DAY)) },
         "expires_at": ts_offset(created, expires),
+    })
+}
+
+/// `customer_meters` object `index`: customer `index / 4`'s use of meter `index % 4` (one customer meter per
+/// customer and meter); a quarter never changed since their creation (`modified_at` null).
+fn customer_meter(seed: u64, index: u64, created: i64) -> Value {
+    let mut r = rng_for("customer_meters", seed, index);
+    let k = (index % METERS.len() as u64) as usize;
+    let customer_index = index / METERS.len() as u64;
+    let credited: i64 = if chance(&mut r, 1, 2) {
+        0
+    } else {
+        pick(&mut r, &[100, 1_000, 10_000, 50_000])
+    };
+    // Tokens and requests count whole units; storage is measured in fractions of a GB-hour.
+    let consumed = if k == 2 {
+        (r.f64() * 5_000.0 * 100.0).round() / 100.0
+    } else {
+        r.i64(0..60_000) as f64
+    };
+    obj!({
+        "id": object_id("customer_meters", seed, index),
+        "created_at": timestamp(created),
+        "modified_at": if chance(&mut r, 1, 4) { Value::Null } else { Value::String(ts_in(&mut r, created, MINUTE..30 * DAY)) },
+        "customer_id": object_id("customers", seed, customer_index),
+        "meter_id": uuid("meters", seed, k as u64),
+        "consumed_units": consumed,
+        "credited_units": credited,
+        "balance": credited as f64 - consumed,
+        "customer": customer(seed, customer_index, created - 10 * DAY),
+        "meter": meter(seed, k, created - 60 * DAY, true),
+    })
+}
+
+/// The name of `events` object `index`: the event its meter (`index % 4`) counts.
+pub fn user_event_name(index: u64) -> &'static str {
+    METERS[(index % METERS.len() as u64) as usize].event
+}
+
+/// `events` object `index`: a usage event (`UserEvent`, `source: user`) of customer `index / 4`, one of the
+/// events meter `index % 4` counts, with the properties it aggregates in `metadata`.
+fn user_event(seed: u64, index: u64, created: i64) -> Value {
+    let mut r = rng_for("events", seed, index);
+    let customer_index = index / METERS.len() as u64;
+    let customer = customer(seed, customer_index, created - 10 * DAY);
+    let metadata = match index % METERS.len() as u64 {
+        0 => obj!({
+            "endpoint": pick(&mut r, &["/v1/search", "/v1/embed", "/v1/render", "/v1/export"]),
+            "status": pick(&mut r, &[200, 200, 200, 201, 400, 429, 500]),
+            "duration_ms": (r.f64() * 900.0 * 10.0).round() / 10.0,
+        }),
+        1 => {
+            let prompt = r.i64(10..4_000);
+            let completion = r.i64(1..2_000);
+            obj!({
+                "model": pick(&mut r, &["gpt-4o", "gpt-4o-mini", "claude-sonnet-4", "claude-haiku-4"]),
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "total_tokens": prompt + completion,
+                "cached": chance(&mut r, 1, 5),
+            })
+        }
+        2 => obj!({
+            "gigabytes": (r.f64() * 500.0 * 100.0).round() / 100.0,
+            "region": pick(&mut r, &["eu-west-1", "us-east-1", "ap-southeast-2"]),
+        }),
+        _ => obj!({"user_id": format!("usr_{}", alnum_token(&mut r, 12))}),
+    };
+    let name = user_event_name(index);
+    obj!({
+        "id": object_id("events", seed, index),
+        "timestamp": timestamp(created),
+        "organization_id": organization_id(seed),
+        "customer_id": customer["id"].clone(),
+        "external_customer_id": customer["external_id"].clone(),
+        "customer": customer,
+        "member_id": Value::Null,
+        "external_member_id": Value::Null,
+        "child_count": 0,
+        "parent_id": Value::Null,
+        "label": name,
+        "name": name,
+        "source": "user",
+        "metadata": metadata,
     })
 }
 

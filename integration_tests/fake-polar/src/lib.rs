@@ -7,6 +7,6 @@ pub mod server;
 pub mod store;
 
 pub use server::{
-    API_VERSION, Churn, FakePolar, Fault, FaultKind, FixedWindow, LoggedRequest, Options, TOKEN,
-    TRACKED_STREAMS, WindowStats,
+    API_VERSION, Churn, FakePolar, Fault, FaultKind, FixedWindow, LISTED_CHANGES, LoggedRequest,
+    Options, TOKEN, TRACKED_STREAMS, WindowStats,
 };

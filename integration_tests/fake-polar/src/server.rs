@@ -198,6 +198,8 @@ pub struct LoggedRequest {
     pub created_after: Option<String>,
     /// The request filtered by `customer_id` or `id`.
     pub filtered: bool,
+    /// The events' `source` filter (`system` for the change log), as sent.
+    pub source: Option<String>,
     /// A read of one record by id.
     pub record: Option<String>,
     pub status: u16,
@@ -300,23 +302,24 @@ impl FakePolar {
         json!({"organization_access_token": self.shared.options.token, "base_url": self.url(), "requests_per_minute": 100_000})
     }
 
-    /// The records of `stream` as they are now, in creation order.
+    /// The records of `stream` as they are now, in creation order (events: the usage events, then the system
+    /// events in the order written).
     pub fn objects(&self, stream: &str) -> Vec<Value> {
-        let store = self.shared.store.lock().unwrap();
-        store.streams[stream]
-            .rows
-            .iter()
-            .map(|row| store.object(stream, row))
-            .collect()
+        self.shared.store.lock().unwrap().objects(stream)
     }
 
     pub fn ids(&self, stream: &str) -> Vec<String> {
         let store = self.shared.store.lock().unwrap();
-        store.streams[stream]
+        let rows = store.streams[stream]
             .rows
             .iter()
-            .map(|row| data::object_id(stream, store.seed, row.index))
-            .collect()
+            .map(|row| data::object_id(stream, store.seed, row.index));
+        if stream == "events" {
+            rows.chain(store.events.iter().map(|event| event.id.clone()))
+                .collect()
+        } else {
+            rows.collect()
+        }
     }
 
     pub fn push_fault(&self, fault: Fault) {
@@ -401,6 +404,10 @@ pub const TRACKED_STREAMS: [&str; 5] = [
     "checkouts",
 ];
 
+/// The streams whose changes a list shows without any event: customer meters by `modified_at`, and events,
+/// which are only ever added (some late, with an earlier timestamp).
+pub const LISTED_CHANGES: [&str; 2] = ["customer_meters", "events"];
+
 impl Shared {
     fn change_round(&self, round: usize) {
         let late = Duration::from_secs(90);
@@ -411,6 +418,16 @@ impl Shared {
             for k in 0..5 {
                 let pick = round * 37 + n * 11 + k * 53;
                 self.update(stream, pick, if k == 0 { late } else { Duration::ZERO });
+            }
+        }
+        for (n, stream) in LISTED_CHANGES.iter().enumerate() {
+            for k in 0..3 {
+                self.create(stream, if k == 0 { late } else { Duration::ZERO });
+            }
+            if *stream != "events" {
+                for k in 0..5 {
+                    self.update(stream, round * 29 + n * 7 + k * 61, Duration::ZERO);
+                }
             }
         }
         self.delete_customer(round * 7 + 1, Duration::ZERO);
@@ -434,12 +451,24 @@ impl Shared {
             .rows
             .last()
             .map_or(0, |row| row.created_at_ms + 1);
-        let index = store
-            .stream(stream)
-            .push(stream, seed, (now / 1000).max(last));
+        // A late event carries the earlier time it happened at; other records are created now.
+        let created_ms = if stream == "events" && !backdate.is_zero() {
+            (now - micros(backdate)) / 1000
+        } else {
+            (now / 1000).max(last)
+        };
+        let index = store.stream(stream).push(stream, seed, created_ms);
         let id = data::object_id(stream, seed, index);
         let position = store.streams[stream].rows.len() - 1;
-        store.stream(stream).rows[position].live = true;
+        let row = &mut store.stream(stream).rows[position];
+        row.live = true;
+        // Not changed since its creation: Polar's `modified_at` is null, and sorts as null.
+        if let Some(field) = store::sort_fields(stream)
+            .iter()
+            .position(|field| *field == "modified_at")
+        {
+            row.values[field] = None;
+        }
         let customer = store.streams[stream].rows[position].customer_id.clone();
         let object = store.streams[stream].rows[position].render(stream, seed);
         let event = system_event(stream, Change::Created, &object);
@@ -475,6 +504,14 @@ impl Shared {
             .unwrap_or(row.created_at_ms * 1000)
             .max(row.created_at_ms * 1000);
         row.modified_at_us = Some(now.max(floor + 1));
+        if let Some(field) = store::sort_fields(stream)
+            .iter()
+            .position(|field| *field == "modified_at")
+        {
+            row.values[field] = row
+                .modified_at_us
+                .map(|at| store::SortValue::Text(data::timestamp_us(at).into()));
+        }
         let customer = row.customer_id.clone();
         let id = data::object_id(stream, seed, row.index);
         let object = row.render(stream, seed);
@@ -611,7 +648,7 @@ fn push_event(
     metadata: Value,
     timestamp_us: i64,
 ) {
-    let id = data::uuid("events", store.seed, store.events.len() as u64);
+    let id = data::uuid("system_events", store.seed, store.events.len() as u64);
     store.events.push(store::SystemEvent {
         id,
         timestamp_us,
@@ -666,13 +703,10 @@ async fn change_round(State(shared): State<Arc<Shared>>, Path(round): Path<usize
 async fn objects(State(shared): State<Arc<Shared>>, Path(resource): Path<String>) -> Response {
     let objects: Option<Vec<Value>> = {
         let store = shared.store.lock().unwrap();
-        store.streams.get(resource.as_str()).map(|stream| {
-            stream
-                .rows
-                .iter()
-                .map(|row| row.render(&resource, store.seed))
-                .collect()
-        })
+        store
+            .streams
+            .contains_key(resource.as_str())
+            .then(|| store.objects(&resource))
     };
     match objects {
         Some(objects) => axum::Json(objects).into_response(),
@@ -711,6 +745,7 @@ async fn handle(
         sorting: Vec::new(),
         created_after: None,
         filtered: false,
+        source: None,
         record,
         status: 0,
         user_agent: header_text(header::USER_AGENT),
@@ -746,7 +781,7 @@ async fn answer(
     if !logged.polar_version.is_empty() && logged.polar_version != options.served_version {
         return not_found().await;
     }
-    if !data::STREAMS.contains(&resource) && resource != "events" {
+    if !data::STREAMS.contains(&resource) {
         return not_found().await;
     }
     if let Some(limit) = options.rate_limit_per_minute {
@@ -837,7 +872,10 @@ async fn answer(
                     Err(response) => return *response,
                 }
             }
-            ("source", "events") => filters.source = Some(value.into_owned()),
+            ("source", "events") => {
+                logged.source = Some(value.to_string());
+                filters.source = Some(value.into_owned());
+            }
             ("name", "events") => filters.names.push(value.into_owned()),
             ("customer_id", "orders" | "subscriptions" | "checkouts" | "refunds") => {
                 filters.customer_ids.push(value.into_owned());
@@ -950,8 +988,9 @@ fn render_record(shared: &Shared, resource: &str, id: &str) -> Response {
     }
 }
 
-/// A page of the system events feed, sorted by `timestamp` (ties in the order written), filtered by
-/// `source`, `name` (any of) and `start_timestamp` (strict).
+/// A page of `GET /v1/events/`: the usage events (the `events` rows) and the system events together, sorted
+/// by `timestamp` (ties cut by the page's edges reshuffled, as Polar's unordered ties are), filtered by `source`,
+/// `name` (any of) and `start_timestamp` (strict).
 fn render_events(
     shared: &Shared,
     sorting: &[String],
@@ -960,40 +999,102 @@ fn render_events(
     limit: usize,
 ) -> bytes::Bytes {
     let store = shared.store.lock().unwrap();
-    let mut events: Vec<&store::SystemEvent> = store
-        .events
-        .iter()
-        .filter(|_| {
-            filters
-                .source
-                .as_deref()
-                .is_none_or(|source| source == "system")
-        })
-        .filter(|event| {
-            filters
-                .created_after_us
-                .is_none_or(|after| event.timestamp_us > after)
-        })
-        .filter(|event| {
-            filters.names.is_empty() || filters.names.iter().any(|name| name == event.name)
-        })
-        .collect();
-    events.sort_by_key(|event| event.timestamp_us);
-    if sorting.first().map(String::as_str) == Some("-timestamp") {
-        events.reverse();
+    // Cached like other pages (for the benchmark): the key holds every filter, the version every change.
+    let mut key_sorting = sorting.to_vec();
+    key_sorting.push(format!(
+        "after={:?} source={:?} names={:?}",
+        filters.created_after_us, filters.source, filters.names
+    ));
+    let key = ("events".to_owned(), key_sorting, page, limit);
+    let version = store.streams["events"].version + store.events.len() as u64;
+    if shared.options.cache_pages {
+        let cache = shared.page_cache.lock().unwrap();
+        if let Some((_, body)) = cache.get(&key).filter(|(cached, _)| *cached == version) {
+            return body.clone();
+        }
     }
-    let total = events.len();
-    let items: Vec<Value> = events
+    let wants = |source: &str| {
+        filters
+            .source
+            .as_deref()
+            .is_none_or(|wanted| wanted == source)
+    };
+    let named =
+        |name: &str| filters.names.is_empty() || filters.names.iter().any(|wanted| wanted == name);
+    let after = |timestamp_us: i64| {
+        filters
+            .created_after_us
+            .is_none_or(|after| timestamp_us > after)
+    };
+    // (timestamp, a usage event's row position or a system event's index)
+    let mut order: Vec<(i64, Result<usize, usize>)> = Vec::new();
+    if wants("user") {
+        for (position, row) in store.streams["events"].rows.iter().enumerate() {
+            let at = row.created_at_ms * 1000;
+            if after(at) && named(data::user_event_name(row.index)) {
+                order.push((at, Ok(position)));
+            }
+        }
+    }
+    if wants("system") {
+        for (index, event) in store.events.iter().enumerate() {
+            if after(event.timestamp_us) && named(event.name) {
+                order.push((event.timestamp_us, Err(index)));
+            }
+        }
+    }
+    order.sort_by_key(|(at, _)| *at);
+    if sorting.first().map(String::as_str) == Some("-timestamp") {
+        order.reverse();
+    }
+    let total = order.len();
+    let start = (page - 1).saturating_mul(limit).min(total);
+    let end = (start + limit).min(total);
+    let mut rng = shared.rng.lock().unwrap();
+    let mut shuffled = false;
+    for edge in [start, end] {
+        if edge == 0 || edge >= total || order[edge - 1].0 != order[edge].0 {
+            continue;
+        }
+        shuffled = true;
+        let at = order[edge].0;
+        let low =
+            order.partition_point(|(other, _)| *other != at && order_before(*other, at, sorting));
+        let high = low
+            + order[low..]
+                .iter()
+                .take_while(|(other, _)| *other == at)
+                .count();
+        rng.shuffle(&mut order[low..high]);
+    }
+    drop(rng);
+    let items: Vec<Value> = order[start..end]
         .iter()
-        .skip((page - 1).saturating_mul(limit))
-        .take(limit)
-        .map(|event| event.render(store.seed))
+        .map(|(_, which)| match which {
+            Ok(position) => store.streams["events"].rows[*position].render("events", store.seed),
+            Err(index) => store.events[*index].render(store.seed),
+        })
         .collect();
     let envelope = json!({
         "items": items,
         "pagination": {"total_count": total, "max_page": total.div_ceil(limit)},
     });
-    serde_json::to_vec(&envelope).expect("serializes").into()
+    let body: bytes::Bytes = serde_json::to_vec(&envelope).expect("serializes").into();
+    // A page whose edges cut a tie group is reshuffled on every request, so it is never kept.
+    if shared.options.cache_pages && !shuffled {
+        let mut cache = shared.page_cache.lock().unwrap();
+        cache.insert(key, (version, body.clone()));
+    }
+    body
+}
+
+/// Whether timestamp `a` comes before `b` in the events' order.
+fn order_before(a: i64, b: i64, sorting: &[String]) -> bool {
+    if sorting.first().map(String::as_str) == Some("-timestamp") {
+        a > b
+    } else {
+        a < b
+    }
 }
 
 /// The filters of one list request.

@@ -49,6 +49,16 @@ pub fn sort_fields(stream: &str) -> &'static [&'static str] {
         // Polar lists license keys in one fixed order and takes no `sorting` (see `fixed_order`).
         "license_keys" => &["created_at"],
         "benefit_grants" => &["created_at", "granted_at", "revoked_at"],
+        "customer_meters" => &[
+            "created_at",
+            "modified_at",
+            "customer_id",
+            "meter_id",
+            "consumed_units",
+            "credited_units",
+            "balance",
+        ],
+        "events" => &["timestamp"],
         _ => &[],
     }
 }
@@ -69,6 +79,7 @@ pub fn unmodeled_sort_keys(stream: &str) -> &'static [&'static str] {
         "subscriptions" => &["product", "discount"],
         "benefits" => &["user_order"],
         "organizations" => &["next_review_threshold", "days_in_status"],
+        "customer_meters" => &["customer_name", "meter_name"],
         _ => &[],
     }
 }
@@ -80,6 +91,8 @@ pub fn default_sorting(stream: &str) -> &'static str {
         "organizations" => "created_at",
         "meters" => "name",
         "custom_fields" => "slug",
+        "customer_meters" => "-modified_at",
+        "events" => "-timestamp",
         _ => "-created_at",
     }
 }
@@ -110,7 +123,9 @@ impl Row {
     /// The row's object as the API shows it now.
     pub fn render(&self, stream: &str, seed: u64) -> Value {
         let mut object = data::object(stream, seed, self.index, self.created_at_ms);
+        // (Events have no `modified_at`: they never change.)
         if let (true, None, Some(fields)) = (self.live, self.modified_at_us, object.as_object_mut())
+            && fields.contains_key("modified_at")
         {
             fields.insert("modified_at".into(), Value::Null);
         }
@@ -227,6 +242,21 @@ impl Store {
 
     pub fn object(&self, stream: &str, row: &Row) -> Value {
         row.render(stream, self.seed)
+    }
+
+    /// Every record of `stream` as it is now, in creation order (events: the usage events, then the system
+    /// events in the order written).
+    pub fn objects(&self, stream: &str) -> Vec<Value> {
+        let rows = self.streams[stream]
+            .rows
+            .iter()
+            .map(|row| row.render(stream, self.seed));
+        if stream == "events" {
+            rows.chain(self.events.iter().map(|event| event.render(self.seed)))
+                .collect()
+        } else {
+            rows.collect()
+        }
     }
 
     pub fn stream(&mut self, stream: &str) -> &mut StreamData {

@@ -656,6 +656,175 @@ proptest! {
     }
 }
 
+/// A list sorted newest first by a time that is null until a record first changes (customer meters by
+/// `-modified_at`): the never-changed records first, in a fixed order, then the changed ones newest first.
+struct ChangedList {
+    nulls: Vec<String>,
+    /// (id, time key), newest first.
+    changed: Vec<(String, u64)>,
+    next_key: u64,
+    rng: fastrand::Rng,
+}
+
+static CHANGED_THINGS: StreamDef = StreamDef {
+    sorting: &["-modified_at"],
+    unique_order: true,
+    ..THINGS
+};
+
+impl ChangedList {
+    fn page(&self, number: u32, limit: u32) -> Page {
+        let rows: Vec<serde_json::Value> = self
+            .nulls
+            .iter()
+            .map(|id| serde_json::json!({"id": id, "modified_at": null}))
+            .chain(self.changed.iter().map(|(id, key)| {
+                serde_json::json!({"id": id, "modified_at": crate::time::format(key_time(*key))})
+            }))
+            .collect();
+        let total = rows.len();
+        let start = ((number as usize - 1) * limit as usize).min(total);
+        let end = (start + limit as usize).min(total);
+        let body = serde_json::json!({"items": rows[start..end],
+            "pagination": {"total_count": total, "max_page": total.div_ceil(limit as usize)}});
+        Page::parse(body.to_string(), &["modified_at"]).expect("valid page")
+    }
+
+    /// Deletes `deletes` never-changed records and changes `changes` records (which then move to the front of
+    /// the changed ones, with the newest time); returns the ids changed.
+    fn churn(&mut self, deletes: usize, changes: usize) -> Vec<String> {
+        for _ in 0..deletes {
+            if !self.nulls.is_empty() {
+                let at = self.rng.usize(..self.nulls.len());
+                self.nulls.remove(at);
+            }
+        }
+        let mut moved = Vec::new();
+        for _ in 0..changes {
+            let all = self.nulls.len() + self.changed.len();
+            if all == 0 {
+                break;
+            }
+            let at = self.rng.usize(..all);
+            let id = if at < self.nulls.len() {
+                self.nulls.remove(at)
+            } else {
+                self.changed.remove(at - self.nulls.len()).0
+            };
+            self.next_key += 1;
+            self.changed.insert(0, (id.clone(), self.next_key));
+            moved.push(id);
+        }
+        moved
+    }
+}
+
+proptest! {
+    /// The window of changes of a list sorted by a nullable time starts past the never-changed records (found
+    /// by bisection), and is exact: every record changed since the window's time arrives once, none that never
+    /// changed or changed before it does, while records are deleted between the bisection and the read (the
+    /// start page then proves itself, or the window is read from page 1) and records change during the read
+    /// (those are owed by the next sync, whose window holds their new time).
+    #[test]
+    fn a_window_of_changes_skips_the_never_changed_and_loses_nothing(
+        nulls in 0usize..1_500,
+        changed in 0usize..400,
+        window in 0usize..400,
+        deleted_between in 0usize..250,
+        changes_per_request in 0usize..3,
+        seed in any::<u64>(),
+    ) {
+        let mut list = ChangedList {
+            nulls: (0..nulls).map(|i| format!("n{i}")).collect(),
+            changed: (0..changed).rev().map(|i| (format!("c{i}"), i as u64 * 10)).collect(),
+            next_key: changed as u64 * 10,
+            rng: fastrand::Rng::with_seed(seed),
+        };
+        let limit = 100;
+        let from_key = (changed.saturating_sub(window) as u64) * 10;
+        let in_window = |list: &ChangedList| -> HashSet<String> {
+            list.changed.iter().filter(|(_, key)| *key >= from_key).map(|(id, _)| id.clone()).collect()
+        };
+        let before = in_window(&list);
+        let mut prefix = crate::reader::boundary::NullPrefix::new(limit);
+        let start = loop {
+            match prefix.next() {
+                crate::reader::boundary::Probe::Fetch(number) => prefix.accept(number, &list.page(number, limit)),
+                crate::reader::boundary::Probe::StartAt(number) => break number,
+            }
+        };
+        list.churn(deleted_between, 0);
+        let mut core = StreamCore::new(&Listing::of(&CHANGED_THINGS), limit, None)
+            .window_from(key_time(from_key))
+            .starting_at(start);
+        let mut delivered = Vec::new();
+        let mut changed_during = HashSet::new();
+        let mut requests = 0;
+        let outcome = loop {
+            match core.next_step() {
+                Step::Fetch(request) => {
+                    requests += 1;
+                    prop_assert!(requests < 1_000, "the window does not end");
+                    changed_during.extend(list.churn(0, changes_per_request));
+                    let page = list.page(request.page, request.limit);
+                    for index in core.accept(request, &page) {
+                        delivered.push(serde_json::from_str::<String>(page.id_json(&page.items[index as usize])).unwrap());
+                    }
+                }
+                Step::Done => break Ok(()),
+                Step::Fail(loss) => break Err(loss),
+            }
+        };
+        prop_assert!(outcome.is_ok(), "{:?}", outcome);
+        let must: HashSet<String> = before.difference(&changed_during).cloned().collect();
+        let mut may = before.clone();
+        may.extend(changed_during.iter().cloned());
+        assert_exact(&Run { delivered, outcome, notes: Vec::new(), requests }, &must, &may);
+    }
+}
+
+#[test]
+fn a_window_of_changes_reads_from_page_1_when_its_start_no_longer_holds() {
+    // 450 never changed, then 50 changed: the bisection says page 4; 150 deletions later page 4 begins
+    // with a changed record, so the window is read again from page 1 and still delivers all 50.
+    let mut list = ChangedList {
+        nulls: (0..450).map(|i| format!("n{i}")).collect(),
+        changed: (0..50).rev().map(|i| (format!("c{i}"), i as u64)).collect(),
+        next_key: 50,
+        rng: fastrand::Rng::with_seed(3),
+    };
+    let mut prefix = crate::reader::boundary::NullPrefix::new(100);
+    let start = loop {
+        match prefix.next() {
+            crate::reader::boundary::Probe::Fetch(number) => {
+                prefix.accept(number, &list.page(number, 100))
+            }
+            crate::reader::boundary::Probe::StartAt(number) => break number,
+        }
+    };
+    assert_eq!(start, 4);
+    list.churn(150, 0);
+    let mut core = StreamCore::new(&Listing::of(&CHANGED_THINGS), 100, None)
+        .window_from(key_time(0))
+        .starting_at(start);
+    let mut delivered = HashSet::new();
+    let mut pages = Vec::new();
+    while let Step::Fetch(request) = core.next_step() {
+        pages.push(request.page);
+        let page = list.page(request.page, request.limit);
+        for index in core.accept(request, &page) {
+            delivered.insert(page.id_json(&page.items[index as usize]).to_owned());
+        }
+    }
+    assert_eq!(pages, [4, 1, 2, 3, 4]);
+    assert_eq!(delivered.len(), 50);
+    let notes = core.take_notes();
+    assert!(
+        notes.iter().any(|note| matches!(note, Note::Log(_, text) if text.contains("reading the window from page 1"))),
+        "{notes:?}"
+    );
+}
+
 #[test]
 fn covering_window_holds_the_whole_group() {
     for (first, last) in [

@@ -27,11 +27,12 @@
 //!   connector's default concurrency (8 streams x 4 pages ahead, 8 in flight), bodies read and discarded:
 //!   the floor the connector's wall time is compared with.
 //!
-//! - `incremental`: a shop with `--incremental-records` (default 100000) customers, orders, subscriptions and
-//!   checkouts, 2% as many refunds, 40 products and 15 benefits, paced as `paced` (150 ms latency, 500 per
-//!   minute). A first sync reads everything and leaves its cursors; then 0.5% of the orders, subscriptions
-//!   and checkouts change or are created (half each) and 0.1% of the customers (half created, 40% updated,
-//!   10% deleted), with their system events; the incremental sync that follows is measured against the first.
+//! - `incremental`: a shop with `--incremental-records` (default 100000) customers, orders, subscriptions,
+//!   checkouts, customer meters and usage events, 2% as many refunds, 40 products and 15 benefits, paced as
+//!   `paced` (150 ms latency, 500 per minute). A first sync reads everything and leaves its cursors; then 0.5%
+//!   of the orders, subscriptions, checkouts and customer meters change or are created (half each), 0.5% more
+//!   events arrive (one in ten late) and 0.1% of the customers change (half created, 40% updated, 10%
+//!   deleted), with their system events; the incremental sync that follows is measured against the first.
 //!   Target: at most 5% of the full sync's requests and time. Requests are reported per stream.
 //!
 //! Run: `cargo build --release -p source-polar && cargo build --release -p fake-polar --bin bench &&
@@ -619,13 +620,16 @@ fn incremental(connector: &Path, use_time: bool, records: usize) -> anyhow::Resu
         .count("subscriptions", records)
         .count("checkouts", records)
         .count("refunds", records / 50)
+        .count("customer_meters", records)
+        .count("events", records)
         .count("products", 40)
         .count("benefits", 15)
         .count("organizations", 1);
     options.latency = Duration::from_millis(150);
     options.rate_limit_per_minute = Some(500);
     eprintln!(
-        "[incremental] starting the fake with {records} customers, orders, subscriptions, checkouts"
+        "[incremental] starting the fake with {records} customers, orders, subscriptions, checkouts, customer \
+         meters and events"
     );
     let server = FakePolar::start(options);
     let mut config = server.config();
@@ -640,7 +644,8 @@ fn incremental(connector: &Path, use_time: bool, records: usize) -> anyhow::Resu
     let streams: Vec<serde_json::Value> = fake_polar::data::STREAMS
         .iter()
         .map(|name| {
-            let incremental = fake_polar::TRACKED_STREAMS.contains(name);
+            let incremental = fake_polar::TRACKED_STREAMS.contains(name)
+                || fake_polar::LISTED_CHANGES.contains(name);
             serde_json::json!({
                 "stream": {"name": name, "json_schema": {}, "supported_sync_modes": ["full_refresh", "incremental"]},
                 "sync_mode": if incremental { "incremental" } else { "full_refresh" },
@@ -675,6 +680,22 @@ fn incremental(connector: &Path, use_time: bool, records: usize) -> anyhow::Resu
         for k in 0..changed - changed / 2 {
             server.update(stream, k * 7919, Duration::ZERO);
         }
+    }
+    // Customer meters: 0.5% changed (half new, half updated); events: 0.5% new, one in ten of them late (dated
+    // ten minutes before they appear, within the lookback window).
+    for _ in 0..changed / 2 {
+        server.create("customer_meters", Duration::ZERO);
+    }
+    for k in 0..changed - changed / 2 {
+        server.update("customer_meters", k * 7919, Duration::ZERO);
+    }
+    for k in 0..changed {
+        let late = if k % 10 == 0 {
+            Duration::from_secs(600)
+        } else {
+            Duration::ZERO
+        };
+        server.create("events", late);
     }
     let customers = records / 1000;
     for _ in 0..customers / 2 {
@@ -762,11 +783,16 @@ fn incremental(connector: &Path, use_time: bool, records: usize) -> anyhow::Resu
     Ok(())
 }
 
-/// Requests per path (the list, or `events` for the change log), reads by id counted with their list.
+/// Requests per list (`change log` for the system events feed), reads by id counted with their list.
 fn per_stream(requests: &[fake_polar::LoggedRequest]) -> std::collections::BTreeMap<String, usize> {
     let mut counts = std::collections::BTreeMap::new();
     for request in requests {
-        *counts.entry(request.stream.clone()).or_insert(0) += 1;
+        let name = if request.source.as_deref() == Some("system") {
+            "change log".to_owned()
+        } else {
+            request.stream.clone()
+        };
+        *counts.entry(name).or_insert(0) += 1;
     }
     counts
 }
