@@ -67,7 +67,11 @@ STREAMS: dict[str, tuple[typing.Any, typing.Any]] = {
     # Usage events, and Polar's system events: the change log incremental syncs read (served with changes by
     # `fake-polar serve --change-rounds`).
     "events": (outputs.ListResourceEvent, outputs.Event),
+    # Not a list: one response per span of days, its records the `periods` (served with --base-url only).
+    "metrics": (outputs.MetricsResponse, outputs.MetricPeriod),
 }
+# Where a response keeps its records (`items` unless named here).
+ITEMS_KEY = {"metrics": "periods"}
 
 
 def literal_values(alias: typing.Any) -> set[str]:
@@ -94,6 +98,8 @@ def variants(stream: str, item: typing.Any) -> list[tuple[str, str]]:
             return [("type", type(item).__name__)]
         case "events":
             return [("type", type(item).__name__), ("source", item.source)]
+        case "metrics":
+            return [("revenue", "some" if item.revenue else "none")]
         case "customer_meters":
             return [("modified", "never" if item.modified_at is None else "changed"), ("meter", item.meter.name)]
         case "payments":
@@ -158,7 +164,38 @@ def pages_from_dump(directory: Path, stream: str) -> typing.Iterator[typing.Any]
         yield json.load(f)
 
 
+def get_json(url: str, token: str) -> typing.Any:
+    request = urllib.request.Request(
+        url,
+        headers={"Authorization": f"Bearer {token}", "Polar-Version": API_VERSION, "Accept": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.load(response)
+
+
+def metrics_from_api(base_url: str, token: str) -> typing.Iterator[typing.Any]:
+    """The daily metrics from the organization's first day to today, in spans of the limits' max_days (the
+    limits themselves load with the SDK's MetricsLimits first)."""
+    import datetime
+
+    limits = get_json(f"{base_url.rstrip('/')}/v1/metrics/limits", token)
+    polar_base.deserialize(limits, outputs.MetricsLimits)
+    day = datetime.date.fromisoformat(limits["min_date"][:10])
+    today = datetime.datetime.now(datetime.timezone.utc).date()
+    step = datetime.timedelta(days=limits["intervals"]["day"]["max_days"] - 1)
+    while day <= today:
+        end = min(day + step, today)
+        query = urllib.parse.urlencode(
+            {"start_date": day.isoformat(), "end_date": end.isoformat(), "interval": "day", "timezone": "UTC"}
+        )
+        yield get_json(f"{base_url.rstrip('/')}/v1/metrics/?{query}", token)
+        day = end + datetime.timedelta(days=1)
+
+
 def pages_from_api(base_url: str, token: str, stream: str) -> typing.Iterator[typing.Any]:
+    if stream == "metrics":
+        yield from metrics_from_api(base_url, token)
+        return
     page = 1
     while True:
         query = urllib.parse.urlencode({"page": page, "limit": PAGE_LIMIT})
@@ -255,6 +292,7 @@ def check_stream(
     strict_fields: bool = False,
 ) -> bool:
     page_type, item_type = STREAMS[stream]
+    items_key = ITEMS_KEY.get(stream, "items")
     seen: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     checked = 0
     ok = True
@@ -263,7 +301,7 @@ def check_stream(
             try:
                 loaded = polar_base.deserialize(envelope, page_type)
             except polar_base.PolarDeserializationError as e:
-                items = envelope.get("items") if isinstance(envelope, dict) else None
+                items = envelope.get(items_key) if isinstance(envelope, dict) else None
                 located = first_item_error(item_type, items) if isinstance(items, list) else None
                 if located is None:
                     print(f"FAIL {stream}: page {page_number}: {describe(e)}")
@@ -273,7 +311,7 @@ def check_stream(
                 ok = False
                 break
             if strict_fields:
-                for index, raw in enumerate(envelope["items"]):
+                for index, raw in enumerate(envelope[items_key]):
                     problems = field_problems(raw, item_type, "item")
                     if problems:
                         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
@@ -282,10 +320,11 @@ def check_stream(
                         break
                 if not ok:
                     break
-            for item in loaded.items:
+            loaded_items = getattr(loaded, items_key)
+            for item in loaded_items:
                 for dimension, value in variants(stream, item):
                     seen[dimension][value] += 1
-            checked += len(loaded.items)
+            checked += len(loaded_items)
     except (OSError, urllib.error.URLError, json.JSONDecodeError) as e:
         print(f"FAIL {stream}: could not read pages: {e}")
         ok = False
@@ -326,6 +365,8 @@ def main() -> int:
         parser.error("--base-url needs --token")
 
     streams = list(STREAMS) if not args.streams else [s.strip() for s in args.streams.split(",") if s.strip()]
+    if args.dump_dir is not None and not args.streams:
+        streams = [s for s in streams if s not in ITEMS_KEY]  # the dump holds the lists only
     unknown = [s for s in streams if s not in STREAMS]
     if unknown:
         parser.error(f"unknown streams: {', '.join(unknown)}")

@@ -60,7 +60,8 @@ its type includes ``str`` and
      period", Checkout: "End date and time of the trial period") and
      ``evidence_due_by`` (RefundDispute: "Deadline to submit evidence ..."), or
   4. its name and docstring are in ``DOCUMENTED_TIMESTAMPS``: every event's ``timestamp``
-     ("The timestamp of the event."; ``BenefitGrantError.timestamp`` has no docstring and is left alone).
+     ("The timestamp of the event.") and a metrics period's ("Timestamp of this period data.");
+     ``BenefitGrantError.timestamp`` has no docstring and is left alone.
 
 A field whose name is in ``NOT_TIMESTAMPS`` never gets the format.  When a property
 merged from several variants is a timestamp in one and not in another, the format is
@@ -88,7 +89,7 @@ import typing_extensions
 
 DEFAULT_MODULE = "polar.v2026_10"
 
-# stream name -> ListResource class in <module>.outputs (item type read from `items`).
+# stream name -> ListResource class in <module>.outputs (item type read from `items`), or `Class.field`.
 STREAMS: dict[str, str] = {
     "customers": "ListResourceCustomer",
     "products": "ListResourceProduct",
@@ -108,6 +109,8 @@ STREAMS: dict[str, str] = {
     "benefit_grants": "ListResourceBenefitGrant",
     "customer_meters": "ListResourceCustomerMeter",
     "events": "ListResourceEvent",
+    # Not a list: the records are the `periods` of the metrics response.
+    "metrics": "MetricsResponse.periods",
 }
 
 NON_AT_TIMESTAMPS = frozenset(
@@ -123,7 +126,9 @@ NON_AT_TIMESTAMPS = frozenset(
 )
 # Fields that are timestamps where the SDK documents them so (by name and docstring, since the same name
 # also stands undocumented elsewhere: ``BenefitGrantError.timestamp``).
-DOCUMENTED_TIMESTAMPS: dict[str, str] = {"timestamp": "The timestamp of the event."}
+DOCUMENTED_TIMESTAMPS: dict[str, frozenset[str]] = {
+    "timestamp": frozenset({"The timestamp of the event.", "Timestamp of this period data."}),
+}
 NOT_TIMESTAMPS: frozenset[str] = frozenset()
 
 MAX_KNOWN_VALUES = 30
@@ -421,7 +426,7 @@ class Converter:
             prop.description = field_doc(cls, name)
             doc = prop.description
             if prop.has_string and (
-                is_timestamp_name(name) or (doc is not None and DOCUMENTED_TIMESTAMPS.get(name) == doc)
+                is_timestamp_name(name) or doc in DOCUMENTED_TIMESTAMPS.get(name, frozenset())
             ):
                 prop.string_format = "date-time"
                 self.timestamps[(cls.__qualname__, name)] = doc
@@ -477,11 +482,13 @@ def render(node: Node, *, nullable: bool = True) -> dict[str, object]:
 
 
 def item_type(outputs: types.ModuleType, list_resource: str) -> object:
-    cls = getattr(outputs, list_resource)
+    """The record type of a list resource (its ``items``), or of ``Class.field`` (a list field)."""
+    class_name, _, field = list_resource.partition(".")
+    cls = getattr(outputs, class_name)
     hints = typing.get_type_hints(cls, include_extras=True)
-    items = _unwrap(hints["items"])
+    items = _unwrap(hints[field or "items"])
     if typing.get_origin(items) is not list:
-        raise TypeError(f"{list_resource}.items is not a list: {items!r}")
+        raise TypeError(f"{list_resource} is not a list: {items!r}")
     return _unwrap(typing.get_args(items)[0])
 
 

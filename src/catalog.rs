@@ -7,7 +7,8 @@ use crate::protocol::{DELETED_AT, UPDATED_AT};
 use crate::streams::{self, STREAMS};
 use crate::sync::Selected;
 
-/// The CATALOG message's `catalog`: every stream with primary key `id`, resumable; full refresh, and
+/// The CATALOG message's `catalog`: every stream with its primary key (`id`; a metrics period's
+/// `timestamp`), resumable; full refresh, and
 /// incremental with a source-defined cursor where Polar gives a change signal.
 pub fn discover() -> Value {
     let streams: Vec<Value> = STREAMS
@@ -19,7 +20,7 @@ pub fn discover() -> Value {
                 "name": stream.name,
                 "description": stream.description,
                 "supported_sync_modes": ["full_refresh"],
-                "source_defined_primary_key": [["id"]],
+                "source_defined_primary_key": [[stream.primary_key()]],
                 "is_resumable": true,
             });
             if stream.incremental.is_some() {
@@ -182,7 +183,11 @@ mod tests {
         let streams = catalog["streams"].as_array().unwrap();
         assert_eq!(streams.len(), STREAMS.len());
         for stream in streams {
-            assert_eq!(stream["source_defined_primary_key"], json!([["id"]]));
+            let name = stream["name"].as_str().unwrap();
+            assert_eq!(
+                stream["source_defined_primary_key"],
+                json!([[streams::find(name).unwrap().primary_key()]])
+            );
             assert_eq!(stream["json_schema"]["type"], "object");
             let incremental =
                 stream["supported_sync_modes"] == json!(["full_refresh", "incremental"]);

@@ -1,6 +1,6 @@
 //! The `check` command: does the token work, and which streams can it read?
 //!
-//! One small request per stream (`limit=1`), all at once, and one of the change log. A token that can read
+//! One small request per stream (`limit=1`, or the metrics' limits), all at once, and one of the change log. A token that can read
 //! some streams passes, with a note naming the streams it cannot read and the scope each needs (a token rarely
 //! holds every scope, and a user syncs the streams they need). Whatever stops every stream (a bad token, no
 //! scope at all, an unreachable or wrong server) is a CONNECTION_STATUS FAILED whose message says what to do;
@@ -9,11 +9,11 @@
 use futures::future::join_all;
 use tokio::sync::mpsc;
 
-use crate::client::{ApiError, ClientEvent, PolarClient};
+use crate::client::{ApiError, Body, ClientEvent, PolarClient};
 use crate::listing::Listing;
 use crate::output::{Output, OutputClosed};
 use crate::protocol::LogLevel;
-use crate::streams::{STREAMS, SYSTEM_EVENTS};
+use crate::streams::{STREAMS, SYSTEM_EVENTS, Shape, StreamDef};
 
 /// `Ok(Ok(note))` when the token can read at least one stream, with a note for the SUCCEEDED status naming the
 /// streams it cannot read (and the scope each needs) and whether incremental syncs can track changes;
@@ -44,14 +44,31 @@ pub async fn check(
     Ok(verdict)
 }
 
+/// The smallest request that shows whether the token can read `stream`: one record of a list, or the
+/// metrics' limits.
+async fn probe(
+    client: &PolarClient,
+    stream: &'static StreamDef,
+    events: &mpsc::UnboundedSender<ClientEvent>,
+) -> Result<(), ApiError> {
+    match stream.shape {
+        Shape::List => client
+            .fetch_page(&Listing::of(stream), 1, 1, None, events)
+            .await
+            .map(drop),
+        Shape::Periods { limits, .. } => client
+            .fetch_other(stream, limits, &[], "", Body::Document, events)
+            .await
+            .map(drop),
+    }
+}
+
 async fn verdict(
     client: &PolarClient,
     events: &mpsc::UnboundedSender<ClientEvent>,
 ) -> Result<Option<String>, String> {
     // One request first, so that an unreachable server or a bad token is said once, not for every stream.
-    let first = client
-        .fetch_page(&Listing::of(&STREAMS[0]), 1, 1, None, events)
-        .await;
+    let first = probe(client, &STREAMS[0], events).await;
     if let Err(ApiError::Exhausted { problem, .. }) = &first {
         return Err(format!(
             "cannot reach Polar at {}: it kept {problem}. Check 'server' and 'base_url', and that this machine \
@@ -59,11 +76,11 @@ async fn verdict(
             client.base_url()
         ));
     }
-    let rest = join_all(STREAMS[1..].iter().map(|stream| async move {
-        client
-            .fetch_page(&Listing::of(stream), 1, 1, None, events)
-            .await
-    }))
+    let rest = join_all(
+        STREAMS[1..]
+            .iter()
+            .map(|stream| probe(client, stream, events)),
+    )
     .await;
     let results = std::iter::once(first).chain(rest);
     let mut unreadable: Vec<(&str, &str)> = Vec::new();

@@ -21,7 +21,7 @@ use tokio::time::Instant;
 
 use crate::config::Config;
 use crate::listing::Listing;
-use crate::page::{OffContract, Page};
+use crate::page::{Envelope, OffContract, Page};
 use crate::protocol::FailureType;
 use crate::rate_limit::AdaptiveRateLimit;
 use crate::streams::StreamDef;
@@ -37,6 +37,19 @@ pub const USER_AGENT: &str = concat!(
 /// The largest page Polar serves.
 pub const PAGE_SIZE: u32 = 100;
 
+/// What a successful response holds.
+#[derive(Debug, Clone, Copy)]
+pub enum Body<'a> {
+    /// A list page, its items' sort keys made of these fields.
+    List(&'a [&'a str]),
+    /// One record read by id.
+    Record,
+    /// Polar's metrics periods (`{periods, ...}`).
+    Periods,
+    /// One JSON object of its own (the metrics' limits).
+    Document,
+}
+
 /// Which page of which stream a request asked for, for messages: "GET /v1/orders/ page 7".
 #[derive(Debug, Clone)]
 pub struct RequestLabel {
@@ -49,12 +62,21 @@ pub struct RequestLabel {
     pub filter: Option<(&'static str, usize)>,
     /// For a read of one record by id: the id (`page` and `limit` then mean nothing).
     pub record: Option<Arc<str>>,
+    /// For a request that is not a list page: what it asks for ("2025-01-01 to 2025-12-31"; `page` and
+    /// `limit` then mean nothing).
+    pub span: Option<Arc<str>>,
 }
 
 impl fmt::Display for RequestLabel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(id) = &self.record {
             return write!(f, "GET {}{id}", self.path);
+        }
+        if let Some(span) = &self.span {
+            return match &**span {
+                "" => write!(f, "GET {}", self.path),
+                span => write!(f, "GET {} {span}", self.path),
+            };
         }
         write!(f, "GET {} page {}", self.path, self.page)?;
         if self.limit != PAGE_SIZE {
@@ -259,6 +281,7 @@ impl PolarClient {
                 )
             }),
             record: None,
+            span: None,
         };
         let mut url = self.config.endpoint(listing.path);
         {
@@ -278,8 +301,42 @@ impl PolarClient {
         }
         let sort_fields: Vec<&str> = listing.sort_fields().collect();
         let page = self
-            .get(listing.stream, &label, &url, &sort_fields, events)
+            .get(
+                listing.stream,
+                &label,
+                &url,
+                Body::List(&sort_fields),
+                events,
+            )
             .await?;
+        page.ok_or(ApiError::NotFound { request: label })
+    }
+
+    /// Fetches a response of `stream` that is not a list page: `path` with `query`, its records where
+    /// `body` says (`span` describes the request in messages).
+    pub async fn fetch_other(
+        &self,
+        stream: &'static StreamDef,
+        path: &'static str,
+        query: &[(&str, &str)],
+        span: &str,
+        body: Body<'_>,
+        events: &Events,
+    ) -> Result<Page, ApiError> {
+        let label = RequestLabel {
+            path,
+            page: 1,
+            limit: 1,
+            after: None,
+            filter: None,
+            record: None,
+            span: Some(Arc::from(span)),
+        };
+        let mut url = self.config.endpoint(path);
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        let page = self.get(stream, &label, &url, body, events).await?;
         page.ok_or(ApiError::NotFound { request: label })
     }
 
@@ -298,6 +355,7 @@ impl PolarClient {
             after: None,
             filter: None,
             record: Some(Arc::from(id)),
+            span: None,
         };
         let mut url = self.config.endpoint(stream.path);
         url.path_segments_mut()
@@ -306,7 +364,7 @@ impl PolarClient {
             })?
             .pop_if_empty()
             .push(id);
-        self.get(stream, &label, &url, &[], events).await
+        self.get(stream, &label, &url, Body::Record, events).await
     }
 
     /// One request with its retries; `Ok(None)`: a record read by id answered 404.
@@ -315,7 +373,7 @@ impl PolarClient {
         stream: &'static StreamDef,
         label: &RequestLabel,
         url: &url::Url,
-        sort_fields: &[&str],
+        body: Body<'_>,
         events: &Events,
     ) -> Result<Option<Page>, ApiError> {
         let label = label.clone();
@@ -330,7 +388,7 @@ impl PolarClient {
         let mut retries = 0;
         loop {
             self.rate_limit.acquire().await;
-            let retryable = match self.attempt(stream, &label, url, sort_fields, events).await {
+            let retryable = match self.attempt(stream, &label, url, body, events).await {
                 Ok(outcome) => return outcome,
                 Err(retryable) => retryable,
             };
@@ -389,7 +447,7 @@ impl PolarClient {
         stream: &StreamDef,
         label: &RequestLabel,
         url: &url::Url,
-        sort_fields: &[&str],
+        expected: Body<'_>,
         events: &Events,
     ) -> Result<Result<Option<Page>, ApiError>, Retryable> {
         let _slot = self
@@ -428,9 +486,11 @@ impl PolarClient {
                 rate_limited: false,
                 sent,
             })?;
-            let parsed = match label.record {
-                Some(_) => Page::parse_record(body),
-                None => Page::parse(body, sort_fields),
+            let parsed = match expected {
+                Body::List(sort_fields) => Page::parse(body, sort_fields),
+                Body::Record => Page::parse_record(body),
+                Body::Periods => Page::parse_envelope(body, &[], Envelope::PERIODS),
+                Body::Document => Page::parse_document(body),
             };
             return match parsed {
                 Ok(mut page) => {

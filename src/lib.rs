@@ -14,6 +14,7 @@ pub mod output;
 pub mod page;
 #[cfg(test)]
 mod parser_properties;
+pub mod periods;
 pub mod protocol;
 pub mod rate_limit;
 pub mod reader;

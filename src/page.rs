@@ -20,10 +20,16 @@ pub enum OffContract {
     NotJson(String),
     #[error("the body has no 'items' array")]
     MissingItems,
+    #[error("the body has no '{0}' array")]
+    MissingArray(&'static str),
     #[error("the body has no 'pagination' with 'total_count' and 'max_page'")]
     MissingPagination,
     #[error("item {0} of the page has no 'id'")]
     MissingId(usize),
+    #[error("item {0} of the response has no '{1}'")]
+    MissingKey(usize, &'static str),
+    #[error("{0}")]
+    Unexpected(String),
     #[error("item {0} of the page is not a JSON object")]
     ItemNotObject(usize),
 }
@@ -59,6 +65,32 @@ pub struct Page {
     pub date: Option<std::time::SystemTime>,
 }
 
+/// Where a response keeps its records, what identifies each, and whether it is paged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Envelope {
+    /// The array of records.
+    pub items: &'static str,
+    /// The field that identifies a record (hashed into [`Item::id`]); `None`: none is required.
+    pub key: Option<&'static str>,
+    /// The body carries `pagination` with `total_count` (else the count is the array's length).
+    pub paginated: bool,
+}
+
+impl Envelope {
+    /// A list page: `{items, pagination}`, records identified by `id`.
+    pub const LIST: Envelope = Envelope {
+        items: "items",
+        key: Some("id"),
+        paginated: true,
+    };
+    /// Polar's metrics: `{periods, totals, metrics}`, one record per period, identified by its `timestamp`.
+    pub const PERIODS: Envelope = Envelope {
+        items: "periods",
+        key: Some("timestamp"),
+        paginated: false,
+    };
+}
+
 #[derive(Deserialize)]
 struct Pagination {
     total_count: Option<u64>,
@@ -68,14 +100,24 @@ struct Pagination {
 impl Page {
     /// Parses a list response. `sorting` names the fields whose values make an item's sort key.
     pub fn parse(body: String, sorting: &[&str]) -> Result<Page, OffContract> {
+        Page::parse_envelope(body, sorting, Envelope::LIST)
+    }
+
+    /// Parses a response whose records lie as `envelope` says.
+    pub fn parse_envelope(
+        body: String,
+        sorting: &[&str],
+        envelope: Envelope,
+    ) -> Result<Page, OffContract> {
         let mut parsed = Parsed::default();
-        let envelope = EnvelopeSeed {
+        let seed = EnvelopeSeed {
             body: &body,
             sorting,
+            envelope,
             parsed: &mut parsed,
         };
         let mut deserializer = serde_json::Deserializer::from_str(&body);
-        let outcome = envelope
+        let outcome = seed
             .deserialize(&mut deserializer)
             .and_then(|()| deserializer.end());
         if let Some(problem) = parsed.problem {
@@ -90,9 +132,14 @@ impl Page {
                     .to_owned(),
             )
         })?;
-        let items = parsed.items.ok_or(OffContract::MissingItems)?;
+        let items = parsed.items.ok_or(if envelope == Envelope::LIST {
+            OffContract::MissingItems
+        } else {
+            OffContract::MissingArray(envelope.items)
+        })?;
         // `max_page` is part of the contract but not trusted: where a stream ends is read from `total_count`.
         let total_count = match parsed.pagination {
+            _ if !envelope.paginated => items.len() as u64,
             Some(Pagination {
                 total_count: Some(total),
                 max_page: Some(_),
@@ -107,6 +154,26 @@ impl Page {
             total_count,
             date: None,
         })
+    }
+
+    /// Parses a response that is one JSON object of its own (`GET /v1/metrics/limits`) as a page holding it.
+    pub fn parse_document(body: String) -> Result<Page, OffContract> {
+        let mut wrapped = String::with_capacity(body.len() + 16);
+        wrapped.push_str("{\"items\":[");
+        wrapped.push_str(&body);
+        wrapped.push_str("]}");
+        let envelope = Envelope {
+            key: None,
+            paginated: false,
+            ..Envelope::LIST
+        };
+        let page = Page::parse_envelope(wrapped, &[], envelope)?;
+        if page.items.len() != 1 {
+            return Err(OffContract::NotJson(
+                "the response is not one JSON object".into(),
+            ));
+        }
+        Ok(page)
     }
 
     /// Parses one record read by id (`GET /v1/<list>/<id>`) as a page holding it alone.
@@ -213,10 +280,11 @@ fn key_name(raw_key: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// The page's top level: `items` and `pagination` are read, anything else is skipped.
+/// The page's top level: the records' array (`items`) and `pagination` are read, anything else is skipped.
 struct EnvelopeSeed<'p, 's> {
     body: &'s str,
     sorting: &'s [&'s str],
+    envelope: Envelope,
     parsed: &'p mut Parsed,
 }
 
@@ -238,15 +306,16 @@ impl<'de> Visitor<'de> for EnvelopeSeed<'_, '_> {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         while let Some(name) = map.next_key::<std::borrow::Cow<'de, str>>()? {
             match &*name {
-                "items" => {
+                name if name == self.envelope.items => {
                     let items = map.next_value_seed(ItemsSeed {
                         body: self.body,
                         sorting: self.sorting,
+                        key: self.envelope.key,
                         problem: &mut self.parsed.problem,
                     })?;
                     self.parsed.items = items;
                 }
-                "pagination" => {
+                "pagination" if self.envelope.paginated => {
                     self.parsed.pagination = map.next_value::<Option<Pagination>>()?;
                 }
                 _ => {
@@ -262,6 +331,7 @@ impl<'de> Visitor<'de> for EnvelopeSeed<'_, '_> {
 struct ItemsSeed<'p, 's> {
     body: &'s str,
     sorting: &'s [&'s str],
+    key: Option<&'static str>,
     problem: &'p mut Option<OffContract>,
 }
 
@@ -291,11 +361,15 @@ impl<'de> Visitor<'de> for ItemsSeed<'_, '_> {
             let seed = ItemSeed {
                 body: self.body,
                 sorting: self.sorting,
+                key: self.key,
             };
             match seq.next_element_seed(seed) {
                 Ok(Some(Ok(item))) => items.push(item),
-                Ok(Some(Err(problem))) => {
-                    *self.problem = Some(problem(index));
+                Ok(Some(Err(MissingKey))) => {
+                    *self.problem = Some(match self.key {
+                        Some("id") | None => OffContract::MissingId(index),
+                        Some(key) => OffContract::MissingKey(index, key),
+                    });
                     return Err(de::Error::custom("the page breaks Polar's contract"));
                 }
                 Ok(None) => return Ok(Some(items)),
@@ -318,18 +392,20 @@ fn is_type_error<E: fmt::Display>(error: &E) -> bool {
 
 const ITEM_EXPECTED: &str = "a Polar record (a JSON object)";
 
-/// An item that is an object but breaks the contract, told by its index in the page.
-type ItemProblem = fn(usize) -> OffContract;
+/// An item that is an object without the field that identifies it.
+struct MissingKey;
 
 /// One item: an object whose top-level values are all visited as raw JSON, which both validates them and
 /// tells where the item ends.
 struct ItemSeed<'s> {
     body: &'s str,
     sorting: &'s [&'s str],
+    /// The field that identifies the record (`None`: none is required).
+    key: Option<&'static str>,
 }
 
 impl<'de> DeserializeSeed<'de> for ItemSeed<'_> {
-    type Value = Result<Item, ItemProblem>;
+    type Value = Result<Item, MissingKey>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_map(self)
@@ -337,7 +413,7 @@ impl<'de> DeserializeSeed<'de> for ItemSeed<'_> {
 }
 
 impl<'de> Visitor<'de> for ItemSeed<'_> {
-    type Value = Result<Item, ItemProblem>;
+    type Value = Result<Item, MissingKey>;
 
     fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.write_str(ITEM_EXPECTED)
@@ -357,7 +433,7 @@ impl<'de> Visitor<'de> for ItemSeed<'_> {
             let value = map.next_value::<&'de RawValue>()?.get();
             last_value = Some(value);
             let name = key_name(raw_key);
-            if name == "id" {
+            if Some(&*name) == self.key {
                 id = (value != "null").then_some(value);
             } else {
                 // Field names: the client strips the `-` of descending criteria (`Listing::sort_fields`).
@@ -372,9 +448,13 @@ impl<'de> Visitor<'de> for ItemSeed<'_> {
                 }
             }
         }
-        let (Some(first_key), Some(last_value), Some(id)) = (first_key, last_value, id) else {
-            return Ok(Err(OffContract::MissingId));
+        let (Some(first_key), Some(last_value)) = (first_key, last_value) else {
+            return Ok(Err(MissingKey));
         };
+        // Without a key to require, an item is identified by nothing (an empty id).
+        if id.is_none() && self.key.is_some() {
+            return Ok(Err(MissingKey));
+        }
         // Between `{` and the first key, and between the last value and `}`, JSON allows only whitespace.
         let bytes = self.body.as_bytes();
         let key_start = offset_of(self.body, first_key);
@@ -398,7 +478,10 @@ impl<'de> Visitor<'de> for ItemSeed<'_> {
         for value in &sort_values {
             std::hash::Hash::hash(value.unwrap_or("null"), &mut hasher);
         }
-        let id_start = offset_of(self.body, id);
+        let id_text = id.map_or(0..0, |id| {
+            let at = offset_of(self.body, id);
+            at..at + id.len()
+        });
         let first_sort_text = sort_values[0].map_or(0..0, |text| {
             let at = offset_of(self.body, text);
             at..at + text.len()
@@ -412,8 +495,8 @@ impl<'de> Visitor<'de> for ItemSeed<'_> {
             });
         Ok(Ok(Item {
             json: start..end,
-            id_text: id_start..id_start + id.len(),
-            id: hash(id),
+            id: hash(&self.body[id_text.clone()]),
+            id_text,
             sort_key: std::hash::Hasher::finish(&hasher),
             first_sort_text,
             updated_text,

@@ -27,10 +27,36 @@ pub struct StreamDef {
     /// The list's strict filter on the first sort criterion, when Polar has one (`created_after` on orders):
     /// the reader then pages by key through it, which no deletion or creation can shift (see `reader::core`).
     pub creation_filter: Option<&'static str>,
+    /// How Polar serves it: a paged list, or (metrics) periods.
+    pub shape: Shape,
     /// The JSON schema of one record (Polar API 2026-10), from `schemas/<name>.json`.
     pub schema: &'static str,
     /// How the stream syncs incrementally, when Polar gives a signal for its changes (see `incremental`).
     pub incremental: Option<Incremental>,
+}
+
+/// How Polar serves a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// A paged list (`{items, pagination}`) of records identified by `id`, read by the reader (`reader`).
+    List,
+    /// Polar's metrics: not a list, but one response per span of dates holding one record per `interval`
+    /// period (`{periods, ...}`), identified by the period's `timestamp`, from the organization's first date
+    /// to today; `limits` says that date and the longest span (see `periods`).
+    Periods {
+        limits: &'static str,
+        interval: &'static str,
+    },
+}
+
+impl StreamDef {
+    /// The field that identifies a record: its primary key.
+    pub fn primary_key(&self) -> &'static str {
+        match self.shape {
+            Shape::List => "id",
+            Shape::Periods { .. } => "timestamp",
+        }
+    }
 }
 
 /// How a stream syncs incrementally: which windows of its list hold the records created (or changed) since
@@ -99,6 +125,7 @@ pub const STREAMS: &[StreamDef] = &[
         sorting: &["created_at", "email"],
         unique_order: false,
         creation_filter: None,
+        shape: Shape::List,
         incremental: Some(Incremental {
             windows: &[Window::Newest {
                 sorting: &["-created_at", "email"],
@@ -121,6 +148,7 @@ pub const STREAMS: &[StreamDef] = &[
         sorting: &["created_at", "name"],
         unique_order: false,
         creation_filter: None,
+        shape: Shape::List,
         incremental: None,
         schema: include_str!("../schemas/products.json"),
     },
@@ -132,6 +160,7 @@ pub const STREAMS: &[StreamDef] = &[
         sorting: &["created_at", "invoice_number"],
         unique_order: true,
         creation_filter: Some("created_after"),
+        shape: Shape::List,
         incremental: Some(Incremental {
             windows: &[Window::After {
                 filter: "created_after",
@@ -169,6 +198,7 @@ pub const STREAMS: &[StreamDef] = &[
         sorting: &["started_at", "customer", "amount"],
         unique_order: false,
         creation_filter: None,
+        shape: Shape::List,
         incremental: Some(Incremental {
             windows: &[Window::After {
                 filter: "started_after",
@@ -211,6 +241,7 @@ pub const STREAMS: &[StreamDef] = &[
         sorting: &["created_at", "amount"],
         unique_order: false,
         creation_filter: None,
+        shape: Shape::List,
         incremental: Some(Incremental {
             windows: &[Window::Newest {
                 sorting: &["-created_at", "amount"],
@@ -233,6 +264,7 @@ pub const STREAMS: &[StreamDef] = &[
         sorting: &["created_at"],
         unique_order: false,
         creation_filter: None,
+        shape: Shape::List,
         incremental: Some(Incremental {
             // A checkout changes only until it expires (and Polar records no event for that): the window of
             // checkouts expiring after the cursor holds every one created or changed since, so no event is
@@ -253,6 +285,7 @@ pub const STREAMS: &[StreamDef] = &[
         sorting: &["created_at", "description"],
         unique_order: false,
         creation_filter: None,
+        shape: Shape::List,
         incremental: None,
         schema: include_str!("../schemas/benefits.json"),
     },
@@ -264,6 +297,7 @@ pub const STREAMS: &[StreamDef] = &[
         sorting: &["created_at", "slug"],
         unique_order: true,
         creation_filter: None,
+        shape: Shape::List,
         incremental: None,
         schema: include_str!("../schemas/organizations.json"),
     },
@@ -275,6 +309,7 @@ pub const STREAMS: &[StreamDef] = &[
         sorting: &["created_at", "name"],
         unique_order: false,
         creation_filter: None,
+        shape: Shape::List,
         incremental: None,
         schema: include_str!("../schemas/meters.json"),
     },
@@ -287,6 +322,7 @@ pub const STREAMS: &[StreamDef] = &[
         sorting: &["created_at", "slug"],
         unique_order: true,
         creation_filter: None,
+        shape: Shape::List,
         incremental: None,
         schema: include_str!("../schemas/custom_fields.json"),
     },
@@ -298,6 +334,7 @@ pub const STREAMS: &[StreamDef] = &[
         sorting: &["created_at", "amount"],
         unique_order: false,
         creation_filter: None,
+        shape: Shape::List,
         incremental: None,
         schema: include_str!("../schemas/disputes.json"),
     },
@@ -309,6 +346,7 @@ pub const STREAMS: &[StreamDef] = &[
         sorting: &["created_at", "name"],
         unique_order: false,
         creation_filter: None,
+        shape: Shape::List,
         incremental: None,
         schema: include_str!("../schemas/discounts.json"),
     },
@@ -320,6 +358,7 @@ pub const STREAMS: &[StreamDef] = &[
         sorting: &["created_at", "amount"],
         unique_order: false,
         creation_filter: None,
+        shape: Shape::List,
         incremental: None,
         schema: include_str!("../schemas/payments.json"),
     },
@@ -331,6 +370,7 @@ pub const STREAMS: &[StreamDef] = &[
         sorting: &["created_at", "label"],
         unique_order: false,
         creation_filter: None,
+        shape: Shape::List,
         incremental: None,
         schema: include_str!("../schemas/checkout_links.json"),
     },
@@ -345,6 +385,7 @@ pub const STREAMS: &[StreamDef] = &[
         sorting: &["created_at"],
         unique_order: false,
         creation_filter: None,
+        shape: Shape::List,
         incremental: None,
         schema: include_str!("../schemas/license_keys.json"),
     },
@@ -356,6 +397,7 @@ pub const STREAMS: &[StreamDef] = &[
         sorting: &["created_at"],
         unique_order: false,
         creation_filter: None,
+        shape: Shape::List,
         incremental: None,
         schema: include_str!("../schemas/benefit_grants.json"),
     },
@@ -369,6 +411,7 @@ pub const STREAMS: &[StreamDef] = &[
         sorting: &["created_at", "customer_id", "meter_id"],
         unique_order: false,
         creation_filter: None,
+        shape: Shape::List,
         incremental: Some(Incremental {
             // The one list Polar sorts by modification time: new customer meters by creation time (one that
             // never changed has a null `modified_at`), changed ones by `modified_at`. No event is needed.
@@ -396,6 +439,7 @@ pub const STREAMS: &[StreamDef] = &[
         sorting: &["timestamp"],
         unique_order: false,
         creation_filter: Some("start_timestamp"),
+        shape: Shape::List,
         incremental: Some(Incremental {
             // Events never change: the new ones (late ones within the lookback included) are all there is.
             windows: &[Window::After {
@@ -406,6 +450,23 @@ pub const STREAMS: &[StreamDef] = &[
             catches: "new events, late ones within the lookback window included (events never change)",
         }),
         schema: include_str!("../schemas/events.json"),
+    },
+    StreamDef {
+        name: "metrics",
+        path: "/v1/metrics/",
+        scope: "metrics:read",
+        description: "Polar's daily metrics of the organization (UTC days, from its first day to today): revenue, orders, MRR, active, new and churned subscriptions, checkouts, costs, and the rest Polar computes.",
+        // Not a list: Polar computes each day's figures when asked (a past day's change as refunds and
+        // cancellations land), so the stream is read whole at every sync, a few requests for years of days.
+        sorting: &[],
+        unique_order: true,
+        creation_filter: None,
+        shape: Shape::Periods {
+            limits: "/v1/metrics/limits",
+            interval: "day",
+        },
+        incremental: None,
+        schema: include_str!("../schemas/metrics.json"),
     },
 ];
 
@@ -419,6 +480,7 @@ pub static SYSTEM_EVENTS: StreamDef = StreamDef {
     sorting: &["timestamp"],
     unique_order: false,
     creation_filter: Some("start_timestamp"),
+    shape: Shape::List,
     schema: "{}",
     incremental: None,
 };

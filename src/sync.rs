@@ -20,7 +20,7 @@ use crate::reader::checkpoint;
 use crate::reader::core::StreamSummary;
 use crate::reader::{Checkpoints, Prefetch, Records, StreamError, StreamReader};
 use crate::state::InputState;
-use crate::streams::StreamDef;
+use crate::streams::{Shape, StreamDef};
 use crate::tuning::Tuning;
 
 /// A stream the catalog selects, and how.
@@ -286,6 +286,14 @@ async fn read_stream(
         .send(&Message::stream_status(stream.name, StreamStatus::Started))
         .await?;
     let outcome: Result<String, StreamError> = match plan {
+        Plan::FullRefresh if matches!(stream.shape, Shape::Periods { .. }) => {
+            let Shape::Periods { limits, interval } = stream.shape else {
+                unreachable!("matched above")
+            };
+            crate::periods::read(client, output, stream, limits, interval)
+                .await?
+                .map(|summary| format!("{} periods in {} requests", summary.records, summary.pages))
+        }
         Plan::FullRefresh => {
             let resume = match checkpoint::resume_point(stream, PAGE_SIZE, state) {
                 Ok(resume) => resume,

@@ -99,7 +99,7 @@ fn discover_announces_every_stream_with_its_schema_and_sync_modes() {
         .iter()
         .map(|s| s["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, STREAMS);
+    assert_eq!(names, [STREAMS, PERIODS].concat());
     for stream in &streams {
         let name = stream["name"].as_str().unwrap();
         let incremental = [
@@ -112,7 +112,13 @@ fn discover_announces_every_stream_with_its_schema_and_sync_modes() {
             "events",
         ]
         .contains(&name);
-        assert_eq!(stream["source_defined_primary_key"], json!([["id"]]));
+        // Records are identified by `id`; a metrics period (not a list) by its day's `timestamp`.
+        let key = if PERIODS.contains(&name) {
+            "timestamp"
+        } else {
+            "id"
+        };
+        assert_eq!(stream["source_defined_primary_key"], json!([[key]]));
         assert_eq!(stream["is_resumable"], true);
         assert!(stream["description"].as_str().unwrap().len() > 20);
         let mut file: Value = serde_json::from_str(
@@ -144,10 +150,10 @@ fn discover_announces_every_stream_with_its_schema_and_sync_modes() {
         );
         assert_acceptable_schema(&stream["json_schema"], name);
         assert_eq!(
-            stream["json_schema"]["properties"]["id"]["type"],
+            stream["json_schema"]["properties"][key]["type"],
             json!(["null", "string"])
         );
-        // When the record was created: `created_at`, an event's `timestamp`.
+        // When the record was created: `created_at`, an event's or a period's `timestamp`.
         let properties = &stream["json_schema"]["properties"];
         let created = if properties["created_at"].is_object() {
             &properties["created_at"]
@@ -186,14 +192,11 @@ fn check_succeeds_with_a_working_token() {
     let requests = server.requests();
     assert_eq!(
         requests.len(),
-        STREAMS.len() + 1,
-        "one request per stream, and one of the change log"
+        STREAMS.len() + PERIODS.len() + 1,
+        "one request per stream (the metrics' limits for metrics), and one of the change log"
     );
-    assert!(
-        requests
-            .iter()
-            .all(|r| r.limit == 1 && r.polar_version == "2026-10")
-    );
+    assert!(requests.iter().all(|r| r.polar_version == "2026-10"
+        && (r.limit == 1 || (r.stream == "metrics" && r.record.as_deref() == Some("limits")))));
 }
 
 #[test]
@@ -236,7 +239,7 @@ fn check_passes_a_token_that_reads_some_streams_and_names_the_others_with_their_
          custom_fields (needs custom_fields:read), disputes (needs disputes:read), \
          discounts (needs discounts:read), payments (needs payments:read), \
          checkout_links (needs checkout_links:read), license_keys (needs license_keys:read), \
-         customer_meters (needs customer_meters:read)",
+         customer_meters (needs customer_meters:read), metrics (needs metrics:read)",
         "{message}"
     );
     assert!(

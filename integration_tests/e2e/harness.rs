@@ -10,8 +10,12 @@ use serde_json::{Value, json};
 
 pub use fake_polar::{Churn, FakePolar, Fault, FaultKind, FixedWindow, Options, TOKEN};
 
-/// The eight streams, in the connector's order (the fake's list is the same).
+/// The list streams, in the connector's order (the fake's list is the same); the connector's last stream,
+/// `metrics`, is not a list (see [`PERIODS`]).
 pub use fake_polar::data::STREAMS;
+
+/// The streams that are not lists: Polar's metrics, a period per day.
+pub const PERIODS: &[&str] = &["metrics"];
 
 /// The repository's root.
 pub fn repo() -> PathBuf {
@@ -336,11 +340,12 @@ pub fn assert_same_records(run: &Run, server: &FakePolar, stream: &str) {
         .map(|data| {
             let mut data = data.clone();
             if let Some(cursor) = data.as_object_mut().unwrap().remove("_ab_cdc_updated_at") {
-                let expected = if data["modified_at"].is_null() {
-                    &data["created_at"]
-                } else {
-                    &data["modified_at"]
-                };
+                // `modified_at`, else `created_at`; an event's `timestamp`.
+                let expected = ["modified_at", "created_at", "timestamp"]
+                    .iter()
+                    .map(|field| &data[*field])
+                    .find(|value| !value.is_null())
+                    .unwrap_or(&Value::Null);
                 assert_eq!(&cursor, expected, "{stream}: the cursor is the last change");
             }
             (data["id"].as_str().unwrap().to_owned(), data)

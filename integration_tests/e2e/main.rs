@@ -10,6 +10,7 @@ mod edges;
 mod faults;
 mod incremental;
 mod live;
+mod metrics;
 mod packaging;
 mod read;
 mod resume;

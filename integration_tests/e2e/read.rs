@@ -101,7 +101,24 @@ fn full_read_delivers_every_record_once_in_protocol_order() {
         .iter()
         .filter(|m| m["trace"]["type"] == "ESTIMATE")
         .collect();
-    assert_eq!(estimates.len(), STREAMS.len());
+    assert_eq!(estimates.len(), STREAMS.len() + PERIODS.len());
+    // Metrics: every day from the organization's first to today, each period exactly as Polar computed it.
+    assert_eq!(
+        run.records("metrics"),
+        server.metrics_periods().iter().collect::<Vec<_>>()
+    );
+    assert!(
+        run.records("metrics").len() > 366,
+        "more days than one request serves"
+    );
+    assert_eq!(
+        run.sequence("metrics"),
+        ["STARTED", "RUNNING", "RECORD", "STATE", "COMPLETE"]
+    );
+    assert_eq!(
+        run.state_record_count("metrics") as usize,
+        server.metrics_periods().len()
+    );
     assert!(
         estimates
             .iter()
@@ -118,12 +135,19 @@ fn requests_follow_polar_conventions() {
     let files = Files::new();
     let run = read(&config_file(&files, &server), None, None);
     assert_eq!(run.code, 0);
-    let requests = server.requests();
+    let (metrics, requests): (Vec<_>, Vec<_>) = server
+        .requests()
+        .into_iter()
+        .partition(|request| request.stream == "metrics");
     assert_eq!(
         requests.len(),
         STREAMS.len() * 2,
         "two pages for each stream of 150 records"
     );
+    // Metrics: the limits, then the days in spans of at most 366 (the fake's limit, as Polar's).
+    let spans = server.metrics_periods().len().div_ceil(366);
+    assert_eq!(metrics.len(), 1 + spans, "{metrics:?}");
+    assert_eq!(metrics[0].record.as_deref(), Some("limits"));
     for request in &requests {
         assert_eq!(request.limit, 100);
         assert_eq!(request.polar_version, "2026-10");

@@ -73,15 +73,23 @@ STREAMS = [
     "benefit_grants",
     "customer_meters",
     "events",
+    "metrics",
 ]
 EXPECTED_ROWS = {name: (1 if name == "organizations" else RECORDS) for name in STREAMS}
+# Metrics: one row per day from the organization's first to today (set from the server once it runs).
+EXPECTED_ROWS["metrics"] = -1
 # The streams that sync incrementally (Polar records their changes); the others are read in full every time.
 INCREMENTAL = ["customers", "orders", "subscriptions", "refunds", "checkouts", "customer_meters", "events"]
 
 
 def created_column(stream: str) -> str:
-    """When a record was created: `created_at`; an event's `timestamp`."""
-    return "timestamp" if stream == "events" else "created_at"
+    """When a record was created: `created_at`; an event's or a metrics period's `timestamp`."""
+    return "timestamp" if stream in ("events", "metrics") else "created_at"
+
+
+def primary_key(stream: str) -> str:
+    """The connector's primary key: `id`, a metrics period's `timestamp`."""
+    return "timestamp" if stream == "metrics" else "id"
 
 
 # Columns whose DuckDB type the schemas decide: (table, column) -> accepted type names.
@@ -144,6 +152,10 @@ def fake_polar():
         printed = "".join(output)
         if printed and not re.search(rf"127\.0\.0\.1:{port}\b", printed):
             pytest.fail(f"fake-polar is not on the port it was given: {printed}")
+        import json
+
+        with urllib.request.urlopen(f"{url}/_fake/objects/metrics", timeout=10) as response:  # noqa: S310
+            EXPECTED_ROWS["metrics"] = len(json.load(response))
         yield url
     finally:
         process.terminate()
@@ -223,7 +235,7 @@ def _check_cache(cache: DuckDBCache, label: str) -> None:
         created = created_column(name)
         distinct_ids, null_created = _query(
             cache,
-            f'SELECT COUNT(DISTINCT id), COUNT(*) - COUNT("{created}") FROM {_table(cache, name)}',
+            f'SELECT COUNT(DISTINCT "{primary_key(name)}"), COUNT(*) - COUNT("{created}") FROM {_table(cache, name)}',
         )[0]
         assert distinct_ids == EXPECTED_ROWS[name], f"{name}: {distinct_ids} distinct ids"
         assert null_created == 0, f"{name}: {null_created} rows with a NULL created_at"
@@ -252,7 +264,7 @@ def test_check_and_discover(source) -> None:
     source.check()
     assert sorted(source.get_available_streams()) == sorted(STREAMS)
     for stream in source.discovered_catalog.streams:
-        assert stream.source_defined_primary_key == [["id"]], stream.name
+        assert stream.source_defined_primary_key == [[primary_key(stream.name)]], stream.name
         assert created_column(stream.name) in stream.json_schema["properties"], stream.name
 
 

@@ -34,7 +34,9 @@ use crate::protocol::{LogLevel, Message, RecordFrame, StreamStatus, now_millis};
 use crate::reader::boundary::{NullPrefix, Probe};
 use crate::reader::checkpoint::Resume;
 use crate::reader::core::{StreamCore, StreamSummary};
-use crate::reader::{Checkpoints, Prefetch, Records, StreamError, StreamReader, report};
+use crate::reader::{
+    Checkpoints, Prefetch, Records, StreamError, StreamReader, report, with_reports,
+};
 use crate::streams::{Refetch, SYSTEM_EVENTS, StreamDef, Window};
 
 use self::changes::{BadEvent, ChangeLog, StreamChanges};
@@ -604,15 +606,12 @@ async fn fetch_reported(
     number: u32,
     limit: u32,
 ) -> Result<Result<Page, ApiError>, OutputClosed> {
-    let (events, mut event_source) = mpsc::unbounded_channel();
-    let page = client
-        .fetch_page(listing, number, limit, None, &events)
-        .await;
-    drop(events);
-    while let Some(event) = event_source.recv().await {
-        report(output, event).await?;
-    }
-    Ok(page)
+    with_reports(output, |events| async move {
+        client
+            .fetch_page(listing, number, limit, None, &events)
+            .await
+    })
+    .await
 }
 
 /// Query parameters of a list request (a parameter may repeat).

@@ -390,6 +390,21 @@ impl<'a> StreamReader<'a> {
     }
 }
 
+/// Runs one request (`fetch`, given the channel for the client's events) at once, then reports its retries
+/// and rate-limited waits.
+pub async fn with_reports<F, Fut, T>(output: &Output, fetch: F) -> Result<T, OutputClosed>
+where
+    F: FnOnce(mpsc::UnboundedSender<ClientEvent>) -> Fut,
+    Fut: std::future::Future<Output = T>,
+{
+    let (events, mut event_source) = mpsc::unbounded_channel();
+    let outcome = fetch(events).await;
+    while let Some(event) = event_source.recv().await {
+        report(output, event).await?;
+    }
+    Ok(outcome)
+}
+
 /// Turns a client event into the messages that report it.
 pub async fn report(output: &Output, event: ClientEvent) -> Result<(), OutputClosed> {
     match event {

@@ -45,6 +45,8 @@ pub struct Options {
     /// unchanged. For the benchmark: Polar's own CPU is not on the connector's machine, the fake's is, so a
     /// warmed cache keeps the fake from competing with what is measured. Costs the bodies' size in memory.
     pub cache_pages: bool,
+    /// The most days `GET /v1/metrics/` serves per request for the `day` interval (`/v1/metrics/limits`).
+    pub metrics_max_days: u32,
 }
 
 impl Options {
@@ -65,6 +67,7 @@ impl Options {
             port: 0,
             served_version: API_VERSION.to_owned(),
             cache_pages: false,
+            metrics_max_days: 366,
         }
     }
 
@@ -223,6 +226,8 @@ struct Shared {
     created: Mutex<Vec<String>>,
     /// Rendered pages by (stream, sorting, page, limit), with the data version they were rendered at.
     page_cache: Mutex<HashMap<PageKey, (u64, bytes::Bytes)>>,
+    /// The organization's first day (Unix milliseconds, midnight UTC): where its metrics begin.
+    origin_ms: i64,
 }
 
 type PageKey = (String, Vec<String>, usize, usize);
@@ -256,6 +261,7 @@ impl FakePolar {
             deleted: Mutex::new(Vec::new()),
             created: Mutex::new(Vec::new()),
             page_cache: Mutex::new(HashMap::new()),
+            origin_ms: start_ms,
             options,
         });
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -389,6 +395,11 @@ impl FakePolar {
         self.shared.change_round(round);
     }
 
+    /// The organization's daily metrics from its first day to today (UTC), as `GET /v1/metrics/` serves them.
+    pub fn metrics_periods(&self) -> Vec<Value> {
+        self.shared.metrics_periods()
+    }
+
     /// How many system events the feed holds.
     pub fn event_count(&self) -> usize {
         self.shared.store.lock().unwrap().events.len()
@@ -409,6 +420,14 @@ pub const TRACKED_STREAMS: [&str; 5] = [
 pub const LISTED_CHANGES: [&str; 2] = ["customer_meters", "events"];
 
 impl Shared {
+    fn metrics_periods(&self) -> Vec<Value> {
+        let days = metrics_days_until_today(self.origin_ms);
+        data::metrics_response(self.options.seed, self.origin_ms, 0, days)["periods"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
     fn change_round(&self, round: usize) {
         let late = Duration::from_secs(90);
         for (n, stream) in TRACKED_STREAMS.iter().enumerate() {
@@ -701,7 +720,9 @@ async fn change_round(State(shared): State<Arc<Shared>>, Path(round): Path<usize
 }
 
 async fn objects(State(shared): State<Arc<Shared>>, Path(resource): Path<String>) -> Response {
-    let objects: Option<Vec<Value>> = {
+    let objects: Option<Vec<Value>> = if resource == "metrics" {
+        Some(shared.metrics_periods())
+    } else {
         let store = shared.store.lock().unwrap();
         store
             .streams
@@ -781,7 +802,7 @@ async fn answer(
     if !logged.polar_version.is_empty() && logged.polar_version != options.served_version {
         return not_found().await;
     }
-    if !data::STREAMS.contains(&resource) {
+    if !data::STREAMS.contains(&resource) && resource != "metrics" {
         return not_found().await;
     }
     if let Some(limit) = options.rate_limit_per_minute {
@@ -830,6 +851,16 @@ async fn answer(
                 &format!("The scope {needed} is required."),
             );
         }
+    }
+    if resource == "metrics" {
+        // Faults on metrics apply to every request of it (it has no pages).
+        if let Some(response) = take_fault(shared, resource, 1)
+            .as_ref()
+            .and_then(status_fault)
+        {
+            return response;
+        }
+        return render_metrics(shared, logged.record.as_deref(), query);
     }
     if let Some(id) = logged.record.clone() {
         return render_record(shared, resource, &id);
@@ -921,17 +952,8 @@ async fn answer(
     if let Some(FaultKind::Delay(delay)) = &fault {
         tokio::time::sleep(*delay).await;
     }
-    if let Some(FaultKind::Status {
-        status,
-        retry_after,
-        body,
-    }) = &fault
-    {
-        let mut response = Response::builder().status(*status);
-        if let Some(value) = retry_after {
-            response = response.header(header::RETRY_AFTER, value);
-        }
-        return response.body(Body::from(body.clone())).unwrap();
+    if let Some(response) = fault.as_ref().and_then(status_fault) {
+        return response;
     }
     churn(shared, resource);
     let body = if resource == "events" {
@@ -969,6 +991,87 @@ async fn answer(
         Some(FaultKind::Body(text)) => json_response(text.into()),
         _ => json_response(body),
     }
+}
+
+/// The answer of a status fault (an error status, maybe with `Retry-After` and a body).
+fn status_fault(fault: &FaultKind) -> Option<Response> {
+    let FaultKind::Status {
+        status,
+        retry_after,
+        body,
+    } = fault
+    else {
+        return None;
+    };
+    let mut response = Response::builder().status(*status);
+    if let Some(value) = retry_after {
+        response = response.header(header::RETRY_AFTER, value);
+    }
+    Some(response.body(Body::from(body.clone())).unwrap())
+}
+
+/// Days from `origin_ms` (midnight UTC) to today, today included.
+fn metrics_days_until_today(origin_ms: i64) -> u64 {
+    let today = chrono::Utc::now().timestamp_millis();
+    u64::try_from((today - origin_ms).div_euclid(86_400_000) + 1).unwrap_or(0)
+}
+
+/// `GET /v1/metrics/limits`, or `GET /v1/metrics/` for `start_date..=end_date` (dates) with `interval=day` and
+/// `timezone=UTC` (the only ones modelled): 422 for a missing or malformed parameter or a span over the limit,
+/// as Polar answers.
+fn render_metrics(shared: &Shared, path: Option<&str>, query: &str) -> Response {
+    let origin = shared.origin_ms;
+    let max_days = shared.options.metrics_max_days;
+    match path {
+        Some("limits") => {
+            return axum::Json(data::metrics_limits(origin, max_days)).into_response();
+        }
+        Some(_) => return error(StatusCode::NOT_FOUND, "ResourceNotFound", "Not found"),
+        None => {}
+    }
+    let mut params: HashMap<String, String> = HashMap::new();
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        params.insert(key.into_owned(), value.into_owned());
+    }
+    let date = |name: &str| {
+        params
+            .get(name)
+            .and_then(|text| chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
+    };
+    let (Some(start), Some(end)) = (date("start_date"), date("end_date")) else {
+        return validation_error("start_date and end_date must be dates");
+    };
+    if params.get("interval").map(String::as_str) != Some("day")
+        || params.get("timezone").map(String::as_str).unwrap_or("UTC") != "UTC"
+    {
+        return validation_error(
+            "interval must be day and timezone UTC (the fake models no other)",
+        );
+    }
+    let span = (end - start).num_days() + 1;
+    if span < 1 || span > i64::from(max_days) {
+        return validation_error(&format!(
+            "The interval day must be between 0 and {max_days} days"
+        ));
+    }
+    let first_day = chrono::DateTime::from_timestamp_millis(origin)
+        .expect("a valid origin")
+        .date_naive();
+    let today = first_day + chrono::TimeDelta::days(metrics_days_until_today(origin) as i64 - 1);
+    // Days before the organization existed or after today have no period.
+    let from = start.max(first_day);
+    let to = end.min(today);
+    let body = if to < from {
+        json!({"periods": [], "totals": {}, "metrics": data::metrics_response(shared.options.seed, origin, 0, 0)["metrics"]})
+    } else {
+        data::metrics_response(
+            shared.options.seed,
+            origin,
+            (from - first_day).num_days() as u64,
+            (to - from).num_days() as u64 + 1,
+        )
+    };
+    json_response(serde_json::to_vec(&body).expect("serializes").into())
 }
 
 /// A record read by id (`GET /v1/<list>/<id>`): 404 once deleted, as Polar answers for soft-deleted rows.

@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use proptest::prelude::*;
 
 use super::*;
+use crate::streams::Shape;
 
 const SORTING: &[&str] = &["created_at"];
 
@@ -19,6 +20,7 @@ static THINGS: StreamDef = StreamDef {
     sorting: SORTING,
     unique_order: false,
     creation_filter: None,
+    shape: Shape::List,
     schema: "{}",
     incremental: None,
 };
@@ -41,6 +43,7 @@ static STARTED_THINGS: StreamDef = StreamDef {
 static FILTERED_THINGS: StreamDef = StreamDef {
     unique_order: true,
     creation_filter: Some("created_after"),
+    shape: Shape::List,
     ..THINGS
 };
 

@@ -165,6 +165,12 @@ fn demo(data: &DataArgs, all_records: bool) -> anyhow::Result<()> {
         );
     }
     eprintln!(
+        "{:<15} {:>8} {:>8}",
+        "metrics",
+        records.get("metrics").copied().unwrap_or(0),
+        server.metrics_periods().len()
+    );
+    eprintln!(
         "(RECORD lines: two per stream shown, STATE lines hidden; --all-records shows everything)"
     );
     std::fs::remove_dir_all(&dir).ok();
