@@ -369,7 +369,7 @@ fn run_connector(
                             || line.starts_with(br#"{"type":"TRACE""#))
                     {
                         eprint!("{}", String::from_utf8_lossy(&line));
-                    } else if line.windows(15).any(|w| w == br#""type":"STREAM""#)
+                    } else if line.starts_with(br#"{"type":"STATE""#)
                         && let Ok(message) = serde_json::from_slice::<serde_json::Value>(&line)
                     {
                         let stream = message["state"]["stream"]["stream_descriptor"]["name"]
