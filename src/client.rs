@@ -67,6 +67,21 @@ pub struct RequestLabel {
     pub span: Option<Arc<str>>,
 }
 
+impl RequestLabel {
+    /// The label of a request that is not a list page: `path`, asking for `span` (may be empty).
+    pub fn other(path: &'static str, span: &str) -> RequestLabel {
+        RequestLabel {
+            path,
+            page: 1,
+            limit: 1,
+            after: None,
+            filter: None,
+            record: None,
+            span: Some(Arc::from(span)),
+        }
+    }
+}
+
 impl fmt::Display for RequestLabel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(id) = &self.record {
@@ -323,15 +338,7 @@ impl PolarClient {
         body: Body<'_>,
         events: &Events,
     ) -> Result<Page, ApiError> {
-        let label = RequestLabel {
-            path,
-            page: 1,
-            limit: 1,
-            after: None,
-            filter: None,
-            record: None,
-            span: Some(Arc::from(span)),
-        };
+        let label = RequestLabel::other(path, span);
         let mut url = self.config.endpoint(path);
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);

@@ -85,7 +85,7 @@ pub async fn read(
         Ok(found) => found,
         Err(problem) => {
             return Ok(Err(ApiError::OffContract {
-                request: label(limits_path),
+                request: RequestLabel::other(limits_path, ""),
                 problem: OffContract::Unexpected(problem),
             }
             .into()));
@@ -163,18 +163,6 @@ fn read_limits(page: &Page, interval: &str) -> Result<(NaiveDate, u32), String> 
 
 fn date_text(date: NaiveDate) -> String {
     format!("{:04}-{:02}-{:02}", date.year(), date.month(), date.day())
-}
-
-fn label(path: &'static str) -> RequestLabel {
-    RequestLabel {
-        path,
-        page: 1,
-        limit: 1,
-        after: None,
-        filter: None,
-        record: None,
-        span: Some(Arc::from("")),
-    }
 }
 
 #[cfg(test)]

@@ -3931,17 +3931,7 @@ pub fn metrics_response(seed: u64, origin_ms: i64, first: u64, days: u64) -> Val
             ),
             ("canceled_subscriptions", canceled.into()),
         ];
-        let reasons = [
-            "customer_service",
-            "low_quality",
-            "missing_features",
-            "switched_service",
-            "too_complex",
-            "too_expensive",
-            "unused",
-            "other",
-        ];
-        let reason_names: Vec<String> = reasons
+        let reason_names: Vec<String> = CANCELLATION_REASONS
             .iter()
             .map(|reason| format!("canceled_subscriptions_{reason}"))
             .collect();
