@@ -249,9 +249,10 @@ impl RecordFrame {
         out.extend_from_slice(&self.suffix);
     }
 
-    /// Appends the RECORD line of a deletion: `{"id": id, _ab_cdc_updated_at: at, _ab_cdc_deleted_at: at}`.
-    pub fn write_deletion(&self, out: &mut Vec<u8>, id: &str, at: &str) {
-        let data = json!({"id": id, UPDATED_AT: at, DELETED_AT: at});
+    /// Appends the RECORD line of a deletion: `{"id": id, _ab_cdc_updated_at: updated, _ab_cdc_deleted_at:
+    /// deleted}` (the cursor may be later than the deletion: see `incremental::read_changes`).
+    pub fn write_deletion(&self, out: &mut Vec<u8>, id: &str, updated: &str, deleted: &str) {
+        let data = json!({"id": id, UPDATED_AT: updated, DELETED_AT: deleted});
         out.extend_from_slice(&self.prefix);
         serde_json::to_writer(&mut *out, &data).expect("a deletion serializes");
         out.extend_from_slice(&self.suffix);

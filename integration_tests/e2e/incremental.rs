@@ -383,3 +383,58 @@ fn incremental_states_from_elsewhere_start_afresh_or_are_refused() {
     );
     assert!(server.requests().is_empty());
 }
+
+#[test]
+fn a_deletion_dated_before_the_records_last_change_still_removes_it() {
+    let server = FakePolar::start(Options::with_records(0).count("customers", 300));
+    let files = Files::new();
+    let config = config_file(&files, &server);
+    let catalog = files.json("catalog.json", &incremental_catalog_of(&["customers"]));
+    let mut destination = Destination::default();
+    let first = read(&config, Some(&catalog), None);
+    assert_eq!(first.code, 0, "{}", first.stdout);
+    destination.merge(&first);
+    // The customer changes (its cursor is now), and the destination gets that version.
+    let id = server
+        .update("customers", 5, Duration::ZERO)
+        .expect("a customer");
+    let state = next_state(&json!([]), &first);
+    let second = read(
+        &config,
+        Some(&catalog),
+        Some(&files.json("state.json", &state)),
+    );
+    assert_eq!(second.code, 0, "{}", second.stdout);
+    destination.merge(&second);
+    assert!(destination.rows("customers").contains_key(&id));
+    // Then it is deleted, and Polar dates the event 90 s earlier than the change the destination holds.
+    assert_eq!(
+        server
+            .delete_customer(5, Duration::from_secs(90))
+            .as_deref(),
+        Some(id.as_str())
+    );
+    let state = next_state(&state, &second);
+    let third = read(
+        &config,
+        Some(&catalog),
+        Some(&files.json("state.json", &state)),
+    );
+    third.compliant();
+    assert_eq!(third.code, 0, "{}", third.stdout);
+    let deletion = third
+        .records("customers")
+        .into_iter()
+        .find(|record| record["id"] == id.as_str())
+        .expect("a deletion record");
+    assert!(
+        deletion["_ab_cdc_updated_at"].as_str() > deletion["_ab_cdc_deleted_at"].as_str(),
+        "the cursor passes the version delivered before: {deletion}"
+    );
+    destination.merge(&third);
+    assert!(
+        !destination.rows("customers").contains_key(&id),
+        "the deleted customer left the destination"
+    );
+    destination.assert_equals_server(&server, "customers", &[]);
+}

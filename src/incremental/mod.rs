@@ -172,10 +172,21 @@ pub async fn read_changes(
     // read, which cannot see them), no state moves the cursor past them before they are out.
     let deletions = std::mem::take(&mut changes.deleted);
     if !deletions.is_empty() {
+        let floor = horizon.unwrap_or(cursor);
+        let cursors: Vec<String> = deletions
+            .values()
+            .map(|at| {
+                let at = crate::time::micros(at).unwrap_or(floor);
+                crate::time::format(deletion_cursor(at, floor))
+            })
+            .collect();
         send_deletions(
             output,
             &frame(),
-            deletions.iter().map(|(id, at)| (id.as_str(), at.as_str())),
+            deletions
+                .iter()
+                .zip(&cursors)
+                .map(|((id, at), updated)| (id.as_str(), updated.as_str(), at.as_str())),
         )
         .await?;
         summary.deleted += deletions.len() as u64;
@@ -296,12 +307,10 @@ pub async fn read_changes(
             Err(error) => return Ok(Err(error)),
         }
     }
-    let horizon_text: Arc<str> = crate::time::format(
-        horizon
-            .or(own_horizon)
-            .unwrap_or_else(|| crate::time::system_micros(SystemTime::now())),
-    )
-    .into();
+    let horizon_micros = horizon
+        .or(own_horizon)
+        .unwrap_or_else(|| crate::time::system_micros(SystemTime::now()));
+    let horizon_text: Arc<str> = crate::time::format(horizon_micros).into();
 
     if let Some(refetch) = refetch {
         // Changed records not read already, through the list's filter where Polar has one.
@@ -413,7 +422,7 @@ pub async fn read_changes(
             output,
             stream,
             singles,
-            &horizon_text,
+            horizon_micros,
             &mut summary,
         )
         .await?
@@ -437,16 +446,19 @@ pub async fn read_changes(
 }
 
 /// Reads the records named by `ids` one by one, each fetch in its own task (the client paces them): a 404
-/// means deleted, and becomes a deletion record dated `horizon`.
+/// means deleted, and becomes a deletion record dated `horizon` (Unix microseconds; its cursor the end of
+/// that second, see [`deletion_cursor`]).
 async fn read_singles(
     client: &Arc<PolarClient>,
     output: &Output,
     stream: &'static StreamDef,
     ids: Vec<String>,
-    horizon: &str,
+    horizon: i64,
     summary: &mut ChangesSummary,
 ) -> Result<Result<(), StreamError>, OutputClosed> {
     let frame = || RecordFrame::new(stream.name, now_millis(), true);
+    let deleted_at = crate::time::format(horizon);
+    let cursor = crate::time::format(deletion_cursor(horizon, horizon));
     let (events, mut event_source) = mpsc::unbounded_channel::<ClientEvent>();
     let mut reads = futures::stream::iter(ids)
         .map(|id| {
@@ -477,7 +489,7 @@ async fn read_singles(
             }
             Ok(None) => {
                 summary.deleted += 1;
-                send_deletions(output, &frame(), [(id.as_str(), horizon)]).await?;
+                send_deletions(output, &frame(), [(id.as_str(), &*cursor, &*deleted_at)]).await?;
             }
             Err(error) => return Ok(Err(error.into())),
         }
@@ -622,14 +634,26 @@ fn id_hash(id: &str) -> u64 {
     crate::page::hash(&serde_json::to_string(id).expect("a string serializes"))
 }
 
+/// The cursor of a record deleted at `deleted` (Unix microseconds) found by a sync whose horizon is `horizon`.
+///
+/// It must pass every version of the record delivered before, or a deduplicating destination keeps the row:
+/// Polar dates some events earlier than the record's last change, so the cursor is the later of the deletion
+/// and the end of the horizon's second (the `Date` the horizon comes from is cut to whole seconds, and every
+/// version an earlier sync delivered was read, so changed, before this sync's first answer).
+/// `_ab_cdc_deleted_at` stays the deletion's own time.
+pub fn deletion_cursor(deleted: i64, horizon: i64) -> i64 {
+    deleted.max(horizon.saturating_add(999_999))
+}
+
+/// Writes deletion records: (id, cursor, deletion time).
 async fn send_deletions<'i>(
     output: &Output,
     frame: &RecordFrame,
-    deletions: impl IntoIterator<Item = (&'i str, &'i str)>,
+    deletions: impl IntoIterator<Item = (&'i str, &'i str, &'i str)>,
 ) -> Result<(), OutputClosed> {
     let mut lines = Vec::new();
-    for (id, at) in deletions {
-        frame.write_deletion(&mut lines, id, at);
+    for (id, updated, deleted) in deletions {
+        frame.write_deletion(&mut lines, id, updated, deleted);
     }
     output.send_lines(lines).await
 }
