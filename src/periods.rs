@@ -6,7 +6,7 @@
 //! `GET /v1/metrics/limits`. [`spans`] (pure) cuts the days into requests; the read emits every period as
 //! Polar sent it, in order, and a full refresh's completion state at the end. A past day's figures change as
 //! refunds and cancellations land, so the stream has no cursor: each sync reads it whole, which costs one
-//! request per `max_days` days (two or three for years of history).
+//! request per `max_days` days (a few for years of history).
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -252,7 +252,8 @@ fn main() -> anyhow::Result<()> {
         let requests = server.requests();
         let pages = requests.iter().filter(|r| r.status == 200).count();
         let throttled = requests.iter().filter(|r| r.status == 429).count();
-        let total_records = scenario.records * STREAMS.len();
+        // Every list's records, and a metrics period per day.
+        let total_records = scenario.records * STREAMS.len() + server.metrics_periods().len();
         if !scenario.plain && measured.records as usize != total_records {
             eprintln!(
                 "[{}] warning: {} RECORD lines, {} expected ({} lines in all)",
