@@ -46,6 +46,11 @@ impl Selected {
 /// How each stream's read begins.
 #[derive(Debug)]
 enum Plan {
+    /// Not a list: Polar's metrics, read whole (see `periods`).
+    Periods {
+        limits: &'static str,
+        interval: &'static str,
+    },
     FullRefresh,
     /// Read in full, leaving an incremental state: the first incremental sync, or one resumed.
     IncrementalFull {
@@ -164,7 +169,9 @@ pub async fn read(
     let mut plans: Vec<(&'static StreamDef, Plan)> = Vec::with_capacity(streams.len());
     for selected in &streams {
         let stream = selected.stream;
-        let plan = if !selected.incremental() {
+        let plan = if let Shape::Periods { limits, interval } = stream.shape {
+            Plan::Periods { limits, interval }
+        } else if !selected.incremental() {
             Plan::FullRefresh
         } else {
             match starts.get(stream.name) {
@@ -286,10 +293,7 @@ async fn read_stream(
         .send(&Message::stream_status(stream.name, StreamStatus::Started))
         .await?;
     let outcome: Result<String, StreamError> = match plan {
-        Plan::FullRefresh if matches!(stream.shape, Shape::Periods { .. }) => {
-            let Shape::Periods { limits, interval } = stream.shape else {
-                unreachable!("matched above")
-            };
+        Plan::Periods { limits, interval } => {
             crate::periods::read(client, output, stream, limits, interval)
                 .await?
                 .map(|summary| format!("{} periods in {} requests", summary.records, summary.pages))

@@ -1161,10 +1161,12 @@ fn render_events(
         }
         shuffled = true;
         let at = order[edge].0;
-        let low =
-            order.partition_point(|(other, _)| *other != at && order_before(*other, at, sorting));
-        let high = low
-            + order[low..]
+        let low = order[..edge]
+            .iter()
+            .rposition(|(other, _)| *other != at)
+            .map_or(0, |before| before + 1);
+        let high = edge
+            + order[edge..]
                 .iter()
                 .take_while(|(other, _)| *other == at)
                 .count();
@@ -1189,15 +1191,6 @@ fn render_events(
         cache.insert(key, (version, body.clone()));
     }
     body
-}
-
-/// Whether timestamp `a` comes before `b` in the events' order.
-fn order_before(a: i64, b: i64, sorting: &[String]) -> bool {
-    if sorting.first().map(String::as_str) == Some("-timestamp") {
-        a > b
-    } else {
-        a < b
-    }
 }
 
 /// The filters of one list request.
