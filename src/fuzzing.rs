@@ -6,11 +6,12 @@
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::page::Page;
+use crate::page::{Envelope, Page};
 use crate::reader::checkpoint;
 use crate::{catalog, config, input, state, streams};
 
-/// A page body: parsed once; each item's text is the object Polar sent, with the id it reports.
+/// A page body: parsed once; each item's text is the object Polar sent, with the id it reports (as a list page,
+/// as the metrics' periods and as one document).
 pub fn page(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
@@ -42,6 +43,25 @@ pub fn page(data: &[u8]) {
                 serde_json::from_str::<&RawValue>(first).expect("a sort value is one JSON value");
             }
         }
+    }
+    // The same body as the metrics' response (periods keyed by `timestamp`) and as their limits (one object).
+    if let Ok(page) = Page::parse_envelope(text.to_owned(), &[], Envelope::PERIODS) {
+        for item in &page.items {
+            let text = page.text(item);
+            assert!(
+                text.starts_with('{') && text.ends_with('}'),
+                "a period is an object"
+            );
+            let key = page.id_json(item);
+            serde_json::from_str::<&RawValue>(key).expect("a timestamp is one JSON value");
+            assert_ne!(key, "null", "a period's timestamp is never null");
+        }
+        assert_eq!(page.total_count, page.items.len() as u64);
+    }
+    if let Ok(page) = Page::parse_document(text.to_owned()) {
+        assert_eq!(page.items.len(), 1);
+        let whole = page.text(&page.items[0]);
+        serde_json::from_str::<&RawValue>(whole).expect("a document is one JSON value");
     }
 }
 
