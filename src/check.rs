@@ -1,10 +1,10 @@
 //! The `check` command: does the token work, and which streams can it read?
 //!
-//! One small request per stream (`limit=1`, or the metrics' limits), all at once, and one of the change log. A token that can read
-//! some streams passes, with a note naming the streams it cannot read and the scope each needs (a token rarely
-//! holds every scope, and a user syncs the streams they need). Whatever stops every stream (a bad token, no
-//! scope at all, an unreachable or wrong server) is a CONNECTION_STATUS FAILED whose message says what to do;
-//! the protocol wants exit code 0 for those.
+//! One small request per stream (`limit=1`, or the metrics' limits), all at once, and one of the change log. A
+//! token that can read some streams passes, with a note naming the streams it cannot read and the scope each
+//! needs (a token rarely holds every scope, and a user syncs the streams they need). Whatever stops every
+//! stream (a bad token, no scope at all, an unreachable or wrong server) is a CONNECTION_STATUS FAILED whose
+//! message says what to do; the protocol wants exit code 0 for those.
 
 use futures::future::join_all;
 use tokio::sync::mpsc;
