@@ -57,6 +57,12 @@ impl StreamDef {
             Shape::Periods { .. } => "timestamp",
         }
     }
+
+    /// The system events that name the stream's changed records, if Polar records any: its incremental syncs
+    /// then read the change log.
+    pub fn followed(&self) -> Option<&Followed> {
+        self.incremental.as_ref()?.followed.as_ref()
+    }
 }
 
 /// How a stream syncs incrementally: which windows of its list hold the records created (or changed) since
@@ -528,11 +534,7 @@ pub fn scopes_text() -> String {
 pub fn change_log_names() -> String {
     let names: Vec<&str> = STREAMS
         .iter()
-        .filter(|stream| {
-            stream
-                .incremental
-                .is_some_and(|incremental| incremental.followed.is_some())
-        })
+        .filter(|stream| stream.followed().is_some())
         .map(|stream| stream.name)
         .collect();
     match names.split_last() {

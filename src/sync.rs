@@ -111,7 +111,7 @@ pub async fn read(
     // once for all of them.
     let tracked: Vec<(&'static StreamDef, i64)> = streams
         .iter()
-        .filter(|selected| follows_events(selected.stream))
+        .filter(|selected| selected.stream.followed().is_some())
         .filter_map(|selected| match starts.get(selected.stream.name) {
             Some(Start::Since { cursor }) => Some((
                 selected.stream,
@@ -175,7 +175,7 @@ pub async fn read(
             Plan::FullRefresh
         } else {
             match starts.get(stream.name) {
-                Some(Start::Since { cursor }) if !follows_events(stream) => Plan::Changes {
+                Some(Start::Since { cursor }) if stream.followed().is_none() => Plan::Changes {
                     cursor: *cursor,
                     changes: StreamChanges::default(),
                     horizon: None,
@@ -268,13 +268,6 @@ pub async fn read(
         )
         .await?;
     Ok(SyncOutcome { failed })
-}
-
-/// Whether Polar's system events name the changes of `stream` (its incremental syncs read the change log).
-fn follows_events(stream: &StreamDef) -> bool {
-    stream
-        .incremental
-        .is_some_and(|incremental| incremental.followed.is_some())
 }
 
 /// One stream, start to end status. A failure is reported here (INCOMPLETE and a TRACE ERROR naming the

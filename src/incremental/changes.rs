@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::streams::{Followed, Refetch, StreamDef};
+use crate::streams::{Refetch, StreamDef};
 
 /// The fields of a system event an incremental sync uses.
 #[derive(Debug, Deserialize)]
@@ -78,7 +78,7 @@ impl ChangeLog {
         let mut names: Vec<&'static str> = self
             .streams
             .iter()
-            .filter_map(|tracked| followed_by(tracked.stream))
+            .filter_map(|tracked| tracked.stream.followed())
             .flat_map(|followed| followed.events.iter().copied())
             .collect();
         names.sort_unstable();
@@ -101,7 +101,10 @@ impl ChangeLog {
             .map_err(|_| BadEvent("an event of the feed is not a JSON object".into()))?;
         let followed = named.name.as_deref().is_some_and(|name| {
             self.streams.iter().any(|tracked| {
-                followed_by(tracked.stream).is_some_and(|followed| followed.events.contains(&name))
+                tracked
+                    .stream
+                    .followed()
+                    .is_some_and(|followed| followed.events.contains(&name))
             })
         });
         if !followed {
@@ -119,7 +122,7 @@ impl ChangeLog {
             if at < tracked.since {
                 continue;
             }
-            let Some(followed) = followed_by(tracked.stream) else {
+            let Some(followed) = tracked.stream.followed() else {
                 continue;
             };
             if !followed.events.contains(&event.name.as_str()) {
@@ -169,11 +172,6 @@ impl ChangeLog {
             .map(|tracked| std::mem::take(&mut tracked.changes))
             .unwrap_or_default()
     }
-}
-
-/// The events that name `stream`'s changed records, if Polar records any.
-fn followed_by(stream: &StreamDef) -> Option<&Followed> {
-    stream.incremental.as_ref()?.followed.as_ref()
 }
 
 /// What a JSON error says without quoting the input: its category and position.
