@@ -187,6 +187,22 @@ pub enum ClientEvent {
         /// Set when Polar answered 429: when the wait ends, and the pace's cut if this opened an episode.
         rate_limited: Option<RateLimited>,
     },
+    /// The server said the organization's budget is spent (`X-RateLimit-Remaining: 0` on an answer that was
+    /// not a 429): every request pauses for `pause`, which the retry budget bounds.
+    Paused {
+        stream: &'static str,
+        request: RequestLabel,
+        /// The header that said so, and how long until its reset (as the server put it).
+        header: &'static str,
+        reset_in: Duration,
+        pause: Duration,
+    },
+    /// A header's wait was far beyond the retry budget: not waited for (said once).
+    Ignored {
+        stream: &'static str,
+        request: RequestLabel,
+        what: String,
+    },
     /// A request was answered (sent only in debug mode).
     Answered {
         request: RequestLabel,
@@ -227,6 +243,9 @@ pub struct PolarClient {
     rate_limit: AdaptiveRateLimit,
     in_flight: Semaphore,
     debug: bool,
+    /// Time paused because of rate-limit headers on answers that were not 429s, in milliseconds: bounded by
+    /// the retry budget over the whole command, so that a server sending them on every answer cannot stall it.
+    header_pauses_ms: AtomicU64,
     pub stats: RequestStats,
 }
 
@@ -261,6 +280,7 @@ impl PolarClient {
             rate_limit,
             in_flight,
             debug,
+            header_pauses_ms: AtomicU64::new(0),
             stats: RequestStats::default(),
         })
     }
@@ -405,7 +425,27 @@ impl PolarClient {
             // A rate-limited request waits in the pace (which holds every request until the window is probed);
             // any other failure waits its backoff, or the server's `Retry-After`.
             let (resume_at, rate_limited) = if retryable.rate_limited {
-                let retry_after = retryable.retry_after.unwrap_or(self.tuning.backoff_max);
+                let retry_after = retryable
+                    .retry_after
+                    .unwrap_or(self.tuning.backoff_max)
+                    .max(self.tuning.backoff_base);
+                // A wait past the retry budget is not waited at all: the request fails now, and the shared
+                // pace is left alone, so that the other streams are not held by a wait nobody will finish.
+                let pause = crate::rate_limit::probe_interval(retry_after);
+                if started.elapsed() + pause > self.tuning.max_retry_wait {
+                    return Err(ApiError::Exhausted {
+                        request: label,
+                        problem: format!(
+                            "{} and asking to wait {} s, past the retry budget of {} s \
+                             (SOURCE_POLAR_MAX_RETRY_WAIT_MS)",
+                            retryable.problem,
+                            retry_after.as_secs(),
+                            self.tuning.max_retry_wait.as_secs()
+                        ),
+                        attempts: retries + 1,
+                        waited: started.elapsed(),
+                    });
+                }
                 let backoff = self.rate_limit.rate_limited(retryable.sent, retry_after);
                 let limited = RateLimited {
                     resets_at_millis: crate::protocol::now_millis()
@@ -451,7 +491,7 @@ impl PolarClient {
     /// One attempt: `Ok` when the outcome is final (a page or a non-retryable error).
     async fn attempt(
         &self,
-        stream: &StreamDef,
+        stream: &'static StreamDef,
         label: &RequestLabel,
         url: &url::Url,
         expected: Body<'_>,
@@ -478,21 +518,37 @@ impl PolarClient {
             }
         };
         let status = response.status();
-        self.observe_rate_limit_headers(response.headers());
+        if status != StatusCode::TOO_MANY_REQUESTS {
+            self.observe_rate_limit_headers(stream, label, response.headers(), events);
+        }
         let retry_after = retry_after(response.headers());
         let server_date = response
             .headers()
             .get(header::DATE)
             .and_then(|value| httpdate::parse_http_date(value.to_str().ok()?).ok());
         if status.is_success() {
-            let body = read_body(response, MAX_BODY_BYTES).await;
+            let body = read_body(response, self.tuning.max_page_bytes).await;
             self.answered(events, label, url, status.as_str(), sent);
-            let body = body.map_err(|problem| Retryable {
-                problem,
-                retry_after: None,
-                rate_limited: false,
-                sent,
-            })?;
+            let body = match body {
+                Ok(body) => body,
+                Err(BodyError::TooLarge) => {
+                    return Ok(Err(ApiError::OffContract {
+                        request: label.clone(),
+                        problem: OffContract::TooLarge {
+                            cap_bytes: self.tuning.max_page_bytes,
+                            variable: crate::tuning::MAX_PAGE_BYTES_VARIABLE,
+                        },
+                    }));
+                }
+                Err(BodyError::Broken(problem)) => {
+                    return Err(Retryable {
+                        problem,
+                        retry_after: None,
+                        rate_limited: false,
+                        sent,
+                    });
+                }
+            };
             let parsed = match expected {
                 Body::List(sort_fields) => Page::parse(body, sort_fields),
                 Body::Record => Page::parse_record(body),
@@ -517,6 +573,10 @@ impl PolarClient {
                 })),
             };
         }
+        let location = response
+            .headers()
+            .get(header::LOCATION)
+            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
         let body = read_error_body(response).await;
         self.answered(events, label, url, status.as_str(), sent);
         let retryable = |problem: String| Retryable {
@@ -550,9 +610,39 @@ impl PolarClient {
                 request: label.clone(),
                 scope: stream.scope,
             })),
-            StatusCode::NOT_FOUND if label.record.is_some() => Ok(Ok(None)),
+            // Only Polar's own answer for a missing record says it was deleted; a 404 from anything else
+            // (a proxy's page, an unserved version's `{"detail": "Not Found"}`) deletes nothing.
+            StatusCode::NOT_FOUND if label.record.is_some() => match not_found_body(&body) {
+                NotFoundBody::ResourceNotFound => Ok(Ok(None)),
+                NotFoundBody::UnknownRoute => Ok(Err(ApiError::NotFound {
+                    request: label.clone(),
+                })),
+                NotFoundBody::Other => Ok(Err(ApiError::Refused {
+                    request: label.clone(),
+                    status: 404,
+                    detail: format!(
+                        "{} (not Polar's answer for a missing record, so no deletion is inferred: a proxy or \
+                         gateway may stand between the connector and Polar)",
+                        excerpt(&body)
+                    ),
+                })),
+            },
             StatusCode::NOT_FOUND => Ok(Err(ApiError::NotFound {
                 request: label.clone(),
+            })),
+            status if status.is_redirection() => Ok(Err(ApiError::Refused {
+                request: label.clone(),
+                status: status.as_u16(),
+                detail: match &location {
+                    Some(location) => format!(
+                        "a redirect to '{}', not followed (it could carry the token elsewhere): point \
+                         'base_url' at the API itself",
+                        excerpt(location)
+                    ),
+                    None => "a redirect without a Location header: 'base_url' may not point at Polar's API, \
+                             or a proxy in between misbehaves"
+                        .to_owned(),
+                },
             })),
             _ => Ok(Err(ApiError::Refused {
                 request: label.clone(),
@@ -581,36 +671,66 @@ impl PolarClient {
     }
 
     /// Honours `RateLimit-*` / `X-RateLimit-*` headers where the server sends them: an exhausted budget pauses
-    /// every request until its reset.
-    fn observe_rate_limit_headers(&self, headers: &HeaderMap) {
-        let number = |names: [&str; 2]| {
+    /// every request until its reset, within the retry budget (over the whole command), and says so.
+    fn observe_rate_limit_headers(
+        &self,
+        stream: &'static StreamDef,
+        label: &RequestLabel,
+        headers: &HeaderMap,
+        events: &Events,
+    ) {
+        let number = |names: [&'static str; 2]| {
             names.iter().find_map(|name| {
-                headers
+                let value = headers
                     .get(*name)?
                     .to_str()
                     .ok()?
                     .trim()
-                    .parse::<u64>()
-                    .ok()
+                    .parse::<f64>()
+                    .ok()?;
+                (value.is_finite() && value >= 0.0).then_some((*name, value))
             })
         };
-        let Some(0) = number(["ratelimit-remaining", "x-ratelimit-remaining"]) else {
+        let Some((header, remaining)) = number(["ratelimit-remaining", "x-ratelimit-remaining"])
+        else {
             return;
         };
-        if let Some(reset) = number(["ratelimit-reset", "x-ratelimit-reset"]) {
-            // Some servers send seconds until the reset, others the reset's Unix time.
-            let now = SystemTime::now()
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_secs();
-            let seconds = if reset > 1_000_000_000 {
-                reset.saturating_sub(now)
-            } else {
-                reset
-            };
-            self.rate_limit
-                .budget_spent(Duration::from_secs(seconds.min(3600)));
+        if remaining > 0.0 {
+            return;
         }
+        let Some((_, reset)) = number(["ratelimit-reset", "x-ratelimit-reset"]) else {
+            return;
+        };
+        let reset_in = wait_until(reset);
+        let budget = self.tuning.max_retry_wait.as_millis() as u64;
+        let spent = self.header_pauses_ms.load(Ordering::Relaxed);
+        let pause = reset_in.min(Duration::from_millis(budget.saturating_sub(spent)));
+        if pause < reset_in {
+            let _ = events.send(ClientEvent::Ignored {
+                stream: stream.name,
+                request: label.clone(),
+                what: format!(
+                    "{header}: 0 with a reset {} s away: past what is left of the retry budget of {} s \
+                     (SOURCE_POLAR_MAX_RETRY_WAIT_MS), so the sync pauses {} s and goes on",
+                    reset_in.as_secs(),
+                    self.tuning.max_retry_wait.as_secs(),
+                    pause.as_secs()
+                ),
+            });
+        }
+        if pause.is_zero() {
+            return;
+        }
+        self.header_pauses_ms
+            .fetch_add(pause.as_millis() as u64, Ordering::Relaxed);
+        self.rate_limit.budget_spent(pause);
+        let _ = events.send(ClientEvent::Paused {
+            stream: stream.name,
+            request: label.clone(),
+            header,
+            reset_in,
+            pause,
+        });
     }
 
     pub fn base_url(&self) -> &url::Url {
@@ -628,18 +748,77 @@ impl PolarClient {
     }
 }
 
-/// The wait a `Retry-After` header asks for: delay-seconds or an HTTP date.
+/// The wait a `Retry-After` header asks for: delay-seconds, an HTTP date, or (from servers that send one) a
+/// Unix time in milliseconds. Never more than a day, whatever it says.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(seconds) = value.parse::<f64>() {
-        return (seconds.is_finite() && seconds >= 0.0)
-            .then(|| Duration::from_secs_f64(seconds.min(86_400.0)));
+    if let Ok(number) = value.parse::<f64>() {
+        if !(number.is_finite() && number >= 0.0) {
+            return None;
+        }
+        // More seconds than since year 0 is no delay: it is a millisecond timestamp.
+        let wait = if number >= MILLISECOND_EPOCH {
+            wait_until(number)
+        } else {
+            Duration::from_secs_f64(number.min(MAX_WAIT.as_secs_f64()))
+        };
+        return Some(wait.min(MAX_WAIT));
     }
     let at = httpdate::parse_http_date(value).ok()?;
     Some(
         at.duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO),
+            .unwrap_or(Duration::ZERO)
+            .min(MAX_WAIT),
     )
+}
+
+/// The longest wait any header is taken to ask for.
+const MAX_WAIT: Duration = Duration::from_secs(86_400);
+/// Numbers from here on are Unix times in milliseconds; from [`SECOND_EPOCH`], in seconds.
+const MILLISECOND_EPOCH: f64 = 1e12;
+const SECOND_EPOCH: f64 = 1e9;
+
+/// How long until a reset given as seconds from now, a Unix time in seconds, or a Unix time in milliseconds
+/// (told apart by size), at most [`MAX_WAIT`].
+fn wait_until(reset: f64) -> Duration {
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs_f64();
+    let seconds = if reset >= MILLISECOND_EPOCH {
+        reset / 1000.0 - now
+    } else if reset >= SECOND_EPOCH {
+        reset - now
+    } else {
+        reset
+    };
+    Duration::from_secs_f64(seconds.clamp(0.0, MAX_WAIT.as_secs_f64()))
+}
+
+/// What a 404's body says.
+#[derive(Debug, PartialEq, Eq)]
+enum NotFoundBody {
+    /// Polar's answer for a record that does not exist: `{"error": "ResourceNotFound", ...}`.
+    ResourceNotFound,
+    /// Polar's (FastAPI's) answer for a route it does not serve: `{"detail": "Not Found"}`.
+    UnknownRoute,
+    Other,
+}
+
+fn not_found_body(body: &str) -> NotFoundBody {
+    let Ok(serde_json::Value::Object(fields)) = serde_json::from_str::<serde_json::Value>(body)
+    else {
+        return NotFoundBody::Other;
+    };
+    if fields.get("error").and_then(serde_json::Value::as_str) == Some("ResourceNotFound") {
+        NotFoundBody::ResourceNotFound
+    } else if fields.get("error").is_none()
+        && fields.get("detail").and_then(serde_json::Value::as_str) == Some("Not Found")
+    {
+        NotFoundBody::UnknownRoute
+    } else {
+        NotFoundBody::Other
+    }
 }
 
 fn describe_transport_error(error: &reqwest::Error, tuning: &Tuning) -> String {
@@ -660,37 +839,49 @@ fn describe_transport_error(error: &reqwest::Error, tuning: &Tuning) -> String {
 
 /// The most body bytes set aside before they arrive, whatever `Content-Length` claims.
 const MAX_PREALLOCATED_BODY: u64 = 4 << 20;
-/// A page of 100 records is a few hundred kilobytes; a body beyond this is not a page.
-const MAX_BODY_BYTES: usize = 256 << 20;
+
+/// Why a body could not be read.
+#[derive(Debug, PartialEq, Eq)]
+enum BodyError {
+    /// It is larger than the cap (reading stopped there).
+    TooLarge,
+    /// The connection broke, or the bytes are not text; says what Polar did, to follow "Polar kept ...".
+    Broken(String),
+}
 /// An error body beyond this is cut: only its start is ever quoted.
 const MAX_ERROR_BODY_BYTES: usize = 16 << 10;
 
-/// Reads a body into one buffer sized by `Content-Length` (each byte is copied once), at most `cap` bytes, and
-/// checks that it is UTF-8, as JSON must be. The error says what Polar did, to follow "Polar kept ...".
-async fn read_body(mut response: reqwest::Response, cap: usize) -> Result<String, String> {
+/// Reads a body into one buffer sized by `Content-Length` (each byte is copied once), at most `cap` bytes
+/// (stopping there, or at once when `Content-Length` says more), and checks that it is UTF-8, as JSON must be.
+async fn read_body(mut response: reqwest::Response, cap: usize) -> Result<String, BodyError> {
     let expected = response.content_length().unwrap_or(0);
+    if expected > cap as u64 {
+        return Err(BodyError::TooLarge);
+    }
     let mut body = Vec::with_capacity(expected.min(MAX_PREALLOCATED_BODY).min(cap as u64) as usize);
     loop {
         match response.chunk().await {
             Ok(Some(chunk)) => {
                 if body.len() + chunk.len() > cap {
-                    return Err(format!("sending a body larger than {} KiB", cap >> 10));
+                    return Err(BodyError::TooLarge);
                 }
                 body.extend_from_slice(&chunk);
             }
             Ok(None) => break,
             Err(error) => {
-                return Err(format!(
+                return Err(BodyError::Broken(format!(
                     "cutting the response body short ({})",
                     describe_body_error(&error)
-                ));
+                )));
             }
         }
     }
     // JSON is UTF-8. Checked with SIMD: a page is hundreds of kilobytes, and this is its only full pass
     // besides the JSON parse.
     if simdutf8::basic::from_utf8(&body).is_err() {
-        return Err("sending a body that is not UTF-8 text".to_owned());
+        return Err(BodyError::Broken(
+            "sending a body that is not UTF-8 text".to_owned(),
+        ));
     }
     // SAFETY: `body` was just checked to be valid UTF-8.
     Ok(unsafe { String::from_utf8_unchecked(body) })
@@ -767,7 +958,7 @@ mod tests {
     #[tokio::test]
     async fn page_bodies_past_their_cap_are_refused() {
         let body = read_body(response(200, vec![b' '; 64]), 16).await;
-        assert!(body.unwrap_err().starts_with("sending a body larger than "));
+        assert_eq!(body.unwrap_err(), BodyError::TooLarge);
         let body = read_body(response(200, b"{}".to_vec()), 16).await;
         assert_eq!(body.unwrap(), "{}");
     }
@@ -784,5 +975,63 @@ mod tests {
         assert!(wait > Duration::from_secs(100) && wait <= Duration::from_secs(120));
         headers.insert(header::RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&headers), None);
+        headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1000000000"));
+        assert_eq!(
+            retry_after(&headers),
+            Some(MAX_WAIT),
+            "a wait is at most a day"
+        );
+        let in_a_minute = SystemTime::now() + Duration::from_secs(60);
+        let millis = in_a_minute
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+            .to_string();
+        headers.insert(header::RETRY_AFTER, HeaderValue::from_str(&millis).unwrap());
+        let wait = retry_after(&headers).unwrap();
+        assert!(
+            wait > Duration::from_secs(55) && wait <= Duration::from_secs(60),
+            "{wait:?}"
+        );
+    }
+
+    #[test]
+    fn resets_are_read_as_seconds_or_unix_times_in_seconds_or_milliseconds() {
+        assert_eq!(wait_until(30.0), Duration::from_secs(30));
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        let in_seconds = wait_until(now + 120.0);
+        assert!(in_seconds > Duration::from_secs(115) && in_seconds <= Duration::from_secs(120));
+        let in_millis = wait_until((now + 120.0) * 1000.0);
+        assert!(in_millis > Duration::from_secs(115) && in_millis <= Duration::from_secs(120));
+        assert_eq!(
+            wait_until(now - 10.0),
+            Duration::ZERO,
+            "a reset in the past"
+        );
+        assert_eq!(wait_until(1e300), MAX_WAIT);
+    }
+
+    #[test]
+    fn only_polars_not_found_body_reads_as_a_missing_record() {
+        assert_eq!(
+            not_found_body(r#"{"error": "ResourceNotFound", "detail": "Not found"}"#),
+            NotFoundBody::ResourceNotFound
+        );
+        assert_eq!(
+            not_found_body(r#"{"detail": "Not Found"}"#),
+            NotFoundBody::UnknownRoute
+        );
+        for other in [
+            "<html>404</html>",
+            "",
+            "null",
+            r#"{"error": "NotFound"}"#,
+            "[]",
+        ] {
+            assert_eq!(not_found_body(other), NotFoundBody::Other, "{other}");
+        }
     }
 }

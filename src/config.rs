@@ -225,19 +225,9 @@ impl ConfigError {
     }
 }
 
-/// `text` with `token` and every `polar_oat_...` word replaced by `[redacted]`.
+/// `text` with `token`, any piece of it, and every credential-shaped word replaced by `[redacted]`.
 fn redact(text: &str, token: Option<&str>) -> String {
-    let mut text = text.to_owned();
-    if let Some(token) = token.map(str::trim).filter(|token| token.len() >= 8) {
-        text = text.replace(token, "[redacted]");
-    }
-    while let Some(start) = text.find(TOKEN_PREFIX) {
-        let end = text[start..]
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-            .map_or(text.len(), |length| start + length);
-        text.replace_range(start..end, "[redacted]");
-    }
-    text
+    crate::redact::Redactor::for_token(token.unwrap_or_default()).text(text)
 }
 
 /// A field's value, treating an explicit `null` as absent.

@@ -18,6 +18,7 @@ pub mod periods;
 pub mod protocol;
 pub mod rate_limit;
 pub mod reader;
+pub mod redact;
 pub mod signals;
 pub mod state;
 pub mod streams;

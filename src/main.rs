@@ -130,7 +130,7 @@ async fn run(command: Command, output: &Output) -> Result<Outcome, OutputClosed>
         }
         Command::Check { config } => check(&config, output).await,
         Command::Discover { config } => {
-            if let Err(failure) = load_config(&config) {
+            if let Err(failure) = load_config(&config, output) {
                 return Ok(Outcome::Failed(failure));
             }
             output
@@ -148,8 +148,10 @@ async fn run(command: Command, output: &Output) -> Result<Outcome, OutputClosed>
     }
 }
 
-fn load_config(path: &Path) -> Result<Config, Failure> {
+/// Reads and validates the config; from then on the output cuts the token out of whatever it writes.
+fn load_config(path: &Path, output: &Output) -> Result<Config, Failure> {
     let raw = input::read_json_file("config", path)?;
+    protect_token(&raw, output);
     Config::from_json(&raw).map_err(|error| {
         Failure::config(format!(
             "Config validation error in '{}': {error}",
@@ -163,6 +165,7 @@ async fn check(path: &Path, output: &Output) -> Result<Outcome, OutputClosed> {
         Ok(raw) => raw,
         Err(error) => return Ok(Outcome::Failed(error.into())),
     };
+    protect_token(&raw, output);
     let config = match Config::from_json(&raw) {
         Ok(config) => config,
         Err(error) => {
@@ -208,7 +211,7 @@ async fn read(
     output: &Output,
 ) -> Result<Outcome, OutputClosed> {
     let prepared = (|| -> Result<_, Failure> {
-        let config = load_config(config_path)?;
+        let config = load_config(config_path, output)?;
         let streams: Vec<sync::Selected> = match catalog_path {
             Some(path) => {
                 let raw = input::read_json_file("catalog", path)?;
@@ -308,6 +311,16 @@ async fn read(
             summary.join(" | ")
         ),
     }))
+}
+
+/// Tells the output the config's token, valid or not, before anything could quote it.
+fn protect_token(raw: &serde_json::Value, output: &Output) {
+    if let Some(token) = raw
+        .get("organization_access_token")
+        .and_then(serde_json::Value::as_str)
+    {
+        output.protect(token);
+    }
 }
 
 fn capitalized(text: &str) -> String {

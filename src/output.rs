@@ -8,18 +8,26 @@
 //! into its buffer, so a record's bytes are copied once between the response body and stdout, and a page
 //! waiting in the channel takes no more memory than its body.
 //!
+//! Everything written passes the [`Redactor`] on the way: non-record messages lose every word that carries
+//! the access token or looks like a credential, records lose the token (a hostile server or proxy may echo
+//! the `Authorization` header anywhere). The token is known once the config is read ([`Output::protect`]).
+//!
 //! If the reader of stdout goes away (a closed pipe), the writer stops, every later send fails with
 //! [`OutputClosed`], and the command ends quietly instead of panicking.
 
 use std::io::{self, Write};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
 use std::thread::JoinHandle;
 
 use tokio::sync::mpsc;
 
 use crate::page::Page;
 use crate::protocol::{LogLevel, Message, RecordFrame};
+use crate::redact::Redactor;
+
+/// The redactor the writer applies, set once the token is known.
+type SharedRedactor = Arc<RwLock<Arc<Redactor>>>;
 
 /// Bytes buffered before stdout is written, and the channel's depth in batches.
 const BUFFER_BYTES: usize = 256 << 10;
@@ -47,6 +55,7 @@ pub struct OutputClosed;
 pub struct Output {
     sender: mpsc::Sender<Batch>,
     debug: Arc<AtomicBool>,
+    redactor: SharedRedactor,
 }
 
 /// The writer thread; [`Writer::finish`] waits until everything sent has reached stdout.
@@ -58,14 +67,17 @@ impl Output {
     /// Starts the writer thread on `sink` (stdout in the binary).
     pub fn start(sink: impl Write + Send + 'static, debug: bool) -> (Output, Writer) {
         let (sender, receiver) = mpsc::channel(CHANNEL_BATCHES);
+        let redactor = SharedRedactor::default();
+        let writer_redactor = Arc::clone(&redactor);
         let thread = std::thread::Builder::new()
             .name("stdout-writer".into())
-            .spawn(move || drain(receiver, sink))
+            .spawn(move || drain(receiver, sink, &writer_redactor))
             .expect("spawn the stdout writer thread");
         (
             Output {
                 sender,
                 debug: Arc::new(AtomicBool::new(debug)),
+                redactor,
             },
             Writer { thread },
         )
@@ -111,6 +123,15 @@ impl Output {
         self.send(&Message::log(level, text)).await
     }
 
+    /// From now on, cuts `token` (and any piece of it) out of everything written.
+    pub fn protect(&self, token: &str) {
+        let redactor = Arc::new(Redactor::for_token(token));
+        *self
+            .redactor
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = redactor;
+    }
+
     pub fn debug_enabled(&self) -> bool {
         self.debug.load(Ordering::Relaxed)
     }
@@ -126,7 +147,11 @@ impl Writer {
     }
 }
 
-fn drain(mut receiver: mpsc::Receiver<Batch>, mut sink: impl Write) -> io::Result<()> {
+fn drain(
+    mut receiver: mpsc::Receiver<Batch>,
+    mut sink: impl Write,
+    redactor: &SharedRedactor,
+) -> io::Result<()> {
     let mut buffer = Vec::with_capacity(BUFFER_BYTES);
     let mut write_out = |buffer: &mut Vec<u8>| -> io::Result<()> {
         sink.write_all(buffer)?;
@@ -134,8 +159,16 @@ fn drain(mut receiver: mpsc::Receiver<Batch>, mut sink: impl Write) -> io::Resul
         sink.flush()
     };
     while let Some(batch) = receiver.blocking_recv() {
+        let redactor = Arc::clone(
+            &redactor
+                .read()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
         match batch {
-            Batch::Lines(lines) => buffer.extend_from_slice(&lines),
+            Batch::Lines(mut lines) => {
+                redactor.json_lines(&mut lines);
+                buffer.extend_from_slice(&lines);
+            }
             Batch::Records { page, frame, items } => {
                 for index in items {
                     let item = &page.items[index as usize];
@@ -144,7 +177,14 @@ fn drain(mut receiver: mpsc::Receiver<Batch>, mut sink: impl Write) -> io::Resul
                     } else {
                         None
                     };
-                    frame.write(&mut buffer, page.text(item), page.is_single_line(), updated);
+                    let text = page.text(item);
+                    if redactor.record_leaks(text.as_bytes()) {
+                        let clean = String::from_utf8(redactor.record(text.as_bytes()))
+                            .expect("ASCII words are replaced by ASCII");
+                        frame.write(&mut buffer, &clean, page.is_single_line(), updated);
+                    } else {
+                        frame.write(&mut buffer, text, page.is_single_line(), updated);
+                    }
                     if buffer.len() >= BUFFER_BYTES {
                         write_out(&mut buffer)?;
                     }

@@ -32,6 +32,21 @@ pub enum OffContract {
     Unexpected(String),
     #[error("item {0} of the page is not a JSON object")]
     ItemNotObject(usize),
+    #[error("'pagination.{field}' is {value}, where Polar sends a whole number of zero or more")]
+    BadCount { field: &'static str, value: String },
+    #[error("item {0} of the response has '{1}' more than once: which one is meant is unknowable")]
+    DuplicateKey(usize, String),
+    #[error("the body is JSON but not what Polar sends ({0})")]
+    WrongShape(String),
+    #[error(
+        "the body is larger than {} KiB, the most one response may have ({variable}): no page of Polar's comes \
+         near it; raise {variable} only if Polar's pages really are this large",
+        cap_bytes >> 10
+    )]
+    TooLarge {
+        cap_bytes: usize,
+        variable: &'static str,
+    },
 }
 
 /// One record of a page. Ids and sort keys are only ever compared, so they are kept as 64-bit hashes: no
@@ -93,8 +108,25 @@ impl Envelope {
 
 #[derive(Deserialize)]
 struct Pagination {
-    total_count: Option<u64>,
-    max_page: Option<u64>,
+    total_count: Option<serde_json::Value>,
+    max_page: Option<serde_json::Value>,
+}
+
+/// A pagination count as Polar promises it: a whole number, zero or more.
+fn count(field: &'static str, value: &serde_json::Value) -> Result<u64, OffContract> {
+    value.as_u64().ok_or_else(|| OffContract::BadCount {
+        field,
+        value: quoted(&value.to_string()),
+    })
+}
+
+/// A value from a response, for messages: at most 64 characters of it.
+fn quoted(text: &str) -> String {
+    let mut cut: String = text.chars().take(64).collect();
+    if cut.len() < text.len() {
+        cut.push_str("...");
+    }
+    cut
 }
 
 impl Page {
@@ -124,13 +156,16 @@ impl Page {
             return Err(problem);
         }
         outcome.map_err(|error| {
-            OffContract::NotJson(
-                format!("{error}")
-                    .split(" at line")
-                    .next()
-                    .unwrap_or_default()
-                    .to_owned(),
-            )
+            let reason = format!("{error}")
+                .split(" at line")
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            // Valid JSON of the wrong shape is not a passing fault; a syntax error or a cut body may be.
+            match error.classify() {
+                serde_json::error::Category::Data => OffContract::WrongShape(reason),
+                _ => OffContract::NotJson(reason),
+            }
         })?;
         let items = parsed.items.ok_or(if envelope == Envelope::LIST {
             OffContract::MissingItems
@@ -142,8 +177,11 @@ impl Page {
             _ if !envelope.paginated => items.len() as u64,
             Some(Pagination {
                 total_count: Some(total),
-                max_page: Some(_),
-            }) => total,
+                max_page: Some(max_page),
+            }) if !total.is_null() && !max_page.is_null() => {
+                count("max_page", &max_page)?;
+                count("total_count", &total)?
+            }
             _ => return Err(OffContract::MissingPagination),
         };
         let single_line = memchr::memchr2(b'\n', b'\r', body.as_bytes()).is_none();
@@ -365,10 +403,15 @@ impl<'de> Visitor<'de> for ItemsSeed<'_, '_> {
             };
             match seq.next_element_seed(seed) {
                 Ok(Some(Ok(item))) => items.push(item),
-                Ok(Some(Err(MissingKey))) => {
-                    *self.problem = Some(match self.key {
-                        Some("id") | None => OffContract::MissingId(index),
-                        Some(key) => OffContract::MissingKey(index, key),
+                Ok(Some(Err(problem))) => {
+                    *self.problem = Some(match (problem, self.key) {
+                        (ItemProblem::DuplicateKey(name), _) => {
+                            OffContract::DuplicateKey(index, name)
+                        }
+                        (ItemProblem::MissingKey, Some("id") | None) => {
+                            OffContract::MissingId(index)
+                        }
+                        (ItemProblem::MissingKey, Some(key)) => OffContract::MissingKey(index, key),
                     });
                     return Err(de::Error::custom("the page breaks Polar's contract"));
                 }
@@ -392,8 +435,13 @@ fn is_type_error<E: fmt::Display>(error: &E) -> bool {
 
 const ITEM_EXPECTED: &str = "a Polar record (a JSON object)";
 
-/// An item that is an object without the field that identifies it.
-struct MissingKey;
+/// Why an object is not a usable item.
+enum ItemProblem {
+    /// It lacks the field that identifies it.
+    MissingKey,
+    /// A field the reader uses comes twice.
+    DuplicateKey(String),
+}
 
 /// One item: an object whose top-level values are all visited as raw JSON, which both validates them and
 /// tells where the item ends.
@@ -405,7 +453,7 @@ struct ItemSeed<'s> {
 }
 
 impl<'de> DeserializeSeed<'de> for ItemSeed<'_> {
-    type Value = Result<Item, MissingKey>;
+    type Value = Result<Item, ItemProblem>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_map(self)
@@ -413,7 +461,7 @@ impl<'de> DeserializeSeed<'de> for ItemSeed<'_> {
 }
 
 impl<'de> Visitor<'de> for ItemSeed<'_> {
-    type Value = Result<Item, MissingKey>;
+    type Value = Result<Item, ItemProblem>;
 
     fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         formatter.write_str(ITEM_EXPECTED)
@@ -427,33 +475,62 @@ impl<'de> Visitor<'de> for ItemSeed<'_> {
         let mut modified_at: Option<&'de str> = None;
         let mut created_at: Option<&'de str> = None;
         let mut timestamp: Option<&'de str> = None;
+        // The fields read here, each once: a second `id` (or sort field) would make the record ambiguous.
+        let mut seen: u32 = 0;
+        let mut once = |bit: usize, name: &str| {
+            if seen & (1 << bit) != 0 {
+                return Err(ItemProblem::DuplicateKey(name.to_owned()));
+            }
+            seen |= 1 << bit;
+            Ok(())
+        };
+        let mut problem = None;
         while let Some(raw_key) = map.next_key::<&'de RawValue>()? {
             let raw_key = raw_key.get();
             first_key.get_or_insert(raw_key);
             let value = map.next_value::<&'de RawValue>()?.get();
             last_value = Some(value);
             let name = key_name(raw_key);
+            let mut check = |bit: usize| {
+                if let Err(duplicate) = once(bit, &name) {
+                    problem.get_or_insert(duplicate);
+                }
+            };
             if Some(&*name) == self.key {
+                check(0);
                 id = (value != "null").then_some(value);
             } else {
                 // Field names: the client strips the `-` of descending criteria (`Listing::sort_fields`).
                 if let Some(index) = self.sorting.iter().position(|field| *field == name) {
+                    check(1 + index);
                     sort_values[index] = Some(value);
                 }
                 match &*name {
-                    "modified_at" => modified_at = (value != "null").then_some(value),
-                    "created_at" => created_at = (value != "null").then_some(value),
-                    "timestamp" => timestamp = (value != "null").then_some(value),
+                    "modified_at" => {
+                        check(1 + MAX_SORT_CRITERIA);
+                        modified_at = (value != "null").then_some(value);
+                    }
+                    "created_at" => {
+                        check(2 + MAX_SORT_CRITERIA);
+                        created_at = (value != "null").then_some(value);
+                    }
+                    "timestamp" => {
+                        check(3 + MAX_SORT_CRITERIA);
+                        timestamp = (value != "null").then_some(value);
+                    }
                     _ => {}
                 }
             }
         }
+        if let Some(problem) = problem {
+            return Ok(Err(problem));
+        }
         let (Some(first_key), Some(last_value)) = (first_key, last_value) else {
-            return Ok(Err(MissingKey));
+            return Ok(Err(ItemProblem::MissingKey));
         };
         // Without a key to require, an item is identified by nothing (an empty id).
         if id.is_none() && self.key.is_some() {
-            return Ok(Err(MissingKey));
+            return Ok(Err(ItemProblem::MissingKey));
         }
         // Between `{` and the first key, and between the last value and `}`, JSON allows only whitespace.
         let bytes = self.body.as_bytes();
@@ -602,7 +679,62 @@ mod tests {
             ),
             OffContract::NotJson(_)
         ));
-        assert!(matches!(parse(r#"[]"#), OffContract::NotJson(_)));
+        assert!(matches!(parse(r#"[]"#), OffContract::WrongShape(_)));
+        assert!(matches!(
+            parse(r#"{"items": {}, "pagination": {"total_count": 0, "max_page": 0}}"#),
+            OffContract::WrongShape(_)
+        ));
+        for (total, shown) in [
+            ("-1", "-1"),
+            ("1.5", "1.5"),
+            ("\"1\"", "\"1\""),
+            ("true", "true"),
+        ] {
+            let body = format!(
+                r#"{{"items": [], "pagination": {{"total_count": {total}, "max_page": 1}}}}"#
+            );
+            assert_eq!(
+                parse(&body),
+                OffContract::BadCount {
+                    field: "total_count",
+                    value: shown.to_owned()
+                },
+                "{body}"
+            );
+        }
+        assert_eq!(
+            parse(r#"{"items": [], "pagination": {"total_count": 0, "max_page": -2}}"#),
+            OffContract::BadCount {
+                field: "max_page",
+                value: "-2".to_owned()
+            }
+        );
+        let long = format!(
+            r#"{{"items": [], "pagination": {{"total_count": "{}", "max_page": 1}}}}"#,
+            "x".repeat(500)
+        );
+        let OffContract::BadCount { value, .. } = parse(&long) else {
+            panic!("a bad count")
+        };
+        assert!(
+            value.len() <= 67,
+            "only the start of a long value is quoted: {value}"
+        );
+        for duplicated in [
+            r#"{"id": "a", "name": "x", "id": "b"}"#,
+            r#"{"id": "a", "created_at": "2025-01-01T00:00:00Z", "created_at": null}"#,
+        ] {
+            let body = format!(
+                r#"{{"items": [{{"id": "z"}}, {duplicated}], "pagination": {{"total_count": 2, "max_page": 1}}}}"#
+            );
+            assert!(
+                matches!(
+                    Page::parse(body, &["created_at"]).unwrap_err(),
+                    OffContract::DuplicateKey(1, _)
+                ),
+                "{duplicated}"
+            );
+        }
         assert_eq!(
             parse(
                 r#"{"items": [{"id": "a"}, {"name": "b"}], "pagination": {"total_count": 2, "max_page": 1}}"#

@@ -193,7 +193,7 @@ impl Pacer {
 
 /// How long a paused episode waits before the next probe: all of a short `Retry-After`, a twelfth of a long
 /// one (Polar's is the whole window, and the window may reset any time within it).
-fn probe_interval(retry_after: Duration) -> Duration {
+pub fn probe_interval(retry_after: Duration) -> Duration {
     if retry_after <= Duration::from_secs(10) {
         retry_after
     } else {

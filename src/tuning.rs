@@ -28,7 +28,12 @@ pub struct Tuning {
     pub pages_buffered: usize,
     /// Requests in flight across the whole sync.
     pub max_in_flight: usize,
+    /// The largest response body accepted: a page of 100 records is a few hundred kilobytes.
+    pub max_page_bytes: usize,
 }
+
+/// The variable that sets [`Tuning::max_page_bytes`], for messages.
+pub const MAX_PAGE_BYTES_VARIABLE: &str = "SOURCE_POLAR_MAX_PAGE_BYTES";
 
 impl Default for Tuning {
     fn default() -> Self {
@@ -43,6 +48,7 @@ impl Default for Tuning {
             pages_ahead: 4,
             pages_buffered: 8,
             max_in_flight: 8,
+            max_page_bytes: 8 << 20,
         }
     }
 }
@@ -120,7 +126,7 @@ const MILLIS: [(Variable, Slot<Duration>); 5] = [
     ),
 ];
 
-const COUNTS: [(Variable, Slot<usize>); 4] = [
+const COUNTS: [(Variable, Slot<usize>); 5] = [
     (
         Variable {
             name: "SOURCE_POLAR_CONCURRENT_STREAMS",
@@ -156,6 +162,15 @@ const COUNTS: [(Variable, Slot<usize>); 4] = [
             max: 256,
         },
         |t| &mut t.max_in_flight,
+    ),
+    (
+        Variable {
+            name: MAX_PAGE_BYTES_VARIABLE,
+            meaning: "the most bytes one response may have",
+            min: 64 << 10,
+            max: 1 << 30,
+        },
+        |t| &mut t.max_page_bytes,
     ),
 ];
 

@@ -8,6 +8,7 @@ mod bad_input;
 mod commands;
 mod edges;
 mod faults;
+mod hostile;
 mod incremental;
 mod live;
 mod metrics;

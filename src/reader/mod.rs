@@ -449,6 +449,39 @@ pub async fn report(output: &Output, event: ClientEvent) -> Result<(), OutputClo
             };
             output.log(LogLevel::Warn, text).await
         }
+        ClientEvent::Paused {
+            stream,
+            request,
+            header,
+            reset_in,
+            pause,
+        } => {
+            let until = crate::protocol::now_millis() + pause.as_millis() as u64;
+            output.send(&Message::rate_limited(stream, until)).await?;
+            output
+                .log(
+                    LogLevel::Warn,
+                    format!(
+                        "{stream}: Polar answered {request} with {header}: 0 and a reset in {} s: every request of \
+                         the sync pauses {:.1} s",
+                        reset_in.as_secs(),
+                        pause.as_secs_f64()
+                    ),
+                )
+                .await
+        }
+        ClientEvent::Ignored {
+            stream,
+            request,
+            what,
+        } => {
+            output
+                .log(
+                    LogLevel::Warn,
+                    format!("{stream}: Polar answered {request} with {what}"),
+                )
+                .await
+        }
         ClientEvent::Answered {
             request,
             url,

@@ -7,6 +7,6 @@ pub mod server;
 pub mod store;
 
 pub use server::{
-    API_VERSION, Churn, FakePolar, Fault, FaultKind, FixedWindow, LISTED_CHANGES, LoggedRequest,
-    Options, TOKEN, TRACKED_STREAMS, WindowStats,
+    API_VERSION, Answer, Churn, FakePolar, Fault, FaultKind, FixedWindow, Hostile, LISTED_CHANGES,
+    LoggedRequest, Options, TOKEN, TRACKED_STREAMS, WindowStats,
 };

@@ -180,6 +180,82 @@ impl Fault {
     }
 }
 
+/// An answer about to be sent, as a [`Hostile`] rewrite sees it and may change it.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// The request's `Authorization` header, for servers that echo it.
+    pub authorization: String,
+    /// The request's query string (empty for a read by id).
+    pub query: String,
+    /// The id of a read by id.
+    pub record: Option<String>,
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Answer {
+    /// The body as JSON (`null` when it is not JSON).
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
+    }
+
+    pub fn set_json(&mut self, value: &Value) {
+        self.body = serde_json::to_vec(value).expect("serializes");
+    }
+
+    /// Replaces (or adds) a header.
+    pub fn set_header(&mut self, name: &str, value: impl Into<String>) {
+        self.headers
+            .retain(|(other, _)| !other.eq_ignore_ascii_case(name));
+        self.headers.push((name.to_owned(), value.into()));
+    }
+}
+
+/// A server (or proxy) misbehaving in one way: rewrites the answers to matching requests of `stream` after the
+/// fake rendered them, as a broken gateway or a hostile server would.
+#[derive(Clone)]
+pub struct Hostile {
+    pub stream: String,
+    /// Rewrite reads by id only (else list pages only).
+    pub record_reads: bool,
+    /// Matching requests let through first, then how many are rewritten.
+    pub skip: usize,
+    pub times: usize,
+    pub rewrite: Arc<dyn Fn(&mut Answer) + Send + Sync>,
+}
+
+impl Hostile {
+    /// Rewrites every list page of `stream`.
+    pub fn pages(stream: &str, rewrite: impl Fn(&mut Answer) + Send + Sync + 'static) -> Hostile {
+        Hostile {
+            stream: stream.to_owned(),
+            record_reads: false,
+            skip: 0,
+            times: usize::MAX,
+            rewrite: Arc::new(rewrite),
+        }
+    }
+
+    /// Rewrites every read by id of `stream`.
+    pub fn reads(stream: &str, rewrite: impl Fn(&mut Answer) + Send + Sync + 'static) -> Hostile {
+        Hostile {
+            record_reads: true,
+            ..Hostile::pages(stream, rewrite)
+        }
+    }
+
+    pub fn after_requests(mut self, requests: usize) -> Hostile {
+        self.skip = requests;
+        self
+    }
+
+    pub fn times(mut self, times: usize) -> Hostile {
+        self.times = times;
+        self
+    }
+}
+
 /// Records created and deleted around every page request of one stream.
 #[derive(Debug, Clone)]
 pub struct Churn {
@@ -215,6 +291,7 @@ struct Shared {
     store: Mutex<Store>,
     options: Options,
     faults: Mutex<Vec<Fault>>,
+    hostile: Mutex<Vec<Hostile>>,
     churn: Mutex<Vec<Churn>>,
     fixed: Mutex<WindowState>,
     started: Instant,
@@ -252,6 +329,7 @@ impl FakePolar {
         let shared = Arc::new(Shared {
             store: Mutex::new(store),
             faults: Mutex::new(Vec::new()),
+            hostile: Mutex::new(Vec::new()),
             churn: Mutex::new(Vec::new()),
             fixed: Mutex::new(WindowState::default()),
             started: Instant::now(),
@@ -334,6 +412,12 @@ impl FakePolar {
 
     pub fn clear_faults(&self) {
         self.shared.faults.lock().unwrap().clear();
+        self.shared.hostile.lock().unwrap().clear();
+    }
+
+    /// Makes the server misbehave as `hostile` says, on top of any fault.
+    pub fn push_hostile(&self, hostile: Hostile) {
+        self.shared.hostile.lock().unwrap().push(hostile);
     }
 
     /// Churns `churn.stream` (replacing an earlier churn of the same stream).
@@ -777,13 +861,16 @@ async fn handle(
             .to_owned(),
         authorization: header_text(header::AUTHORIZATION),
     };
-    let response = answer(
+    let mut response = answer(
         &shared,
         &resource,
         query.as_deref().unwrap_or_default(),
         &mut logged,
     )
     .await;
+    if let Some(hostile) = take_hostile(&shared, &resource, logged.record.is_some()) {
+        response = rewrite(response, &hostile, &logged, query.as_deref()).await;
+    }
     logged.status = response.status().as_u16();
     shared.log.lock().unwrap().push(logged);
     response
@@ -1272,6 +1359,56 @@ fn validation_error(message: &str) -> Response {
         ),
     )
         .into_response()
+}
+
+fn take_hostile(shared: &Shared, resource: &str, record_read: bool) -> Option<Hostile> {
+    let mut hostile = shared.hostile.lock().unwrap();
+    let found = hostile.iter_mut().find(|hostile| {
+        hostile.times > 0 && hostile.stream == resource && hostile.record_reads == record_read
+    })?;
+    if found.skip > 0 {
+        found.skip -= 1;
+        return None;
+    }
+    found.times -= 1;
+    Some(found.clone())
+}
+
+/// `response` as `hostile` rewrites it.
+async fn rewrite(
+    response: Response,
+    hostile: &Hostile,
+    logged: &LoggedRequest,
+    query: Option<&str>,
+) -> Response {
+    let (parts, body) = response.into_parts();
+    let body = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    let mut answer = Answer {
+        authorization: logged.authorization.clone(),
+        query: query.unwrap_or_default().to_owned(),
+        record: logged.record.clone(),
+        status: parts.status.as_u16(),
+        headers: parts
+            .headers
+            .iter()
+            .filter(|(name, _)| *name != header::CONTENT_LENGTH)
+            .map(|(name, value)| {
+                (
+                    name.to_string(),
+                    value.to_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect(),
+        body: body.to_vec(),
+    };
+    (hostile.rewrite)(&mut answer);
+    let mut builder = Response::builder().status(answer.status);
+    for (name, value) in &answer.headers {
+        builder = builder.header(name, value);
+    }
+    builder.body(Body::from(answer.body)).unwrap()
 }
 
 fn take_fault(shared: &Shared, resource: &str, page: u32) -> Option<FaultKind> {
