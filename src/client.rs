@@ -203,6 +203,14 @@ pub enum ClientEvent {
         request: RequestLabel,
         what: String,
     },
+    /// The server's `Date` is far from this machine's clock: it is not used (said once).
+    ClockSkew {
+        stream: &'static str,
+        request: RequestLabel,
+        /// The `Date` as sent, and how far it is from this machine's clock (positive: ahead).
+        date: String,
+        ahead_seconds: i64,
+    },
     /// A request was answered (sent only in debug mode).
     Answered {
         request: RequestLabel,
@@ -246,6 +254,8 @@ pub struct PolarClient {
     /// Time paused because of rate-limit headers on answers that were not 429s, in milliseconds: bounded by
     /// the retry budget over the whole command, so that a server sending them on every answer cannot stall it.
     header_pauses_ms: AtomicU64,
+    /// A far-off `Date` was reported.
+    clock_skew_said: std::sync::atomic::AtomicBool,
     pub stats: RequestStats,
 }
 
@@ -281,6 +291,7 @@ impl PolarClient {
             in_flight,
             debug,
             header_pauses_ms: AtomicU64::new(0),
+            clock_skew_said: std::sync::atomic::AtomicBool::new(false),
             stats: RequestStats::default(),
         })
     }
@@ -525,7 +536,8 @@ impl PolarClient {
         let server_date = response
             .headers()
             .get(header::DATE)
-            .and_then(|value| httpdate::parse_http_date(value.to_str().ok()?).ok());
+            .and_then(|value| httpdate::parse_http_date(value.to_str().ok()?).ok())
+            .and_then(|date| self.trusted_date(stream, label, date, events));
         if status.is_success() {
             let body = read_body(response, self.tuning.max_page_bytes).await;
             self.answered(events, label, url, status.as_str(), sent);
@@ -650,6 +662,34 @@ impl PolarClient {
                 detail: excerpt(&body),
             })),
         }
+    }
+
+    /// `date` if it is within [`crate::time::MAX_CLOCK_SKEW`] of this machine's clock; otherwise `None`
+    /// (the cursor then comes from this machine's clock), said once.
+    fn trusted_date(
+        &self,
+        stream: &'static StreamDef,
+        label: &RequestLabel,
+        date: SystemTime,
+        events: &Events,
+    ) -> Option<SystemTime> {
+        let now = SystemTime::now();
+        let ahead_seconds = match date.duration_since(now) {
+            Ok(ahead) => ahead.as_secs() as i64,
+            Err(behind) => -(behind.duration().as_secs() as i64),
+        };
+        if ahead_seconds.unsigned_abs() <= crate::time::MAX_CLOCK_SKEW.as_secs() {
+            return Some(date);
+        }
+        if !self.clock_skew_said.swap(true, Ordering::Relaxed) {
+            let _ = events.send(ClientEvent::ClockSkew {
+                stream: stream.name,
+                request: label.clone(),
+                date: httpdate::fmt_http_date(date),
+                ahead_seconds,
+            });
+        }
+        None
     }
 
     fn answered(

@@ -90,7 +90,7 @@ impl Message {
         Message::Log {
             log: LogBody {
                 level,
-                message: message.into(),
+                message: bounded(message.into()),
             },
         }
     }
@@ -99,7 +99,7 @@ impl Message {
         Message::ConnectionStatus {
             connection_status: ConnectionStatus {
                 status: "SUCCEEDED",
-                message: note,
+                message: note.map(bounded),
             },
         }
     }
@@ -108,7 +108,7 @@ impl Message {
         Message::ConnectionStatus {
             connection_status: ConnectionStatus {
                 status: "FAILED",
-                message: Some(message.into()),
+                message: Some(bounded(message.into())),
             },
         }
     }
@@ -155,9 +155,10 @@ impl Message {
         internal_message: Option<&str>,
         stream: Option<&str>,
     ) -> Self {
-        let mut error = json!({"message": message, "failure_type": failure_type});
+        let mut error =
+            json!({"message": bounded(message.to_owned()), "failure_type": failure_type});
         if let Some(internal) = internal_message {
-            error["internal_message"] = json!(internal);
+            error["internal_message"] = json!(bounded(internal.to_owned()));
         }
         if let Some(stream) = stream {
             error["stream_descriptor"] = json!({"name": stream});
@@ -279,6 +280,27 @@ fn write_without_whitespace(out: &mut Vec<u8>, text: &[u8]) {
             out.push(byte);
         }
     }
+}
+
+/// The most characters a message for people (a LOG, a TRACE error, a connection status) holds: whatever it
+/// quotes (a state blob, a server's body), a message stays readable and a line stays small.
+pub const MAX_MESSAGE_CHARS: usize = 4_000;
+
+/// `message`, cut to [`MAX_MESSAGE_CHARS`] with a note of how much was left out.
+fn bounded(message: String) -> String {
+    if message.len() <= MAX_MESSAGE_CHARS {
+        return message;
+    }
+    let total = message.chars().count();
+    if total <= MAX_MESSAGE_CHARS {
+        return message;
+    }
+    let mut cut: String = message.chars().take(MAX_MESSAGE_CHARS).collect();
+    cut.push_str(&format!(
+        "... ({} more characters)",
+        total - MAX_MESSAGE_CHARS
+    ));
+    cut
 }
 
 #[cfg(test)]

@@ -4,6 +4,11 @@ use std::time::SystemTime;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 
+/// How far apart the connector's clock and Polar's may be before one of them is taken to be wrong: a `Date`
+/// further off is not used, and an input cursor further in the future is refused.
+pub const MAX_CLOCK_SKEW: std::time::Duration = std::time::Duration::from_secs(300);
+pub const MAX_CLOCK_SKEW_MICROS: i64 = 300_000_000;
+
 /// The Unix microseconds of an RFC 3339 timestamp, `None` if it is not one.
 pub fn micros(text: &str) -> Option<i64> {
     DateTime::parse_from_rfc3339(text)

@@ -47,9 +47,13 @@ use self::state::IncrementalState;
 pub const MAX_CHANGES_PER_STREAM: usize = 25_000;
 
 /// The server's clock when it answered `page`: its `Date` (whole seconds, so never later than the truth), or
-/// this machine's clock when there is none. Unix microseconds.
+/// this machine's clock when there is none (the client drops a `Date` far from this machine's clock). Never
+/// later than this machine's clock plus the skew allowed: a cursor in the future would skip what comes until
+/// then. Unix microseconds.
 pub fn server_now(page: &Page) -> i64 {
-    crate::time::system_micros(page.date.unwrap_or_else(SystemTime::now))
+    let own = crate::time::system_micros(SystemTime::now());
+    let server = page.date.map_or(own, crate::time::system_micros);
+    server.min(own.saturating_add(crate::time::MAX_CLOCK_SKEW_MICROS))
 }
 
 /// Where the window of a stream synced from `cursor` begins: the lookback before it, and one microsecond more,

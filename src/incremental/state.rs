@@ -40,6 +40,18 @@ pub enum Start {
 /// Reads the input state of an incremental `stream`. `Err`: a state this connector cannot have written,
 /// with what is wrong (a config error: the user must fix or clear it).
 pub fn start(stream: &StreamDef, limit: u32, state: Option<&Value>) -> Result<Start, String> {
+    let now = crate::time::system_micros(std::time::SystemTime::now());
+    start_at(stream, limit, state, now)
+}
+
+/// [`start`] on a machine whose clock reads `now` (Unix microseconds): a cursor later than it (past the skew
+/// allowed between clocks) would read nothing until that time and is refused.
+pub fn start_at(
+    stream: &StreamDef,
+    limit: u32,
+    state: Option<&Value>,
+    now: i64,
+) -> Result<Start, String> {
     let Some(state) = state.filter(|state| !state.is_null()) else {
         return Ok(Start::Fresh { replaced: None });
     };
@@ -74,6 +86,15 @@ pub fn start(stream: &StreamDef, limit: u32, state: Option<&Value>) -> Result<St
                 stream.name
             )
         })?;
+    if cursor_micros > now.saturating_add(crate::time::MAX_CLOCK_SKEW_MICROS) {
+        return Err(format!(
+            "the state of stream '{}' has the cursor {cursor}, later than this machine's clock ({}): a sync from it \
+             would skip everything until then. It was likely left by a server or machine with a wrong clock; \
+             clear the connection's state for this stream (or set its cursor to a past time) to sync it afresh",
+            stream.name,
+            crate::time::format(now)
+        ));
+    }
     if object.contains_key("page") {
         return Ok(Start::ResumeFull {
             resume: checkpoint::resume_point(stream, limit, Some(state))
@@ -103,6 +124,26 @@ mod tests {
 
     fn customers() -> &'static StreamDef {
         streams::find("customers").unwrap()
+    }
+
+    #[test]
+    fn a_cursor_later_than_this_machines_clock_is_refused() {
+        let now = crate::time::micros("2026-12-03T12:00:00Z").unwrap();
+        let state = |cursor: &str| json!({"cursor": cursor});
+        let within_skew = state("2026-12-03T12:04:00Z");
+        assert!(start_at(customers(), 100, Some(&within_skew), now).is_ok());
+        for future in [
+            "2026-12-03T12:06:00Z",
+            "2099-12-31T23:59:59Z",
+            "9999-12-31T00:00:00Z",
+        ] {
+            let problem = start_at(customers(), 100, Some(&state(future)), now).unwrap_err();
+            assert!(
+                problem.contains("later than this machine's clock"),
+                "{problem}"
+            );
+            assert!(problem.contains("customers"), "{problem}");
+        }
     }
 
     #[test]

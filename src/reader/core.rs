@@ -149,6 +149,63 @@ pub enum LossError {
          read them; run the sync again"
     )]
     BusyInstant { stream: &'static str },
+    #[error(
+        "{count} {stream} share the same sort values around offset {offset}, and their number changed from \
+         {from} to {to} while the sync read them (records were created or deleted around them), so some may \
+         be missing; run the sync again"
+    )]
+    TiesMoved {
+        stream: &'static str,
+        count: u64,
+        offset: u64,
+        from: u64,
+        to: u64,
+    },
+    #[error(
+        "Polar answered page {page} of {stream} with only records of the pages before it while the count stayed \
+         {total}: the server, or a proxy or cache in between, ignores the 'page' parameter. Paging cannot go on; \
+         running again fails the same way until 'base_url' points at Polar's API itself"
+    )]
+    PageIgnored {
+        stream: &'static str,
+        page: u32,
+        total: u64,
+    },
+    #[error(
+        "Polar answered {stream} asked for records created after {after} with {problem}: paging by key relies on \
+         that order and filter, and would lose records. The server, or a proxy in between, does not honour \
+         the filter; running again fails the same way"
+    )]
+    OutOfOrder {
+        stream: &'static str,
+        after: String,
+        problem: String,
+    },
+    #[error(
+        "Polar's count says {total} {stream}, but its pages ended at page {page} after {delivered} distinct \
+         ones, and the count never moved: the count and the pages disagree (a proxy or cache in between, or \
+         a server that miscounts), so the sync cannot prove it has them all"
+    )]
+    CountDisagrees {
+        stream: &'static str,
+        total: u64,
+        delivered: u64,
+        page: u32,
+    },
+}
+
+impl LossError {
+    /// Data moving under the sync is transient (the next attempt reads afresh); a server that breaks the
+    /// paging contract breaks it again.
+    pub fn failure_type(&self) -> crate::protocol::FailureType {
+        use crate::protocol::FailureType;
+        match self {
+            LossError::PageIgnored { .. }
+            | LossError::OutOfOrder { .. }
+            | LossError::CountDisagrees { .. } => FailureType::SystemError,
+            _ => FailureType::TransientError,
+        }
+    }
 }
 
 /// What one stream delivered.
@@ -200,6 +257,13 @@ pub struct StreamCore {
     keyset: bool,
     after: Option<Arc<str>>,
     group_restarts: u32,
+    /// Paging by key: the furthest page read under the current filter value (pages up to it may come again
+    /// after a restart, all seen).
+    keyset_reached: u32,
+    /// The count was found lower than what the pages hold (said once).
+    undercount_said: bool,
+    /// How many records of the page last emitted had not been seen before (in the window or not).
+    fresh: usize,
     limit: u32,
     /// A checkpoint to verify before the main pass starts.
     resume: Option<Resume>,
@@ -275,6 +339,9 @@ impl StreamCore {
             keyset,
             after,
             group_restarts: 0,
+            keyset_reached: 0,
+            undercount_said: false,
+            fresh: 0,
             limit,
             resume,
             first_page,
@@ -404,10 +471,20 @@ impl StreamCore {
             let delivered = self.summary.records;
             let owed = self.owed();
             if self.first_page == 1 && delivered < owed {
-                self.failure = Some(LossError::Lost {
-                    stream: self.name,
-                    total: owed,
-                    delivered,
+                self.failure = Some(if self.totals_changed {
+                    LossError::Lost {
+                        stream: self.name,
+                        total: owed,
+                        delivered,
+                    }
+                } else {
+                    // Nothing moved, yet the pages hold fewer than the count: that is not churn.
+                    LossError::CountDisagrees {
+                        stream: self.name,
+                        total: owed,
+                        delivered,
+                        page: self.next_main.saturating_sub(1),
+                    }
                 });
                 continue;
             }
@@ -518,13 +595,38 @@ impl StreamCore {
             group.slack = group.slack.max(change);
         }
         let emitted = self.emit(page, Some(self.base_offset(number)));
+        let full = page.items.len() >= self.limit as usize;
+        if full && number > self.first_page && self.fresh == 0 && change == 0 {
+            // A full page of records already read, the count unchanged: nothing moved, so the server did not
+            // serve the page asked for. Paging on would ask again and again.
+            self.failure = Some(LossError::PageIgnored {
+                stream: self.name,
+                page: number,
+                total: page.total_count,
+            });
+            return emitted;
+        }
         self.remember_last_id(page);
         self.checkpoint_due = true;
         self.next_main = number.saturating_add(1);
-        // Only `total_count` is trusted for where the stream ends, and an empty page ends it whatever the
-        // count says (a misbehaving proxy cannot make the reader page on forever).
-        if page.items.is_empty() || self.next_main > self.last_page_of(page.total_count) {
+        // The pages say where the stream ends, not the count: a short page ends it (Polar's pages are full
+        // but the last), and a full page is followed by one more request even where the count says it was the
+        // last, so that a count lower than what exists loses nothing. Paging on past the count ends at the
+        // first short page; a count higher than the pages hold fails the proof at the end.
+        if !full {
             self.main_done = true;
+        } else if u64::from(number) * u64::from(self.limit) > page.total_count
+            && !self.undercount_said
+        {
+            self.undercount_said = true;
+            self.log(
+                LogLevel::Warn,
+                format!(
+                    "{}: Polar's count says {} records but page {number} is full: its count is lower than what \
+                     it serves, so the sync reads on until a page is short",
+                    self.name, page.total_count
+                ),
+            );
         }
         if let Some(from) = self.window_from {
             let past_window = page
@@ -550,9 +652,19 @@ impl StreamCore {
     fn accept_keyset(&mut self, page: &Page) -> Vec<u32> {
         self.start(page.total_count);
         self.summary.pages += 1;
+        if let Some(problem) = self.keyset_order_problem(page) {
+            self.failure = Some(LossError::OutOfOrder {
+                stream: self.name,
+                after: self.after.as_deref().unwrap_or("the start").to_owned(),
+                problem,
+            });
+            return Vec::new();
+        }
         let shifted = self.next_main > 1 && self.last_total != Some(page.total_count);
         self.last_total = Some(page.total_count);
         let emitted = self.emit(page, None);
+        let read_before = self.next_main <= self.keyset_reached;
+        self.keyset_reached = self.keyset_reached.max(self.next_main);
         if shifted {
             // Paging on inside one instant's records, and the count after the filter changed: the offsets may
             // have moved, so that instant is read again from its start.
@@ -563,9 +675,20 @@ impl StreamCore {
             self.next_main = 1;
             return emitted;
         }
+        let full = page.items.len() >= self.limit as usize;
+        if full && self.next_main > 1 && !read_before && self.fresh == 0 {
+            // Within one instant's records, a full page of records already read with the count unchanged:
+            // the server served the same page again.
+            self.failure = Some(LossError::PageIgnored {
+                stream: self.name,
+                page: self.next_main,
+                total: page.total_count,
+            });
+            return emitted;
+        }
         self.remember_last_id(page);
         self.checkpoint_due = true;
-        if page.items.len() < self.limit as usize {
+        if !full {
             self.main_done = true;
             return emitted;
         }
@@ -583,12 +706,48 @@ impl StreamCore {
             Some(text) => {
                 self.after = Some(filter_value(text).into());
                 self.next_main = 1;
+                self.keyset_reached = 0;
                 self.group_restarts = 0;
             }
             // A whole page created in one instant: page on within the same filter.
             None => self.next_main = self.next_main.saturating_add(1),
         }
         emitted
+    }
+
+    /// What is wrong with a page asked for by key, if anything: every record must be created strictly after
+    /// the filter's value, in ascending order of creation. (The next filter is taken from the page, so a page
+    /// that breaks either would skip records or ask for the same ones forever.)
+    fn keyset_order_problem(&self, page: &Page) -> Option<String> {
+        let field = self.sorting.first().copied().unwrap_or("created_at");
+        let after = self.after.as_deref().and_then(key_value);
+        let mut previous: Option<(f64, &str)> = None;
+        for (index, item) in page.items.iter().enumerate() {
+            let Some(raw) = page.first_sort_json(item).filter(|raw| *raw != "null") else {
+                continue;
+            };
+            let Some(at) = key_value(&filter_value(raw)) else {
+                return Some(format!(
+                    "record {index} whose '{field}' is {}, not a time",
+                    quoted(raw)
+                ));
+            };
+            if after.is_some_and(|after| at <= after) {
+                return Some(format!(
+                    "record {index} whose '{field}' is {}, not after the filter",
+                    quoted(raw)
+                ));
+            }
+            if let Some((_, earlier)) = previous.filter(|(earlier, _)| at < *earlier) {
+                return Some(format!(
+                    "record {index} whose '{field}' is {} after one at {}: not in ascending order",
+                    quoted(raw),
+                    quoted(earlier)
+                ));
+            }
+            previous = Some((at, raw));
+        }
+        None
     }
 
     fn accept_overlap(&mut self, number: u32, page: &Page) -> Vec<u32> {
@@ -627,7 +786,7 @@ impl StreamCore {
         let emitted = self.emit(page, Some(self.base_offset(number)));
         self.remember_last_id(page);
         self.checkpoint_due = true;
-        if self.next_main > self.last_page_of(page.total_count) {
+        if page.items.len() < self.limit as usize {
             self.main_done = true;
         }
         emitted
@@ -736,6 +895,7 @@ impl StreamCore {
         // Where the order is unique no two records tie: a key seen twice is one record seen twice (pushed on
         // by an insertion), not a group to verify.
         let base_offset = base_offset.filter(|_| self.ties);
+        self.fresh = 0;
         for (index, item) in page.items.iter().enumerate() {
             if let Some(base) = base_offset {
                 self.track_tie(base + index as u64, index == 0, item.sort_key);
@@ -749,6 +909,7 @@ impl StreamCore {
                 group.members.insert(item.id);
             }
             self.recent.insert(item.id);
+            self.fresh += usize::from(!duplicate);
             if !duplicate && self.in_window(page, item) {
                 emitted.push(index as u32);
             }
@@ -843,10 +1004,22 @@ impl StreamCore {
         let last = group.last_offset + margin;
         let window = covering_window(first, last, self.limit).filter(|_| group.windows < 3);
         let Some((page, limit)) = window else {
-            self.failure = Some(LossError::UnstableTies {
-                stream: self.name,
-                count: group.last_offset - group.first_offset + 1,
-                offset: group.first_offset,
+            let count = group.last_offset - group.first_offset + 1;
+            let offset = group.first_offset;
+            // A count that moved is the likelier cause than the order of ties: say which it was.
+            self.failure = Some(match (self.first_total, self.latest_total) {
+                (Some(from), Some(to)) if self.totals_changed => LossError::TiesMoved {
+                    stream: self.name,
+                    count,
+                    offset,
+                    from,
+                    to,
+                },
+                _ => LossError::UnstableTies {
+                    stream: self.name,
+                    count,
+                    offset,
+                },
             });
             return;
         };
@@ -918,6 +1091,22 @@ impl StreamCore {
     fn log(&mut self, level: LogLevel, text: String) {
         self.notes.push(Note::Log(level, text));
     }
+}
+
+/// A key's value as a number to compare: a time (Unix microseconds), or a plain number.
+fn key_value(text: &str) -> Option<f64> {
+    crate::time::micros(text)
+        .map(|micros| micros as f64)
+        .or_else(|| text.parse::<f64>().ok().filter(|number| number.is_finite()))
+}
+
+/// A raw JSON value from a response, for messages: at most 40 characters of it.
+fn quoted(raw: &str) -> String {
+    let mut cut: String = raw.chars().take(40).collect();
+    if cut.len() < raw.len() {
+        cut.push_str("...");
+    }
+    cut
 }
 
 /// The value to send in a creation filter for a sort field's raw JSON: a string's content, anything else as is.

@@ -61,8 +61,7 @@ impl StreamError {
     pub fn failure_type(&self) -> FailureType {
         match self {
             StreamError::Api(api) => api.failure_type(),
-            // The data moved under the sync: the next attempt reads it afresh.
-            StreamError::Loss(_) => FailureType::TransientError,
+            StreamError::Loss(loss) => loss.failure_type(),
             StreamError::ChangeLog { failure_type, .. } => *failure_type,
         }
     }
@@ -466,6 +465,32 @@ pub async fn report(output: &Output, event: ClientEvent) -> Result<(), OutputClo
                          the sync pauses {:.1} s",
                         reset_in.as_secs(),
                         pause.as_secs_f64()
+                    ),
+                )
+                .await
+        }
+        ClientEvent::ClockSkew {
+            stream,
+            request,
+            date,
+            ahead_seconds,
+        } => {
+            let (amount, direction) = (
+                ahead_seconds.unsigned_abs(),
+                if ahead_seconds > 0 {
+                    "ahead of"
+                } else {
+                    "behind"
+                },
+            );
+            output
+                .log(
+                    LogLevel::Warn,
+                    format!(
+                        "{stream}: Polar answered {request} with the date {date}, {amount} s {direction} this \
+                         machine's clock: one of the two clocks is wrong, so the server's is not used and the \
+                         cursors this sync leaves come from this machine's clock. Check the machine's time \
+                         (NTP) and what answers at 'base_url'"
                     ),
                 )
                 .await
