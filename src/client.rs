@@ -250,6 +250,8 @@ pub struct PolarClient {
     tuning: Tuning,
     rate_limit: AdaptiveRateLimit,
     in_flight: Semaphore,
+    /// Kibibytes of response bodies being read, across the command ([`Tuning::max_bytes_in_flight`]).
+    bytes_in_flight: Semaphore,
     debug: bool,
     /// Time paused because of rate-limit headers on answers that were not 429s, in milliseconds: bounded by
     /// the retry budget over the whole command, so that a server sending them on every answer cannot stall it.
@@ -283,12 +285,14 @@ impl PolarClient {
             .map_err(|error| anyhow::anyhow!("cannot set up the HTTP client: {error}"))?;
         let rate_limit = AdaptiveRateLimit::new(config.requests_per_minute);
         let in_flight = Semaphore::new(tuning.max_in_flight);
+        let bytes_in_flight = Semaphore::new(kib(tuning.max_bytes_in_flight) as usize);
         Ok(PolarClient {
             http,
             config,
             tuning,
             rate_limit,
             in_flight,
+            bytes_in_flight,
             debug,
             header_pauses_ms: AtomicU64::new(0),
             clock_skew_said: std::sync::atomic::AtomicBool::new(false),
@@ -539,7 +543,12 @@ impl PolarClient {
             .and_then(|value| httpdate::parse_http_date(value.to_str().ok()?).ok())
             .and_then(|date| self.trusted_date(stream, label, date, events));
         if status.is_success() {
-            let body = read_body(response, self.tuning.max_page_bytes).await;
+            let wrapping = match expected {
+                Body::Record => crate::page::RECORD_WRAPPING,
+                Body::Document => crate::page::DOCUMENT_WRAPPING,
+                Body::List(_) | Body::Periods => ("", ""),
+            };
+            let body = self.read_body(response, wrapping).await;
             self.answered(events, label, url, status.as_str(), sent);
             let body = match body {
                 Ok(body) => body,
@@ -563,9 +572,9 @@ impl PolarClient {
             };
             let parsed = match expected {
                 Body::List(sort_fields) => Page::parse(body, sort_fields),
-                Body::Record => Page::parse_record(body),
+                Body::Record => Page::parse_wrapped_record(body),
                 Body::Periods => Page::parse_envelope(body, &[], Envelope::PERIODS),
-                Body::Document => Page::parse_document(body),
+                Body::Document => Page::parse_wrapped_document(body),
             };
             return match parsed {
                 Ok(mut page) => {
@@ -662,6 +671,27 @@ impl PolarClient {
                 detail: excerpt(&body),
             })),
         }
+    }
+
+    /// Reads a body within the page cap, after reserving its room in the bytes in flight (its
+    /// `Content-Length`, or the whole cap when it has none): a request holds all it may need before it reads,
+    /// so requests never wait on each other's half-read bodies. The room is given back once it is read.
+    async fn read_body(
+        &self,
+        response: reqwest::Response,
+        wrapping: (&str, &str),
+    ) -> Result<String, BodyError> {
+        let cap = self.tuning.max_page_bytes;
+        let expected = response
+            .content_length()
+            .map_or(cap as u64, |length| length.min(cap as u64 + 1));
+        let room = kib(expected as usize).clamp(1, kib(self.tuning.max_bytes_in_flight));
+        let _room = self
+            .bytes_in_flight
+            .acquire_many(room)
+            .await
+            .expect("the semaphore is never closed");
+        read_body(response, cap, wrapping).await
     }
 
     /// `date` if it is within [`crate::time::MAX_CLOCK_SKEW`] of this machine's clock; otherwise `None`
@@ -775,6 +805,11 @@ impl PolarClient {
 
     pub fn base_url(&self) -> &url::Url {
         &self.config.base_url
+    }
+
+    /// The limits this client was made with.
+    pub fn tuning(&self) -> &Tuning {
+        &self.tuning
     }
 
     /// The most requests in flight at once.
@@ -891,14 +926,27 @@ enum BodyError {
 /// An error body beyond this is cut: only its start is ever quoted.
 const MAX_ERROR_BODY_BYTES: usize = 16 << 10;
 
+/// Kibibytes, rounded up, as semaphore permits.
+fn kib(bytes: usize) -> u32 {
+    u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX)
+}
+
 /// Reads a body into one buffer sized by `Content-Length` (each byte is copied once), at most `cap` bytes
-/// (stopping there, or at once when `Content-Length` says more), and checks that it is UTF-8, as JSON must be.
-async fn read_body(mut response: reqwest::Response, cap: usize) -> Result<String, BodyError> {
+/// (stopping there, or at once when `Content-Length` says more), between `wrapping`'s two halves, and checks
+/// that it is UTF-8, as JSON must be.
+async fn read_body(
+    mut response: reqwest::Response,
+    cap: usize,
+    wrapping: (&str, &str),
+) -> Result<String, BodyError> {
     let expected = response.content_length().unwrap_or(0);
     if expected > cap as u64 {
         return Err(BodyError::TooLarge);
     }
-    let mut body = Vec::with_capacity(expected.min(MAX_PREALLOCATED_BODY).min(cap as u64) as usize);
+    let room = expected.min(MAX_PREALLOCATED_BODY).min(cap as u64) as usize;
+    let mut body = Vec::with_capacity(room + wrapping.0.len() + wrapping.1.len());
+    body.extend_from_slice(wrapping.0.as_bytes());
+    let cap = cap + wrapping.0.len();
     loop {
         match response.chunk().await {
             Ok(Some(chunk)) => {
@@ -916,6 +964,7 @@ async fn read_body(mut response: reqwest::Response, cap: usize) -> Result<String
             }
         }
     }
+    body.extend_from_slice(wrapping.1.as_bytes());
     // JSON is UTF-8. Checked with SIMD: a page is hundreds of kilobytes, and this is its only full pass
     // besides the JSON parse.
     if simdutf8::basic::from_utf8(&body).is_err() {
@@ -997,10 +1046,16 @@ mod tests {
 
     #[tokio::test]
     async fn page_bodies_past_their_cap_are_refused() {
-        let body = read_body(response(200, vec![b' '; 64]), 16).await;
+        let body = read_body(response(200, vec![b' '; 64]), 16, ("", "")).await;
         assert_eq!(body.unwrap_err(), BodyError::TooLarge);
-        let body = read_body(response(200, b"{}".to_vec()), 16).await;
+        let body = read_body(response(200, b"{}".to_vec()), 16, ("", "")).await;
         assert_eq!(body.unwrap(), "{}");
+        let body = read_body(response(200, b"{}".to_vec()), 16, ("[", "]")).await;
+        assert_eq!(
+            body.unwrap(),
+            "[{}]",
+            "written between the wrapping's halves"
+        );
     }
 
     #[test]

@@ -197,9 +197,14 @@ impl Page {
     /// Parses a response that is one JSON object of its own (`GET /v1/metrics/limits`) as a page holding it.
     pub fn parse_document(body: String) -> Result<Page, OffContract> {
         let mut wrapped = String::with_capacity(body.len() + 16);
-        wrapped.push_str("{\"items\":[");
+        wrapped.push_str(DOCUMENT_WRAPPING.0);
         wrapped.push_str(&body);
-        wrapped.push_str("]}");
+        wrapped.push_str(DOCUMENT_WRAPPING.1);
+        Page::parse_wrapped_document(wrapped)
+    }
+
+    /// [`Page::parse_document`] of a body already written between [`DOCUMENT_WRAPPING`]'s two halves.
+    pub fn parse_wrapped_document(wrapped: String) -> Result<Page, OffContract> {
         let envelope = Envelope {
             key: None,
             paginated: false,
@@ -217,9 +222,15 @@ impl Page {
     /// Parses one record read by id (`GET /v1/<list>/<id>`) as a page holding it alone.
     pub fn parse_record(body: String) -> Result<Page, OffContract> {
         let mut wrapped = String::with_capacity(body.len() + 64);
-        wrapped.push_str("{\"items\":[");
+        wrapped.push_str(RECORD_WRAPPING.0);
         wrapped.push_str(&body);
-        wrapped.push_str("],\"pagination\":{\"total_count\":1,\"max_page\":1}}");
+        wrapped.push_str(RECORD_WRAPPING.1);
+        Page::parse_wrapped_record(wrapped)
+    }
+
+    /// [`Page::parse_record`] of a body already written between [`RECORD_WRAPPING`]'s two halves (the client
+    /// reads it so, and the body is never copied).
+    pub fn parse_wrapped_record(wrapped: String) -> Result<Page, OffContract> {
         let page = Page::parse(wrapped, &[])?;
         if page.items.len() != 1 {
             return Err(OffContract::NotJson(
@@ -291,6 +302,14 @@ impl std::hash::Hasher for PassThrough {
         self.0 = value;
     }
 }
+
+/// What a record read by id is written between to read as a page of one.
+pub const RECORD_WRAPPING: (&str, &str) = (
+    "{\"items\":[",
+    "],\"pagination\":{\"total_count\":1,\"max_page\":1}}",
+);
+/// What a document is written between to read as a page of one.
+pub const DOCUMENT_WRAPPING: (&str, &str) = ("{\"items\":[", "]}");
 
 /// The most sort criteria a stream may use.
 pub const MAX_SORT_CRITERIA: usize = 4;

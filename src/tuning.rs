@@ -30,6 +30,12 @@ pub struct Tuning {
     pub max_in_flight: usize,
     /// The largest response body accepted: a page of 100 records is a few hundred kilobytes.
     pub max_page_bytes: usize,
+    /// Bytes of response bodies being read at once, across the sync (each body reserves its
+    /// `Content-Length`, or the page cap when it has none, before it is read).
+    pub max_bytes_in_flight: usize,
+    /// Changes (and deletions) kept per stream from Polar's change log; past it, the stream is read in full
+    /// and its deletions are streamed from the log again.
+    pub max_changes_per_stream: usize,
 }
 
 /// The variable that sets [`Tuning::max_page_bytes`], for messages.
@@ -49,6 +55,8 @@ impl Default for Tuning {
             pages_buffered: 8,
             max_in_flight: 8,
             max_page_bytes: 8 << 20,
+            max_bytes_in_flight: 32 << 20,
+            max_changes_per_stream: 25_000,
         }
     }
 }
@@ -126,7 +134,7 @@ const MILLIS: [(Variable, Slot<Duration>); 5] = [
     ),
 ];
 
-const COUNTS: [(Variable, Slot<usize>); 5] = [
+const COUNTS: [(Variable, Slot<usize>); 7] = [
     (
         Variable {
             name: "SOURCE_POLAR_CONCURRENT_STREAMS",
@@ -171,6 +179,24 @@ const COUNTS: [(Variable, Slot<usize>); 5] = [
             max: 1 << 30,
         },
         |t| &mut t.max_page_bytes,
+    ),
+    (
+        Variable {
+            name: "SOURCE_POLAR_MAX_BYTES_IN_FLIGHT",
+            meaning: "the most response bytes being read at once",
+            min: 64 << 10,
+            max: 4 << 30,
+        },
+        |t| &mut t.max_bytes_in_flight,
+    ),
+    (
+        Variable {
+            name: "SOURCE_POLAR_MAX_CHANGES_PER_STREAM",
+            meaning: "changes kept per stream from the change log",
+            min: 1,
+            max: 1_000_000,
+        },
+        |t| &mut t.max_changes_per_stream,
     ),
 ];
 

@@ -576,3 +576,47 @@ fn a_huge_state_blob_is_not_quoted_whole() {
     let longest = run.stdout.lines().map(str::len).max().unwrap();
     assert!(longest < 20_000, "a line of {longest} bytes");
 }
+
+#[test]
+fn deletions_past_the_change_log_cap_are_streamed_not_collected() {
+    let server = FakePolar::start(Options::with_records(300));
+    let files = Files::new();
+    let config = config_file(&files, &server);
+    let catalog = files.json("catalog.json", &incremental(&["customers"]));
+    let mut destination = Destination::default();
+    let first = read(&config, Some(&catalog), None);
+    assert_eq!(first.code, 0, "{}", first.stdout);
+    destination.merge(&first);
+    let state = files.json("state.json", &first.last_states());
+    let deleted: Vec<String> = (0..30)
+        .filter_map(|pick| server.delete_customer(pick * 7, std::time::Duration::ZERO))
+        .collect();
+    assert!(deleted.len() >= 20, "{} deleted", deleted.len());
+    // The change log keeps at most 10 changes of a stream here: the rest are read again, page by page.
+    let run = read_with_env(
+        &config,
+        Some(&catalog),
+        Some(&state),
+        &[("SOURCE_POLAR_MAX_CHANGES_PER_STREAM", "10")],
+    );
+    run.compliant();
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("reading them again from Polar's change log")
+    );
+    let deletions: std::collections::HashSet<&str> = run
+        .records("customers")
+        .iter()
+        .filter(|record| !record["_ab_cdc_deleted_at"].is_null())
+        .map(|record| record["id"].as_str().unwrap())
+        .collect();
+    for id in &deleted {
+        assert!(
+            deletions.contains(id.as_str()),
+            "the deletion of {id} is written"
+        );
+    }
+    destination.merge(&run);
+    destination.assert_equals_server(&server, "customers", &[]);
+}

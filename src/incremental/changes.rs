@@ -26,8 +26,11 @@ pub struct StreamChanges {
     pub changed: HashMap<String, Option<String>>,
     /// Records deleted, by id, with the deletion event's time (raw text, as Polar wrote it).
     pub deleted: HashMap<String, String>,
-    /// More changes than `cap`: the stream is cheaper read in full, and the ids are not kept (deletions are).
+    /// More changes than `cap`: the stream is cheaper read in full, and the ids are not kept.
     pub overflow: bool,
+    /// More deletions than `cap`: their ids are not kept either (memory stays bounded); the feed's deletions
+    /// of the stream are read again and written out page by page (see [`deletion_in`]).
+    pub deletions_overflow: bool,
 }
 
 impl StreamChanges {
@@ -128,29 +131,28 @@ impl ChangeLog {
             if !followed.events.contains(&event.name.as_str()) {
                 continue;
             }
-            let key = followed.id_key;
-            let id = event
-                .metadata
-                .as_ref()
-                .and_then(|metadata| metadata.get(key))
-                .and_then(Value::as_str)
-                .or_else(|| {
-                    (key == "customer_id")
-                        .then_some(event.customer_id.as_deref())
-                        .flatten()
-                });
-            let Some(id) = id else {
+            let Some(id) = record_id(&event, followed.id_key) else {
                 // Some events of a family do not name this stream's record (a `balance.*` event without an
                 // order, say): nothing to read again.
                 continue;
             };
             let changes = &mut tracked.changes;
             if followed.deleted_by == Some(event.name.as_str()) {
-                // Deletions are kept even past the cap: a full read cannot see them.
+                if changes.deletions_overflow {
+                    continue;
+                }
                 changes.changed.remove(id);
                 changes
                     .deleted
                     .insert(id.to_owned(), event.timestamp.clone());
+                if changes.deleted.len() > self.cap {
+                    // A full read cannot see deletions, so they are not dropped: they are read again and
+                    // streamed out. Every change of the stream is then read in full.
+                    changes.deleted = HashMap::new();
+                    changes.changed = HashMap::new();
+                    changes.deletions_overflow = true;
+                    changes.overflow = true;
+                }
             } else if !changes.overflow && !changes.deleted.contains_key(id) {
                 changes
                     .changed
@@ -172,6 +174,39 @@ impl ChangeLog {
             .map(|tracked| std::mem::take(&mut tracked.changes))
             .unwrap_or_default()
     }
+}
+
+/// The id of the record of the stream an event names: its metadata's `key`, or the event's customer.
+fn record_id<'e>(event: &'e SystemEvent, key: &str) -> Option<&'e str> {
+    event
+        .metadata
+        .as_ref()
+        .and_then(|metadata| metadata.get(key))
+        .and_then(Value::as_str)
+        .or_else(|| {
+            (key == "customer_id")
+                .then_some(event.customer_id.as_deref())
+                .flatten()
+        })
+}
+
+/// The record of `stream` an event (its JSON text) deletes, and the event's time: `None` when it is not a
+/// deletion of that stream, or names no record of it.
+pub fn deletion_in(stream: &StreamDef, json: &str) -> Result<Option<(String, String)>, BadEvent> {
+    let Some(followed) = stream.followed() else {
+        return Ok(None);
+    };
+    let event: SystemEvent = serde_json::from_str(json)
+        .map_err(|error| BadEvent(format!("a deletion event: {}", shape_only(&error))))?;
+    if followed.deleted_by != Some(event.name.as_str()) {
+        return Ok(None);
+    }
+    if crate::time::micros(&event.timestamp).is_none() {
+        return Err(BadEvent(
+            "a deletion event's timestamp is not an RFC 3339 time".into(),
+        ));
+    }
+    Ok(record_id(&event, followed.id_key).map(|id| (id.to_owned(), event.timestamp.clone())))
 }
 
 /// What a JSON error says without quoting the input: its category and position.
@@ -381,6 +416,37 @@ mod tests {
         );
         assert!(log.add("[1]").is_err());
         assert!(log.add(r#"{"name": 1}"#).is_err());
+    }
+
+    #[test]
+    fn deletions_past_the_cap_are_not_kept_but_read_again_from_the_feed() {
+        let mut log = log(3);
+        for n in 0..10 {
+            let gone = event(
+                "customer.deleted",
+                "2026-11-26T00:00:09Z",
+                &format!("c{n}"),
+                json!({}),
+            );
+            log.add(&gone).unwrap();
+        }
+        let customers = log.take("customers");
+        assert!(customers.deletions_overflow && customers.overflow);
+        assert!(
+            customers.deleted.is_empty() && customers.changed.is_empty(),
+            "memory stays bounded"
+        );
+        let customers_def = crate::streams::find("customers").unwrap();
+        let gone = event("customer.deleted", "2026-11-26T00:00:09Z", "c7", json!({}));
+        assert_eq!(
+            deletion_in(customers_def, &gone),
+            Ok(Some(("c7".to_owned(), "2026-11-26T00:00:09Z".to_owned())))
+        );
+        let update = event("customer.updated", "2026-11-26T00:00:09Z", "c7", json!({}));
+        assert_eq!(deletion_in(customers_def, &update), Ok(None));
+        assert!(deletion_in(customers_def, "{").is_err());
+        let undated = event("customer.deleted", "noon", "c7", json!({}));
+        assert!(deletion_in(customers_def, &undated).is_err());
     }
 
     #[test]

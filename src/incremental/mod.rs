@@ -42,10 +42,6 @@ use crate::streams::{Refetch, SYSTEM_EVENTS, StreamDef, Window};
 use self::changes::{BadEvent, ChangeLog, StreamChanges};
 use self::state::IncrementalState;
 
-/// The most changes kept per stream; past it, the stream is read in full (its ids would cost memory, and
-/// their reads more than a full read on all but the largest organizations).
-pub const MAX_CHANGES_PER_STREAM: usize = 25_000;
-
 /// The server's clock when it answered `page`: its `Date` (whole seconds, so never later than the truth), or
 /// this machine's clock when there is none (the client drops a `Date` far from this machine's clock). Never
 /// later than this machine's clock plus the skew allowed: a cursor in the future would skip what comes until
@@ -89,7 +85,9 @@ pub async fn read_feed(
     tracked: &[(&'static StreamDef, i64)],
 ) -> Result<Result<Feed, FeedError>, OutputClosed> {
     let start = tracked.iter().map(|(_, since)| *since).min().unwrap_or(0);
-    let mut log = ChangeLog::new(tracked, MAX_CHANGES_PER_STREAM);
+    // Past this many changes of a stream, it is read in full (its ids would cost memory, and their reads
+    // more than a full read on all but the largest organizations).
+    let mut log = ChangeLog::new(tracked, client.tuning().max_changes_per_stream);
     // Only the events some stream follows: the feed also holds benefit, meter and other events.
     let mut filters = vec![("source", "system".to_owned())];
     filters.extend(
@@ -174,6 +172,23 @@ pub async fn read_changes(
         .await?;
     // The deletions the events name go first, with a state that keeps the old cursor: whatever follows (a full
     // read, which cannot see them), no state moves the cursor past them before they are out.
+    if changes.deletions_overflow {
+        let floor = horizon.unwrap_or(cursor);
+        match stream_deletions(&client, output, stream, prefetch, since, floor).await? {
+            Ok(deleted) => summary.deleted += deleted,
+            Err(error) => return Ok(Err(error)),
+        }
+        let kept = IncrementalState {
+            cursor: crate::time::format(cursor),
+        };
+        output
+            .send(&Message::stream_state(
+                stream.name,
+                kept.to_json(),
+                summary.deleted,
+            ))
+            .await?;
+    }
     let deletions = std::mem::take(&mut changes.deleted);
     if !deletions.is_empty() {
         let floor = horizon.unwrap_or(cursor);
@@ -231,7 +246,7 @@ pub async fn read_changes(
     };
     if in_full {
         let count = if changes.overflow {
-            format!("more than {MAX_CHANGES_PER_STREAM}")
+            format!("more than {}", client.tuning().max_changes_per_stream)
         } else {
             changes.count().to_string()
         };
@@ -647,6 +662,92 @@ fn id_hash(id: &str) -> u64 {
 /// `_ab_cdc_deleted_at` stays the deletion's own time.
 pub fn deletion_cursor(deleted: i64, horizon: i64) -> i64 {
     deleted.max(horizon.saturating_add(999_999))
+}
+
+/// Reads the feed's deletions of `stream` since `since` again and writes a deletion record for each, page by
+/// page (more of them than the change log keeps; see `StreamChanges::deletions_overflow`). Returns how many.
+async fn stream_deletions(
+    client: &Arc<PolarClient>,
+    output: &Output,
+    stream: &'static StreamDef,
+    prefetch: &Prefetch,
+    since: i64,
+    floor: i64,
+) -> Result<Result<u64, StreamError>, OutputClosed> {
+    let deleted_by = stream
+        .followed()
+        .and_then(|followed| followed.deleted_by)
+        .expect("only a stream whose deletions the feed names overflows with them");
+    output
+        .log(
+            LogLevel::Info,
+            format!(
+                "{}: more than {} deletions since the last sync: reading them again from Polar's change log \
+                 and writing them as they come",
+                stream.name,
+                client.tuning().max_changes_per_stream
+            ),
+        )
+        .await?;
+    let listing = Listing::of(&SYSTEM_EVENTS).filtered(vec![
+        ("source", "system".to_owned()),
+        ("name", deleted_by.to_owned()),
+    ]);
+    let frame = RecordFrame::new(stream.name, now_millis(), true);
+    let mut written = 0u64;
+    let mut bad = None;
+    let mut render = |page: &Page, emit: &[u32]| {
+        let mut lines = Vec::new();
+        for &index in emit {
+            match changes::deletion_in(stream, page.text(&page.items[index as usize])) {
+                Ok(Some((id, at))) => {
+                    let deleted = crate::time::micros(&at).unwrap_or(floor);
+                    let updated = crate::time::format(deletion_cursor(deleted, floor));
+                    frame.write_deletion(&mut lines, &id, &updated, &at);
+                    written += 1;
+                }
+                Ok(None) => {}
+                Err(problem) => {
+                    bad.get_or_insert(problem);
+                }
+            }
+        }
+        lines
+    };
+    let resume = Resume {
+        page: 1,
+        last_id: None,
+        created_after: Some(crate::time::format(since)),
+    };
+    let outcome = StreamReader::new(
+        Arc::clone(client),
+        output,
+        listing,
+        prefetch,
+        Checkpoints::Silent,
+    )
+    .run(
+        Some(resume),
+        Records {
+            render: Some(&mut render),
+            ..Records::write()
+        },
+    )
+    .await?;
+    Ok(match (outcome, bad) {
+        (Err(error), _) => Err(StreamError::ChangeLog {
+            failure_type: error.failure_type(),
+            message: format!(
+                "reading {}'s deletions from Polar's change log failed: {error}",
+                stream.name
+            ),
+        }),
+        (Ok(_), Some(bad)) => Err(StreamError::ChangeLog {
+            failure_type: crate::protocol::FailureType::SystemError,
+            message: bad.to_string(),
+        }),
+        (Ok(_), None) => Ok(written),
+    })
 }
 
 /// Writes deletion records: (id, cursor, deletion time).

@@ -113,6 +113,9 @@ pub enum Checkpoints {
 /// Takes a page and the indices of its records to emit, in place of writing them.
 pub type PageVisitor<'v> = dyn FnMut(&Page, &[u32]) + Send + 'v;
 
+/// Turns a page's records (the indices to emit) into lines to write in their place.
+pub type PageRenderer<'v> = dyn FnMut(&Page, &[u32]) -> Vec<u8> + Send + 'v;
+
 /// Where a read's records go.
 pub struct Records<'r> {
     /// Each record gets Airbyte's `_ab_cdc_updated_at` (see `protocol::RecordFrame`).
@@ -123,6 +126,8 @@ pub struct Records<'r> {
     pub seen: Option<&'r mut HashedSet>,
     /// Hand the records to this instead of writing them.
     pub visit: Option<&'r mut PageVisitor<'r>>,
+    /// Write what this makes of the records instead of the records.
+    pub render: Option<&'r mut PageRenderer<'r>>,
 }
 
 impl<'r> Records<'r> {
@@ -133,6 +138,7 @@ impl<'r> Records<'r> {
             only: None,
             seen: None,
             visit: None,
+            render: None,
         }
     }
 }
@@ -238,6 +244,9 @@ impl<'a> StreamReader<'a> {
             }
             if let Some(visit) = records.visit.as_deref_mut() {
                 visit(&page, &emit);
+            } else if let Some(render) = records.render.as_deref_mut() {
+                let lines = render(&page, &emit);
+                self.output.send_lines(lines).await?;
             } else if !emit.is_empty() {
                 let frame = RecordFrame::new(self.listing.name(), now_millis(), records.cdc);
                 self.output.send_records(page, frame, emit).await?;
