@@ -826,7 +826,12 @@ impl PolarClient {
 /// The wait a `Retry-After` header asks for: delay-seconds, an HTTP date, or (from servers that send one) a
 /// Unix time in milliseconds. Never more than a day, whatever it says.
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
+    retry_after_value(headers.get(header::RETRY_AFTER)?.to_str().ok()?)
+}
+
+/// [`retry_after`] of the header's text.
+pub(crate) fn retry_after_value(value: &str) -> Option<Duration> {
+    let value = value.trim();
     if let Ok(number) = value.parse::<f64>() {
         if !(number.is_finite() && number >= 0.0) {
             return None;
@@ -848,14 +853,14 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 }
 
 /// The longest wait any header is taken to ask for.
-const MAX_WAIT: Duration = Duration::from_secs(86_400);
+pub(crate) const MAX_WAIT: Duration = Duration::from_secs(86_400);
 /// Numbers from here on are Unix times in milliseconds; from [`SECOND_EPOCH`], in seconds.
 const MILLISECOND_EPOCH: f64 = 1e12;
 const SECOND_EPOCH: f64 = 1e9;
 
 /// How long until a reset given as seconds from now, a Unix time in seconds, or a Unix time in milliseconds
 /// (told apart by size), at most [`MAX_WAIT`].
-fn wait_until(reset: f64) -> Duration {
+pub(crate) fn wait_until(reset: f64) -> Duration {
     let now = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or_default()
@@ -872,7 +877,7 @@ fn wait_until(reset: f64) -> Duration {
 
 /// What a 404's body says.
 #[derive(Debug, PartialEq, Eq)]
-enum NotFoundBody {
+pub(crate) enum NotFoundBody {
     /// Polar's answer for a record that does not exist: `{"error": "ResourceNotFound", ...}`.
     ResourceNotFound,
     /// Polar's (FastAPI's) answer for a route it does not serve: `{"detail": "Not Found"}`.
@@ -880,7 +885,7 @@ enum NotFoundBody {
     Other,
 }
 
-fn not_found_body(body: &str) -> NotFoundBody {
+pub(crate) fn not_found_body(body: &str) -> NotFoundBody {
     let Ok(serde_json::Value::Object(fields)) = serde_json::from_str::<serde_json::Value>(body)
     else {
         return NotFoundBody::Other;

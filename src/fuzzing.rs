@@ -1,5 +1,6 @@
 //! The checks the fuzz targets in `fuzz/` run on arbitrary bytes, one per parser that faces untrusted input:
-//! a page body from the network, and the config, catalog and state files. Each must never panic, and each
+//! a page body and the headers from the network, the config, catalog and state files, and the redaction of
+//! whatever a server echoes. Each must never panic, and each
 //! checks what its parser promises. A unit test replays the committed corpus through the same checks, so CI
 //! keeps every input the fuzzers found interesting without needing a fuzzer.
 
@@ -135,6 +136,63 @@ pub fn state(data: &[u8]) {
     }
 }
 
+/// What a server says in headers and error bodies: a `Retry-After` or a rate-limit reset is a wait of at most
+/// a day, never a panic, and only Polar's own not-found body reads as a deleted record.
+pub fn headers(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Some(wait) = crate::client::retry_after_value(text) {
+        assert!(wait <= crate::client::MAX_WAIT, "{text:?} waits {wait:?}");
+    }
+    if let Ok(number) = text.trim().parse::<f64>()
+        && number.is_finite()
+        && number >= 0.0
+    {
+        assert!(crate::client::wait_until(number) <= crate::client::MAX_WAIT);
+    }
+    if crate::client::not_found_body(text) == crate::client::NotFoundBody::ResourceNotFound {
+        let value: Value = serde_json::from_str(text).expect("Polar's body is JSON");
+        assert_eq!(value["error"], "ResourceNotFound");
+    }
+}
+
+/// Whatever a server echoes: the first line is taken as the token, the rest as text quoting it. No message
+/// made of it shows the token or any eight characters of its secret, and a JSON line stays the same JSON
+/// but for the words cut out.
+pub fn redact(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let (token, rest) = text.split_once('\n').unwrap_or((text, ""));
+    let token = token.trim();
+    // Only tokens a config accepts: ASCII without spaces, with Polar's prefix and a secret after it.
+    if !token.starts_with(config::TOKEN_PREFIX)
+        || token.len() < config::TOKEN_PREFIX.len() + 8
+        || !token.bytes().all(|byte| byte.is_ascii_graphic())
+    {
+        return;
+    }
+    let redactor = crate::redact::Redactor::for_token(token);
+    let secret = &token[config::TOKEN_PREFIX.len()..];
+    let echoed = format!("{rest} Bearer {token} {rest}");
+    let clean = redactor.text(&echoed);
+    assert!(!clean.contains(token), "the token survives in {clean:?}");
+    let mut line = serde_json::to_vec(&serde_json::json!({"message": echoed, "n": 12345678})).unwrap();
+    redactor.json_lines(&mut line);
+    let value: Value = serde_json::from_slice(&line).expect("a redacted JSON line is JSON");
+    assert_eq!(value["n"], 12345678, "numbers are left alone");
+    let message = value["message"].as_str().expect("still a string");
+    assert!(!message.contains(token), "the token survives in {message:?}");
+    // A secret of word characters is cut whole out of any word holding a piece of it.
+    if secret.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-') {
+        for piece in secret.as_bytes().windows(8) {
+            let piece = std::str::from_utf8(piece).expect("ASCII");
+            assert!(!clean.contains(piece), "{piece:?} survives in {clean:?}");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;
@@ -164,6 +222,8 @@ mod tests {
             ("config", super::config),
             ("catalog", super::catalog),
             ("state", super::state),
+            ("headers", super::headers),
+            ("redact", super::redact),
         ] {
             let count = replay(target, check);
             assert!(count > 0, "the {target} corpus is empty");

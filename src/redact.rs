@@ -177,6 +177,34 @@ mod tests {
 
     const TOKEN: &str = "polar_oat_FAKE0123456789abcdefghijklmnopqrstuvwx";
 
+    proptest::proptest! {
+        /// Whatever surrounds the token, in text or in a JSON line, it is cut out, and so is any eight
+        /// characters of its secret.
+        #[test]
+        fn no_message_keeps_the_token_or_a_piece_of_it(
+            secret in "[A-Za-z0-9]{16,48}",
+            before in "\\PC{0,40}",
+            after in "\\PC{0,40}",
+            cut in 0usize..8,
+        ) {
+            let token = format!("polar_oat_{secret}");
+            let redactor = Redactor::for_token(&token);
+            let piece = &secret[cut..cut + 8];
+            for echoed in [
+                format!("{before}{token}{after}"),
+                format!("{before} Bearer {token}{after}"),
+                format!("{before}{piece}{after}"),
+            ] {
+                let clean = redactor.text(&echoed);
+                proptest::prop_assert!(!clean.contains(piece), "{clean:?}");
+                let mut line = serde_json::to_vec(&serde_json::json!({"m": echoed})).unwrap();
+                redactor.json_lines(&mut line);
+                let value: serde_json::Value = serde_json::from_slice(&line).unwrap();
+                proptest::prop_assert!(!value["m"].as_str().unwrap().contains(piece));
+            }
+        }
+    }
+
     #[test]
     fn the_secret_part_follows_the_prefix() {
         assert_eq!(secret_part(TOKEN), "FAKE0123456789abcdefghijklmnopqrstuvwx");

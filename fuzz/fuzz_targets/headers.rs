@@ -1,0 +1,4 @@
+//! Fuzz target: `source_polar::fuzzing::headers` on arbitrary bytes.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| source_polar::fuzzing::headers(data));
