@@ -178,14 +178,21 @@ pub fn redact(data: &[u8]) {
     let echoed = format!("{rest} Bearer {token} {rest}");
     let clean = redactor.text(&echoed);
     assert!(!clean.contains(token), "the token survives in {clean:?}");
-    let mut line = serde_json::to_vec(&serde_json::json!({"message": echoed, "n": 12345678})).unwrap();
+    let mut line =
+        serde_json::to_vec(&serde_json::json!({"message": echoed, "n": 12345678})).unwrap();
     redactor.json_lines(&mut line);
     let value: Value = serde_json::from_slice(&line).expect("a redacted JSON line is JSON");
     assert_eq!(value["n"], 12345678, "numbers are left alone");
     let message = value["message"].as_str().expect("still a string");
-    assert!(!message.contains(token), "the token survives in {message:?}");
+    assert!(
+        !message.contains(token),
+        "the token survives in {message:?}"
+    );
     // A secret of word characters is cut whole out of any word holding a piece of it.
-    if secret.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-') {
+    if secret
+        .bytes()
+        .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-')
+    {
         for piece in secret.as_bytes().windows(8) {
             let piece = std::str::from_utf8(piece).expect("ASCII");
             assert!(!clean.contains(piece), "{piece:?} survives in {clean:?}");
