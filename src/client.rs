@@ -258,6 +258,8 @@ pub struct PolarClient {
     header_pauses_ms: AtomicU64,
     /// A far-off `Date` was reported.
     clock_skew_said: std::sync::atomic::AtomicBool,
+    /// A rate-limit reset past the budget was reported.
+    header_budget_said: std::sync::atomic::AtomicBool,
     pub stats: RequestStats,
 }
 
@@ -296,6 +298,7 @@ impl PolarClient {
             debug,
             header_pauses_ms: AtomicU64::new(0),
             clock_skew_said: std::sync::atomic::AtomicBool::new(false),
+            header_budget_said: std::sync::atomic::AtomicBool::new(false),
             stats: RequestStats::default(),
         })
     }
@@ -694,8 +697,10 @@ impl PolarClient {
         read_body(response, cap, wrapping).await
     }
 
-    /// `date` if it is within [`crate::time::MAX_CLOCK_SKEW`] of this machine's clock; otherwise `None`
-    /// (the cursor then comes from this machine's clock), said once.
+    /// The server's `date` if it can be used: not more than [`crate::time::MAX_CLOCK_SKEW`] ahead of this
+    /// machine's clock (a later one is dropped: the cursor then comes from this machine's clock). A `date`
+    /// further behind is kept, as the earlier clock is the safe one for a cursor (it can only read again). Either
+    /// way a clock that far off is said, once.
     fn trusted_date(
         &self,
         stream: &'static StreamDef,
@@ -719,7 +724,7 @@ impl PolarClient {
                 ahead_seconds,
             });
         }
-        None
+        (ahead_seconds < 0).then_some(date)
     }
 
     fn answered(
@@ -773,15 +778,22 @@ impl PolarClient {
         };
         let reset_in = wait_until(reset);
         let budget = self.tuning.max_retry_wait.as_millis() as u64;
-        let spent = self.header_pauses_ms.load(Ordering::Relaxed);
-        let pause = reset_in.min(Duration::from_millis(budget.saturating_sub(spent)));
-        if pause < reset_in {
+        // What is left of the budget is claimed in one step, so concurrent answers cannot overspend it.
+        let mut pause = Duration::ZERO;
+        let _ = self
+            .header_pauses_ms
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |spent| {
+                pause = reset_in.min(Duration::from_millis(budget.saturating_sub(spent)));
+                Some(spent + pause.as_millis() as u64)
+            });
+        if pause < reset_in && !self.header_budget_said.swap(true, Ordering::Relaxed) {
             let _ = events.send(ClientEvent::Ignored {
                 stream: stream.name,
                 request: label.clone(),
                 what: format!(
                     "{header}: 0 with a reset {} s away: past what is left of the retry budget of {} s \
-                     (SOURCE_POLAR_MAX_RETRY_WAIT_MS), so the sync pauses {} s and goes on",
+                     (SOURCE_POLAR_MAX_RETRY_WAIT_MS), so the sync pauses {} s and goes on (such waits are \
+                     bounded by that budget over the whole sync)",
                     reset_in.as_secs(),
                     self.tuning.max_retry_wait.as_secs(),
                     pause.as_secs()
@@ -791,8 +803,6 @@ impl PolarClient {
         if pause.is_zero() {
             return;
         }
-        self.header_pauses_ms
-            .fetch_add(pause.as_millis() as u64, Ordering::Relaxed);
         self.rate_limit.budget_spent(pause);
         let _ = events.send(ClientEvent::Paused {
             stream: stream.name,

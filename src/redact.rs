@@ -37,7 +37,10 @@ impl Redactor {
             return redactor;
         }
         let secret = secret_part(token);
-        redactor.whole.push(token.as_bytes().to_vec());
+        // Shorter than a piece, a token is too likely to be a part of ordinary text (or of `[redacted]`).
+        if token.len() >= PIECE {
+            redactor.whole.push(token.as_bytes().to_vec());
+        }
         if secret.len() >= PIECE && secret.len() < token.len() {
             redactor.whole.push(secret.as_bytes().to_vec());
         }
@@ -76,14 +79,12 @@ impl Redactor {
         bytes
     }
 
-    /// Cuts out the words that carry a secret, then (a token shorter than a piece is only known whole) the
-    /// whole token wherever it is left.
+    /// Cuts out the words that carry a secret, then (a token with characters outside words is not found by
+    /// its pieces) the whole token wherever it is left, in one forward pass.
     fn bytes_in(&self, bytes: &mut Vec<u8>, json: bool, shapes: bool) {
         self.words_in(bytes, json, shapes);
         for secret in &self.whole {
-            while let Some(at) = memmem::find(bytes, secret) {
-                bytes.splice(at..at + secret.len(), REDACTED.bytes());
-            }
+            replace_all(bytes, secret);
         }
     }
 
@@ -135,6 +136,26 @@ impl Redactor {
                     .contains(<&[u8; PIECE]>::try_from(window).expect("windows of PIECE bytes"))
             })
     }
+}
+
+/// Replaces every occurrence of `secret` in `bytes` by [`REDACTED`], scanning forward once (what replaced an
+/// occurrence is never searched again).
+fn replace_all(bytes: &mut Vec<u8>, secret: &[u8]) {
+    if secret.is_empty() || memmem::find(bytes, secret).is_none() {
+        return;
+    }
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut from = 0;
+    for at in memmem::find_iter(bytes.as_slice(), secret) {
+        if at < from {
+            continue;
+        }
+        out.extend_from_slice(&bytes[from..at]);
+        out.extend_from_slice(REDACTED.as_bytes());
+        from = at + secret.len();
+    }
+    out.extend_from_slice(&bytes[from..]);
+    *bytes = out;
 }
 
 /// The part of a Polar token after its `polar_xxx_` prefix (the whole token when it has none).
@@ -202,6 +223,26 @@ mod tests {
                 let value: serde_json::Value = serde_json::from_slice(&line).unwrap();
                 proptest::prop_assert!(!value["m"].as_str().unwrap().contains(piece));
             }
+        }
+    }
+
+    #[test]
+    fn tokens_that_are_part_of_the_replacement_or_tiny_end() {
+        for token in [
+            "e",
+            "d",
+            "[redacted]",
+            "polar_oat_redacted",
+            "redacted",
+            "1",
+        ] {
+            let redactor = Redactor::for_token(token);
+            let mut line = br#"{"n":1,"ok":true,"m":"[redacted] e d 1 redacted"}"#.to_vec();
+            redactor.json_lines(&mut line);
+            let value: serde_json::Value = serde_json::from_slice(&line).expect("still JSON");
+            assert_eq!(value["n"], 1, "{token}");
+            let _ = redactor.text("e d [redacted] polar_oat_redacted");
+            let _ = redactor.record(br#"{"id":"redacted"}"#);
         }
     }
 

@@ -245,14 +245,15 @@ fn a_server_that_promises_endless_pages_is_not_followed() {
         .iter()
         .filter(|r| r.stream == "customers")
         .count();
-    assert!(customers_requests <= 3, "{customers_requests} requests");
+    // Pages 1 to 3 (2 and 3 fetched ahead, as the count allows), and page 2 once more.
+    assert!(customers_requests <= 4, "{customers_requests} requests");
     let errors = run.trace_errors();
-    // Nothing moved (the count stayed 250): the count and the pages disagree, which another attempt does not
-    // cure.
+    // The empty page 2, asked for again, is still empty while the count says 250: the server does not page as
+    // Polar does, which another attempt does not cure.
     assert_eq!(errors[0]["failure_type"], "system_error");
     assert!(
         errors[0]["message"].as_str().unwrap().contains(
-            "Polar's count says 250 customers, but its pages ended at page 2 after 100 distinct"
+            "Polar answered page 2 of customers with 0 records where 100 were asked for, twice"
         ),
         "{}",
         errors[0]["message"]

@@ -182,6 +182,18 @@ pub enum LossError {
         problem: String,
     },
     #[error(
+        "Polar answered page {page} of {stream} with {records} records where {limit} were asked for, twice, while \
+         its count says {total}: the server, or a proxy in between, does not page as Polar does (it may ignore \
+         'limit', or miscount); reading on could lose records"
+    )]
+    ShortPage {
+        stream: &'static str,
+        page: u32,
+        records: usize,
+        limit: u32,
+        total: u64,
+    },
+    #[error(
         "Polar's count says {total} {stream}, but its pages ended at page {page} after {delivered} distinct \
          ones, and the count never moved: the count and the pages disagree (a proxy or cache in between, or \
          a server that miscounts), so the sync cannot prove it has them all"
@@ -201,6 +213,7 @@ impl LossError {
         use crate::protocol::FailureType;
         match self {
             LossError::PageIgnored { .. }
+            | LossError::ShortPage { .. }
             | LossError::OutOfOrder { .. }
             | LossError::CountDisagrees { .. } => FailureType::SystemError,
             _ => FailureType::TransientError,
@@ -264,6 +277,10 @@ pub struct StreamCore {
     undercount_said: bool,
     /// How many records of the page last emitted had not been seen before (in the window or not).
     fresh: usize,
+    /// Full pages in a row that brought nothing new.
+    stale_pages: u32,
+    /// Short pages asked again (one is).
+    short_pages_asked_again: u32,
     limit: u32,
     /// A checkpoint to verify before the main pass starts.
     resume: Option<Resume>,
@@ -342,6 +359,8 @@ impl StreamCore {
             keyset_reached: 0,
             undercount_said: false,
             fresh: 0,
+            stale_pages: 0,
+            short_pages_asked_again: 0,
             limit,
             resume,
             first_page,
@@ -403,11 +422,13 @@ impl StreamCore {
         match self.latest_total {
             // Paging by key, each request depends on the page before it: nothing can be fetched ahead.
             // A window ends where its records do, which no count tells: nothing is fetched ahead either.
+            // After a page short of its count, nothing more: the count is not to be trusted.
             Some(total)
                 if !self.keyset
                     && self.window_from.is_none()
                     && !self.main_done
-                    && self.last_total.is_some() =>
+                    && self.last_total.is_some()
+                    && self.short_pages_asked_again == 0 =>
             {
                 Some(self.last_page_of(total))
             }
@@ -596,8 +617,8 @@ impl StreamCore {
         }
         let emitted = self.emit(page, Some(self.base_offset(number)));
         let full = page.items.len() >= self.limit as usize;
-        if full && number > self.first_page && self.fresh == 0 && change == 0 {
-            // A full page of records already read, the count unchanged: nothing moved, so the server did not
+        if self.page_ignored(page, number > self.first_page && change == 0) {
+            // Full pages of records already read, the count unchanged: nothing moved, so the server did not
             // serve the page asked for. Paging on would ask again and again.
             self.failure = Some(LossError::PageIgnored {
                 stream: self.name,
@@ -606,13 +627,19 @@ impl StreamCore {
             });
             return emitted;
         }
+        // A short page that its own count says is not the end: asked again once (a record deleted between
+        // Polar's count and its page can do this), then the server is taken not to page as asked.
+        let reached = self.base_offset(number) + page.items.len() as u64;
+        if !full && reached < page.total_count && self.short_page(number, page) {
+            return emitted;
+        }
         self.remember_last_id(page);
         self.checkpoint_due = true;
         self.next_main = number.saturating_add(1);
         // The pages say where the stream ends, not the count: a short page ends it (Polar's pages are full
-        // but the last), and a full page is followed by one more request even where the count says it was the
-        // last, so that a count lower than what exists loses nothing. Paging on past the count ends at the
-        // first short page; a count higher than the pages hold fails the proof at the end.
+        // but the last; one that falls short of its own count was asked again above), and a full page is
+        // followed by one more request even where the count says it was the last, so that a count lower than
+        // what exists loses nothing.
         if !full {
             self.main_done = true;
         } else if u64::from(number) * u64::from(self.limit) > page.total_count
@@ -676,14 +703,18 @@ impl StreamCore {
             return emitted;
         }
         let full = page.items.len() >= self.limit as usize;
-        if full && self.next_main > 1 && !read_before && self.fresh == 0 {
-            // Within one instant's records, a full page of records already read with the count unchanged:
+        if self.page_ignored(page, self.next_main > 1 && !read_before) {
+            // Within one instant's records, full pages of records already read with the count unchanged:
             // the server served the same page again.
             self.failure = Some(LossError::PageIgnored {
                 stream: self.name,
                 page: self.next_main,
                 total: page.total_count,
             });
+            return emitted;
+        }
+        let reached = self.base_offset(self.next_main) + page.items.len() as u64;
+        if !full && reached < page.total_count && self.short_page(self.next_main, page) {
             return emitted;
         }
         self.remember_last_id(page);
@@ -748,6 +779,42 @@ impl StreamCore {
             previous = Some((at, raw));
         }
         None
+    }
+
+    /// Whether the server ignores `page`: a full page (that `may_repeat` allows to judge) brought no record not
+    /// seen before. Where the page is one tie group (ties come back in any order), it takes three such pages in
+    /// a row.
+    fn page_ignored(&mut self, page: &Page, may_judge: bool) -> bool {
+        let full = page.items.len() >= self.limit as usize;
+        if !(full && may_judge && self.fresh == 0) {
+            self.stale_pages = 0;
+            return false;
+        }
+        self.stale_pages += 1;
+        let one_key = page.items.first().is_some_and(|first| {
+            page.items
+                .iter()
+                .all(|item| item.sort_key == first.sort_key)
+        });
+        self.stale_pages >= if one_key { 3 } else { 1 }
+    }
+
+    /// Page `number` came back short of its own count: `true` when it is to be asked again (the first time),
+    /// else the stream fails.
+    fn short_page(&mut self, number: u32, page: &Page) -> bool {
+        if self.short_pages_asked_again > 0 {
+            self.failure = Some(LossError::ShortPage {
+                stream: self.name,
+                page: number,
+                records: page.items.len(),
+                limit: self.limit,
+                total: page.total_count,
+            });
+            return true;
+        }
+        self.short_pages_asked_again += 1;
+        self.summary.recovery_requests += 1;
+        true
     }
 
     fn accept_overlap(&mut self, number: u32, page: &Page) -> Vec<u32> {

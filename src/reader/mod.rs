@@ -484,25 +484,22 @@ pub async fn report(output: &Output, event: ClientEvent) -> Result<(), OutputClo
             date,
             ahead_seconds,
         } => {
-            let (amount, direction) = (
-                ahead_seconds.unsigned_abs(),
-                if ahead_seconds > 0 {
-                    "ahead of"
-                } else {
-                    "behind"
-                },
-            );
-            output
-                .log(
-                    LogLevel::Warn,
-                    format!(
-                        "{stream}: Polar answered {request} with the date {date}, {amount} s {direction} this \
-                         machine's clock: one of the two clocks is wrong, so the server's is not used and the \
-                         cursors this sync leaves come from this machine's clock. Check the machine's time \
-                         (NTP) and what answers at 'base_url'"
-                    ),
+            let amount = ahead_seconds.unsigned_abs();
+            let text = if ahead_seconds > 0 {
+                format!(
+                    "{stream}: Polar answered {request} with the date {date}, {amount} s ahead of this machine's \
+                     clock: one of the two clocks is wrong, so the server's is not used and the cursors this sync \
+                     leaves come from this machine's clock. Check the machine's time (NTP) and what answers at \
+                     'base_url'"
                 )
-                .await
+            } else {
+                format!(
+                    "{stream}: Polar answered {request} with the date {date}, {amount} s behind this machine's \
+                     clock: one of the two clocks is wrong; the cursors this sync leaves come from the earlier one \
+                     (the server's), so nothing is skipped. Check the machine's time (NTP)"
+                )
+            };
+            output.log(LogLevel::Warn, text).await
         }
         ClientEvent::Ignored {
             stream,

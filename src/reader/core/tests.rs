@@ -382,21 +382,20 @@ fn a_page_past_the_count_or_an_empty_page_ends_the_pass() {
     assert_eq!(core.accept(first, &page), [0]);
     assert!(matches!(core.next_step(), Step::Done));
 
-    // A count that promises more than the pages hold: the empty page ends the pass, and the shortfall (the
-    // count never moved, so it is no churn) fails the stream as a server that miscounts, not an endless read.
+    // A count that promises more than the pages hold: the empty page is asked for once more, then the stream
+    // fails as a server that does not page as Polar does, not an endless read.
     let mut core = StreamCore::new(&Listing::of(&THINGS), 100, None);
     let empty = r#"{"items": [], "pagination": {"total_count": 500, "max_page": 5}}"#;
-    let Step::Fetch(first) = core.next_step() else {
-        panic!("a first page")
-    };
-    core.accept(first, &Page::parse(empty.into(), SORTING).unwrap());
+    for _ in 0..2 {
+        let Step::Fetch(request) = core.next_step() else {
+            panic!("page 1, and page 1 again")
+        };
+        assert_eq!(request.page, 1);
+        core.accept(request, &Page::parse(empty.into(), SORTING).unwrap());
+    }
     match core.next_step() {
-        Step::Fail(
-            loss @ LossError::CountDisagrees {
-                total, delivered, ..
-            },
-        ) => {
-            assert_eq!((total, delivered), (500, 0));
+        Step::Fail(loss @ LossError::ShortPage { total, records, .. }) => {
+            assert_eq!((total, records), (500, 0));
             assert_eq!(
                 loss.failure_type(),
                 crate::protocol::FailureType::SystemError
@@ -527,9 +526,9 @@ fn paging_by_key_refuses_pages_out_of_order_or_not_after_the_key() {
 }
 
 #[test]
-fn a_loss_the_reader_can_prove_fails_the_stream() {
-    // Page 2 answers with its first record missing and the same count: the records arrived are fewer than the
-    // count, and nothing changed to explain it.
+fn a_page_short_of_its_own_count_is_asked_again_then_fails() {
+    // Page 2 answers with its first record missing and the same count: asked again, it answers the same, so the
+    // server does not page as Polar does.
     let mut core = StreamCore::new(&Listing::of(&THINGS), 2, None);
     let page = |ids: &[&str]| {
         let items: Vec<_> = ids
@@ -548,15 +547,66 @@ fn a_loss_the_reader_can_prove_fails_the_stream() {
     let Step::Fetch(second) = core.next_step() else {
         panic!()
     };
-    core.accept(second, &page(&["d"]));
+    core.accept(second.clone(), &page(&["d"]));
+    let Step::Fetch(again) = core.next_step() else {
+        panic!()
+    };
+    assert_eq!(again, second, "the short page is asked for again");
+    core.accept(again, &page(&["d"]));
     assert!(matches!(
         core.next_step(),
-        Step::Fail(LossError::CountDisagrees {
+        Step::Fail(LossError::ShortPage {
+            page: 2,
+            records: 1,
             total: 4,
-            delivered: 3,
             ..
         })
     ));
+
+    // Asked again, a page that now agrees with its count (a record was deleted between the count and the page)
+    // goes on normally.
+    let mut core = StreamCore::new(&Listing::of(&UNIQUE_THINGS), 2, None);
+    for (ids, total) in [(vec!["a", "b"], 4), (vec!["d"], 4), (vec!["d"], 3)] {
+        let Step::Fetch(request) = core.next_step() else {
+            panic!()
+        };
+        core.accept(request, &page_of(&ids, total));
+    }
+    loop {
+        match core.next_step() {
+            Step::Fetch(request) => {
+                core.accept(request, &page_of(&["a", "b"], 3));
+            }
+            Step::Done => break,
+            Step::Fail(loss) => panic!("{loss}"),
+        }
+    }
+}
+
+#[test]
+fn tie_groups_of_whole_pages_are_not_taken_for_an_ignored_page_at_once() {
+    // Two full pages of one tie group, the second all records of the first (ties come back in any order):
+    // not yet proof that the server ignores `page`.
+    let mut core = StreamCore::new(&Listing::of(&THINGS), 2, None);
+    let tied = |ids: &[&str]| {
+        let items: Vec<_> = ids
+            .iter()
+            .map(|id| serde_json::json!({"id": id, "created_at": 7}))
+            .collect();
+        let body =
+            serde_json::json!({"items": items, "pagination": {"total_count": 6, "max_page": 3}});
+        Page::parse(body.to_string(), SORTING).unwrap()
+    };
+    for ids in [["a", "b"], ["a", "b"]] {
+        let Step::Fetch(request) = core.next_step() else {
+            panic!()
+        };
+        core.accept(request, &tied(&ids));
+    }
+    assert!(
+        matches!(core.next_step(), Step::Fetch(_)),
+        "the read goes on"
+    );
 }
 
 proptest! {
