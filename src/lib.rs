@@ -1,11 +1,13 @@
 //! source-polar as a library: the connector's modules, for the `source-polar` binary (`main.rs`) and for the
-//! fuzz targets in `fuzz/`, which feed the parsers that face untrusted input (pages, config, catalog, state).
+//! fuzz targets in `fuzz/`, which feed the parsers that face untrusted input (pages, headers, config, catalog,
+//! state) through `fuzzing`, built only for tests and with the `fuzzing` feature.
 
 pub mod catalog;
 pub mod check;
 pub mod cli;
 pub mod client;
 pub mod config;
+#[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 pub mod incremental;
 pub mod input;

@@ -74,6 +74,34 @@ fn metadata_is_valid_and_agrees_with_the_dockerfile() {
         .map(|h| h.as_str().unwrap())
         .collect();
     assert!(hosts.contains(&"api.polar.sh") && hosts.contains(&"sandbox-api.polar.sh"));
+    // Suggested streams are streams of the catalog.
+    let discovered = run(
+        &[
+            &"discover",
+            &"--config",
+            &repo().join("integration_tests/sample_config.json"),
+        ],
+        &[],
+    );
+    let names: Vec<&str> = discovered.of_type("CATALOG")[0]["catalog"]["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|stream| stream["name"].as_str().unwrap())
+        .collect();
+    let suggested = data["suggestedStreams"]["streams"].as_array().unwrap();
+    assert!(!suggested.is_empty());
+    for stream in suggested {
+        assert!(
+            names.contains(&stream.as_str().unwrap()),
+            "{stream} is not a stream"
+        );
+    }
+    // No wait of the connector's defaults (the retry budget, plus a request's timeout) outlasts the silence
+    // the platform allows.
+    let tuning = source_polar::tuning::Tuning::default();
+    let longest = tuning.max_retry_wait + tuning.request_timeout;
+    assert!(data["maxSecondsBetweenMessages"].as_u64().unwrap() >= longest.as_secs());
     let entrypoint = dockerfile()
         .lines()
         .find(|l| l.starts_with("ENTRYPOINT"))
