@@ -19,6 +19,9 @@ pub struct Listing {
     pub unique_order: bool,
     /// A strict filter on the first sort criterion to page by key through (see `reader::core`).
     pub key_filter: Option<&'static str>,
+    /// Where the key can be null: the order (nulls first) in which the records the filter never returns are
+    /// read before the pass by key (`StreamDef::null_tail`).
+    pub null_tail: Option<&'static [&'static str]>,
     /// Fixed query parameters sent with every page (a parameter may repeat).
     pub filters: Arc<[(&'static str, String)]>,
 }
@@ -32,6 +35,7 @@ impl Listing {
             sorting: stream.sorting,
             unique_order: stream.unique_order,
             key_filter: stream.creation_filter,
+            null_tail: stream.null_tail,
             filters: Arc::from(Vec::new()),
         }
     }

@@ -27,6 +27,9 @@ pub struct StreamDef {
     /// The list's strict filter on the first sort criterion, when Polar has one (`created_after` on orders):
     /// the reader then pages by key through it, which no deletion or creation can shift (see `reader::core`).
     pub creation_filter: Option<&'static str>,
+    /// Where the creation filter's field can be null (a subscription's `started_at` before it starts): the
+    /// order (nulls first) in which the records the filter never returns are read, before the pass by key.
+    pub null_tail: Option<&'static [&'static str]>,
     /// How Polar serves it: a paged list, or (metrics) periods.
     pub shape: Shape,
     /// The JSON schema of one record (Polar API 2026-10), from `schemas/<name>.json`.
@@ -131,6 +134,7 @@ pub const STREAMS: &[StreamDef] = &[
         sorting: &["created_at", "email"],
         unique_order: false,
         creation_filter: None,
+        null_tail: None,
         shape: Shape::List,
         incremental: Some(Incremental {
             windows: &[Window::Newest {
@@ -154,6 +158,7 @@ pub const STREAMS: &[StreamDef] = &[
         sorting: &["created_at", "name"],
         unique_order: false,
         creation_filter: None,
+        null_tail: None,
         shape: Shape::List,
         incremental: None,
         schema: include_str!("../schemas/products.json"),
@@ -166,6 +171,7 @@ pub const STREAMS: &[StreamDef] = &[
         sorting: &["created_at", "invoice_number"],
         unique_order: true,
         creation_filter: Some("created_after"),
+        null_tail: None,
         shape: Shape::List,
         incremental: Some(Incremental {
             windows: &[Window::After {
@@ -199,11 +205,17 @@ pub const STREAMS: &[StreamDef] = &[
         scope: "subscriptions:read",
         description: "Subscriptions, active and ended, with their customer, product, prices and billing periods.",
         // Subscriptions cannot be sorted by creation time; `started_at` is set once when the subscription
-        // starts (null before that, and nulls sort last in ascending order). The customer, then the amount,
-        // split the many subscriptions that have not started (all null) into small tie groups.
+        // starts (null before that). The started ones are paged by key through Polar's strict `started_after`
+        // filter, which no creation or deletion can shift, as orders are by `created_after`. The filter never
+        // returns the ones not started yet: they are read first, by offset, from the list sorted
+        // `-started_at` (nulls first), until the first started one. That tail is usually one page (read in
+        // one request, so nothing can move within it); a longer one is paged by offset, where a subscription
+        // starting meanwhile (leaving the tail) can make one other unstarted subscription be missed until the
+        // next sync. The customer, then the amount, split the unstarted ones into small tie groups.
         sorting: &["started_at", "customer", "amount"],
         unique_order: false,
-        creation_filter: None,
+        creation_filter: Some("started_after"),
+        null_tail: Some(&["-started_at", "customer", "amount"]),
         shape: Shape::List,
         incremental: Some(Incremental {
             windows: &[Window::After {
@@ -247,6 +259,7 @@ pub const STREAMS: &[StreamDef] = &[
         sorting: &["created_at", "amount"],
         unique_order: false,
         creation_filter: None,
+        null_tail: None,
         shape: Shape::List,
         incremental: Some(Incremental {
             windows: &[Window::Newest {
@@ -270,6 +283,7 @@ pub const STREAMS: &[StreamDef] = &[
         sorting: &["created_at"],
         unique_order: false,
         creation_filter: None,
+        null_tail: None,
         shape: Shape::List,
         incremental: Some(Incremental {
             // A checkout changes only until it expires (and Polar records no event for that): the window of
@@ -291,6 +305,7 @@ pub const STREAMS: &[StreamDef] = &[
         sorting: &["created_at", "description"],
         unique_order: false,
         creation_filter: None,
+        null_tail: None,
         shape: Shape::List,
         incremental: None,
         schema: include_str!("../schemas/benefits.json"),
@@ -303,6 +318,7 @@ pub const STREAMS: &[StreamDef] = &[
         sorting: &["created_at", "slug"],
         unique_order: true,
         creation_filter: None,
+        null_tail: None,
         shape: Shape::List,
         incremental: None,
         schema: include_str!("../schemas/organizations.json"),
@@ -315,6 +331,7 @@ pub const STREAMS: &[StreamDef] = &[
         sorting: &["created_at", "name"],
         unique_order: false,
         creation_filter: None,
+        null_tail: None,
         shape: Shape::List,
         incremental: None,
         schema: include_str!("../schemas/meters.json"),
@@ -328,6 +345,7 @@ pub const STREAMS: &[StreamDef] = &[
         sorting: &["created_at", "slug"],
         unique_order: true,
         creation_filter: None,
+        null_tail: None,
         shape: Shape::List,
         incremental: None,
         schema: include_str!("../schemas/custom_fields.json"),
@@ -340,6 +358,7 @@ pub const STREAMS: &[StreamDef] = &[
         sorting: &["created_at", "amount"],
         unique_order: false,
         creation_filter: None,
+        null_tail: None,
         shape: Shape::List,
         incremental: None,
         schema: include_str!("../schemas/disputes.json"),
@@ -352,6 +371,7 @@ pub const STREAMS: &[StreamDef] = &[
         sorting: &["created_at", "name"],
         unique_order: false,
         creation_filter: None,
+        null_tail: None,
         shape: Shape::List,
         incremental: None,
         schema: include_str!("../schemas/discounts.json"),
@@ -364,6 +384,7 @@ pub const STREAMS: &[StreamDef] = &[
         sorting: &["created_at", "amount"],
         unique_order: false,
         creation_filter: None,
+        null_tail: None,
         shape: Shape::List,
         incremental: None,
         schema: include_str!("../schemas/payments.json"),
@@ -376,6 +397,7 @@ pub const STREAMS: &[StreamDef] = &[
         sorting: &["created_at", "label"],
         unique_order: false,
         creation_filter: None,
+        null_tail: None,
         shape: Shape::List,
         incremental: None,
         schema: include_str!("../schemas/checkout_links.json"),
@@ -391,6 +413,7 @@ pub const STREAMS: &[StreamDef] = &[
         sorting: &["created_at"],
         unique_order: false,
         creation_filter: None,
+        null_tail: None,
         shape: Shape::List,
         incremental: None,
         schema: include_str!("../schemas/license_keys.json"),
@@ -403,6 +426,7 @@ pub const STREAMS: &[StreamDef] = &[
         sorting: &["created_at"],
         unique_order: false,
         creation_filter: None,
+        null_tail: None,
         shape: Shape::List,
         incremental: None,
         schema: include_str!("../schemas/benefit_grants.json"),
@@ -417,6 +441,7 @@ pub const STREAMS: &[StreamDef] = &[
         sorting: &["created_at", "customer_id", "meter_id"],
         unique_order: false,
         creation_filter: None,
+        null_tail: None,
         shape: Shape::List,
         incremental: Some(Incremental {
             // The one list Polar sorts by modification time: new customer meters by creation time (one that
@@ -445,6 +470,7 @@ pub const STREAMS: &[StreamDef] = &[
         sorting: &["timestamp"],
         unique_order: false,
         creation_filter: Some("start_timestamp"),
+        null_tail: None,
         shape: Shape::List,
         incremental: Some(Incremental {
             // Events never change: the new ones (late ones within the lookback included) are all there is.
@@ -467,6 +493,7 @@ pub const STREAMS: &[StreamDef] = &[
         sorting: &[],
         unique_order: true,
         creation_filter: None,
+        null_tail: None,
         shape: Shape::Periods {
             limits: "/v1/metrics/limits",
             interval: "day",
@@ -486,6 +513,7 @@ pub static SYSTEM_EVENTS: StreamDef = StreamDef {
     sorting: &["timestamp"],
     unique_order: false,
     creation_filter: Some("start_timestamp"),
+    null_tail: None,
     shape: Shape::List,
     schema: "{}",
     incremental: None,

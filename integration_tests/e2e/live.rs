@@ -259,3 +259,46 @@ fn a_server_that_promises_endless_pages_is_not_followed() {
         errors[0]["message"]
     );
 }
+
+#[test]
+fn subscriptions_paged_by_key_are_exact_when_creations_balance_deletions() {
+    // One subscription created and one deleted before every request, anywhere in the order: `total_count`
+    // never changes. The started ones page by key through `started_after`, which nothing can shift: every one
+    // that lived through the sync arrives. The ones not started yet (which that filter never returns) are
+    // read first, from the list sorted nulls first, by offset: that tail stays exposed to balanced churn when
+    // it spans pages (here a quarter of the subscriptions), as the README says.
+    let server = FakePolar::start(Options::with_records(0).count("subscriptions", 900));
+    let before: Vec<String> = server
+        .objects("subscriptions")
+        .iter()
+        .filter(|object| !object["started_at"].is_null())
+        .map(|object| object["id"].as_str().unwrap().to_owned())
+        .collect();
+    server.set_churn(Churn {
+        stream: "subscriptions".into(),
+        creates_per_request: 1,
+        deletes_per_request: 1,
+        requests: usize::MAX,
+    });
+    let files = Files::new();
+    let catalog = files.json("catalog.json", &catalog(&["subscriptions"]));
+    let run = read(&config_file(&files, &server), Some(&catalog), None);
+    run.compliant();
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_survivors_delivered(&run, &server, "subscriptions", &before);
+    let unstarted = run
+        .records("subscriptions")
+        .iter()
+        .filter(|record| record["started_at"].is_null())
+        .count();
+    assert!(unstarted > 0, "the unstarted tail is delivered too");
+    let requests = server.requests();
+    assert_eq!(requests[0].sorting, ["-started_at", "customer", "amount"]);
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.sorting.first().map(String::as_str) == Some("started_at")),
+        "then the pass by key"
+    );
+    assert!(requests.len() <= 14, "{} requests", requests.len());
+}

@@ -315,6 +315,9 @@ pub struct StreamCore {
     /// A window of a list sorted newest first: the records whose first sort field is at or after this time
     /// (Unix microseconds). The pass ends at the first page that reaches past it, and owes nothing beyond.
     window_from: Option<i64>,
+    /// A list sorted with nulls first by its first criterion: only the records where it is null are read, and
+    /// the pass ends at the first page that reaches a record where it is not (see `StreamDef::null_tail`).
+    nulls_only: bool,
     /// The page a window's pass starts from: past 1 only when the pages before hold records whose window
     /// time is still null (see [`StreamCore::starting_at`]).
     window_start: u32,
@@ -386,8 +389,28 @@ impl StreamCore {
             failure: None,
             finished: false,
             window_from: None,
+            nulls_only: false,
             window_start: 1,
         }
+    }
+
+    /// Counts `records` emitted before this read (by an earlier pass over the same stream) into its first STATE,
+    /// so that every STATE's record count covers the records since the one before.
+    pub fn after_records(mut self, records: u64) -> StreamCore {
+        self.records_since_state += records;
+        self
+    }
+
+    /// Reads only the records whose first sort field is null, from a list that sorts them first.
+    pub fn nulls_only(mut self) -> StreamCore {
+        self.nulls_only = true;
+        self
+    }
+
+    /// Whether this read covers a part of the list (a window of times, or the nulls), which owes only what it
+    /// read: no count can prove it complete.
+    fn partial(&self) -> bool {
+        self.window_from.is_some() || self.nulls_only
     }
 
     /// Reads only the window of records whose first sort field (a time, sorted newest first) is at or after
@@ -425,7 +448,7 @@ impl StreamCore {
             // After a page short of its count, nothing more: the count is not to be trusted.
             Some(total)
                 if !self.keyset
-                    && self.window_from.is_none()
+                    && !self.partial()
                     && !self.main_done
                     && self.last_total.is_some()
                     && self.short_pages_asked_again == 0 =>
@@ -479,7 +502,7 @@ impl StreamCore {
                 self.close_group();
                 continue;
             }
-            if self.window_from.is_some() {
+            if self.partial() {
                 // A window owes what it read: records past it are not this read's to prove.
                 self.state(StreamState::Complete);
                 self.finished = true;
@@ -654,6 +677,16 @@ impl StreamCore {
                     self.name, page.total_count
                 ),
             );
+        }
+        if self.nulls_only {
+            let past_nulls = page
+                .items
+                .last()
+                .and_then(|item| page.first_sort_json(item))
+                .is_some_and(|raw| raw != "null");
+            if past_nulls {
+                self.main_done = true;
+            }
         }
         if let Some(from) = self.window_from {
             let past_window = page
@@ -988,6 +1021,9 @@ impl StreamCore {
     /// Whether the record falls in the window being read (always, when reading a whole list). A null time
     /// (a `modified_at` not set yet: never changed) is in no window of times.
     fn in_window(&self, page: &Page, item: &crate::page::Item) -> bool {
+        if self.nulls_only {
+            return page.first_sort_json(item).is_none_or(|raw| raw == "null");
+        }
         self.window_from
             .is_none_or(|from| match page.first_sort_json(item) {
                 Some("null") => false,

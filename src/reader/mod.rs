@@ -39,6 +39,10 @@ use crate::protocol::{FailureType, LogLevel, Message, RecordFrame, now_millis};
 use self::checkpoint::Resume;
 use self::core::{LossError, Note, PageRequest, Purpose, Step, StreamCore, StreamSummary};
 
+/// Where a pass by a key that can be null starts: 1970-01-01, before any time Polar sets (the filter is
+/// strict, so every record with a time passes it, and none without).
+const KEY_FLOOR_MICROS: i64 = 0;
+
 /// How often a long stream logs its progress.
 const PROGRESS_EVERY: Duration = Duration::from_secs(15);
 
@@ -185,13 +189,91 @@ impl<'a> StreamReader<'a> {
 
     /// Reads the whole listing, emitting RUNNING, ESTIMATE, RECORD, STATE and LOG messages (STARTED and the
     /// final status are the caller's). The outer error: stdout is gone.
+    ///
+    /// A listing paged by a key that can be null (`Listing::null_tail`) is read in two passes: first the records
+    /// whose key is null (which the key's filter never returns), from the list sorted nulls first, then the
+    /// others by key from the earliest time. A checkpoint of the second pass resumes it without the first.
     pub async fn run(
-        self,
+        mut self,
         resume: Option<Resume>,
         records: Records<'_>,
     ) -> Result<Result<StreamSummary, StreamError>, OutputClosed> {
-        let core = StreamCore::new(&self.listing, PAGE_SIZE, resume);
-        self.run_core(core, records).await
+        let tail = self
+            .listing
+            .null_tail
+            .filter(|_| self.listing.key_filter.is_some() && self.listing.filters.is_empty());
+        let Some(tail_sorting) = tail else {
+            let core = StreamCore::new(&self.listing, PAGE_SIZE, resume);
+            return self.run_core(core, records).await;
+        };
+        let keyed = resume.filter(|resume| resume.created_after.is_some());
+        let mut nulls = None;
+        if keyed.is_none() {
+            if !self.running_sent && !matches!(self.checkpoints, Checkpoints::Silent) {
+                self.output
+                    .send(&Message::stream_status(
+                        self.listing.name(),
+                        crate::protocol::StreamStatus::Running,
+                    ))
+                    .await?;
+            }
+            self.running_sent = true;
+            let listing = Listing {
+                sorting: tail_sorting,
+                key_filter: None,
+                null_tail: None,
+                ..(*self.listing).clone()
+            };
+            let core = StreamCore::new(&listing, PAGE_SIZE, None).nulls_only();
+            let pass = StreamReader::new(
+                Arc::clone(&self.client),
+                self.output,
+                listing,
+                self.prefetch,
+                Checkpoints::Silent,
+            )
+            .running_sent()
+            .run_core(
+                core,
+                Records {
+                    cdc: records.cdc,
+                    ..Records::write()
+                },
+            )
+            .await?;
+            let pass = match pass {
+                Ok(pass) => pass,
+                Err(error) => return Ok(Err(error)),
+            };
+            // The cursor an incremental state leaves is the clock of the read's first answer: this pass's.
+            if let (
+                Checkpoints::Incremental {
+                    cursor: cursor @ None,
+                },
+                Some(at),
+            ) = (&mut self.checkpoints, pass.first_answer_at)
+            {
+                *cursor = Some(crate::time::format(at).into());
+            }
+            nulls = Some(pass);
+        }
+        let from = keyed.unwrap_or_else(|| Resume {
+            page: 1,
+            last_id: None,
+            created_after: Some(crate::time::format(KEY_FLOOR_MICROS)),
+        });
+        let core = StreamCore::new(&self.listing, PAGE_SIZE, Some(from))
+            .after_records(nulls.as_ref().map_or(0, |nulls| nulls.records));
+        let keyed = self.run_core(core, records).await?;
+        Ok(keyed.map(|keyed| match nulls {
+            Some(nulls) => StreamSummary {
+                records: nulls.records + keyed.records,
+                pages: nulls.pages + keyed.pages,
+                recovery_requests: nulls.recovery_requests + keyed.recovery_requests,
+                first_answer_at: nulls.first_answer_at.or(keyed.first_answer_at),
+            },
+            None => keyed,
+        }))
     }
 
     /// Reads what `core` decides.

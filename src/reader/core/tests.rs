@@ -20,6 +20,7 @@ static THINGS: StreamDef = StreamDef {
     sorting: SORTING,
     unique_order: false,
     creation_filter: None,
+    null_tail: None,
     shape: Shape::List,
     schema: "{}",
     incremental: None,
@@ -1040,4 +1041,48 @@ fn covering_window_holds_the_whole_group() {
         None,
         "no page of 100 starts at 150"
     );
+}
+
+#[test]
+fn a_pass_over_the_nulls_reads_them_only_and_ends_at_the_first_time() {
+    // Sorted nulls first: two pages of records without a time, then the first with one.
+    let mut core = StreamCore::new(&Listing::of(&NEWEST_UNIQUE_THINGS), 2, None).nulls_only();
+    let nulls_page = |ids: &[&str], then: Option<&str>| {
+        let mut items: Vec<_> = ids
+            .iter()
+            .map(|id| serde_json::json!({"id": id, "created_at": null}))
+            .collect();
+        if let Some(id) = then {
+            items.push(serde_json::json!({"id": id, "created_at": "2025-01-01T00:00:00Z"}));
+        }
+        let body =
+            serde_json::json!({"items": items, "pagination": {"total_count": 9, "max_page": 5}});
+        Page::parse(body.to_string(), &["created_at"]).unwrap()
+    };
+    let mut delivered = 0;
+    for (ids, then) in [(vec!["a", "b"], None), (vec!["c"], Some("timed"))] {
+        let Step::Fetch(request) = core.next_step() else {
+            panic!("a page of nulls")
+        };
+        assert!(core.last_main_page().is_none(), "nothing is fetched ahead");
+        delivered += core.accept(request, &nulls_page(&ids, then)).len();
+    }
+    assert_eq!(delivered, 3, "the record with a time is not this pass's");
+    assert!(matches!(core.next_step(), Step::Done));
+    // What the pass before emitted counts into the next pass's first STATE.
+    let mut next = StreamCore::new(&Listing::of(&UNIQUE_THINGS), 2, None).after_records(3);
+    let Step::Fetch(request) = next.next_step() else {
+        panic!()
+    };
+    next.accept(request, &page_of(&["x"], 1));
+    let _ = next.next_step();
+    let counted: u64 = next
+        .take_notes()
+        .iter()
+        .filter_map(|note| match note {
+            Note::State(_, records) => Some(*records),
+            _ => None,
+        })
+        .sum();
+    assert_eq!(counted, 4);
 }
