@@ -61,6 +61,8 @@ enum Plan {
     /// events, and its own first answer is the horizon).
     Changes {
         cursor: i64,
+        /// Where the window paged by key resumes, when an earlier pass checkpointed midway.
+        window_after: Option<String>,
         changes: StreamChanges,
         horizon: Option<i64>,
     },
@@ -113,7 +115,7 @@ pub async fn read(
         .iter()
         .filter(|selected| selected.stream.followed().is_some())
         .filter_map(|selected| match starts.get(selected.stream.name) {
-            Some(Start::Since { cursor }) => Some((
+            Some(Start::Since { cursor, .. }) => Some((
                 selected.stream,
                 incremental::window_start(*cursor, lookback),
             )),
@@ -175,14 +177,22 @@ pub async fn read(
             Plan::FullRefresh
         } else {
             match starts.get(stream.name) {
-                Some(Start::Since { cursor }) if stream.followed().is_none() => Plan::Changes {
+                Some(Start::Since {
+                    cursor,
+                    window_after,
+                }) if stream.followed().is_none() => Plan::Changes {
                     cursor: *cursor,
+                    window_after: window_after.clone(),
                     changes: StreamChanges::default(),
                     horizon: None,
                 },
-                Some(Start::Since { cursor }) => match (&mut feed, &feed_failure) {
+                Some(Start::Since {
+                    cursor,
+                    window_after,
+                }) => match (&mut feed, &feed_failure) {
                     (Some(feed), _) => Plan::Changes {
                         cursor: *cursor,
+                        window_after: window_after.clone(),
                         changes: feed.log.take(stream.name),
                         horizon: Some(feed.horizon),
                     },
@@ -340,10 +350,18 @@ async fn read_stream(
         }
         Plan::Changes {
             cursor,
+            window_after,
             changes,
             horizon,
         } => incremental::read_changes(
-            client, output, stream, prefetch, cursor, lookback, horizon, changes,
+            client,
+            output,
+            stream,
+            prefetch,
+            (cursor, window_after),
+            lookback,
+            horizon,
+            changes,
         )
         .await?
         .map(|summary| {

@@ -438,3 +438,79 @@ fn a_deletion_dated_before_the_records_last_change_still_removes_it() {
     );
     destination.assert_equals_server(&server, "customers", &[]);
 }
+
+#[test]
+fn an_incremental_pass_by_key_checkpoints_as_it_goes() {
+    // A backlog of new events after a pause, read by key: a stop midway keeps what was delivered, and the
+    // next sync goes on from there instead of reading the whole backlog again.
+    let server = FakePolar::start(Options::with_records(0).count("events", 300));
+    let files = Files::new();
+    let config = config_file(&files, &server);
+    let catalog = files.json("catalog.json", &incremental_catalog_of(&["events"]));
+    let mut destination = Destination::default();
+    let first = read(&config, Some(&catalog), None);
+    first.compliant();
+    assert_eq!(first.code, 0, "{}", first.stdout);
+    destination.merge(&first);
+    let state = next_state(&json!([]), &first);
+    let old_cursor = state[0]["stream"]["stream_state"]["cursor"].clone();
+    for _ in 0..450 {
+        server.create("events", Duration::ZERO);
+    }
+    // Polar stops answering after two pages of the backlog.
+    server.clear_requests();
+    server.push_fault(
+        Fault::status("events", 503)
+            .after_requests(2)
+            .times(usize::MAX),
+    );
+    let env = [("SOURCE_POLAR_MAX_ATTEMPTS", "1")];
+    let broken = read_with_env(
+        &config,
+        Some(&catalog),
+        Some(&files.json("state.json", &state)),
+        &env,
+    );
+    broken.compliant();
+    assert_ne!(broken.code, 0);
+    destination.merge(&broken);
+    let state = next_state(&state, &broken);
+    let events_state = &state[0]["stream"]["stream_state"];
+    assert_eq!(events_state["cursor"], old_cursor, "the old cursor is kept");
+    let reached = events_state["created_after"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a checkpoint of the pass: {events_state}"))
+        .to_owned();
+    assert!(broken.records("events").len() >= 150, "two pages arrived");
+    // The next sync goes on from the checkpoint.
+    server.clear_faults();
+    server.clear_requests();
+    let resumed = read(
+        &config,
+        Some(&catalog),
+        Some(&files.json("state.json", &state)),
+    );
+    resumed.compliant();
+    assert_eq!(resumed.code, 0, "{}", resumed.stdout);
+    destination.merge(&resumed);
+    destination.assert_equals_server(&server, "events", &[]);
+    let requests = server.requests();
+    let first_request = requests
+        .iter()
+        .find(|request| request.stream == "events")
+        .expect("events are read");
+    assert_eq!(
+        first_request.created_after.as_deref(),
+        Some(reached.as_str())
+    );
+    assert!(
+        resumed.records("events").len() < 450,
+        "the backlog is not read again from the start"
+    );
+    let counted = resumed.state_record_count("events") as usize;
+    assert_eq!(
+        counted,
+        resumed.records("events").len(),
+        "STATEs count each record once"
+    );
+}

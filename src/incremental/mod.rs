@@ -155,7 +155,7 @@ pub async fn read_changes(
     output: &Output,
     stream: &'static StreamDef,
     prefetch: &Prefetch,
-    cursor: i64,
+    (cursor, window_after): (i64, Option<String>),
     lookback: Duration,
     horizon: Option<i64>,
     mut changes: StreamChanges,
@@ -170,16 +170,22 @@ pub async fn read_changes(
     output
         .send(&Message::stream_status(stream.name, StreamStatus::Running))
         .await?;
+    // Records the STATE messages of this pass counted already (each STATE counts those since the one before).
+    let mut counted = 0u64;
     // The deletions the events name go first, with a state that keeps the old cursor: whatever follows (a full
     // read, which cannot see them), no state moves the cursor past them before they are out.
     if changes.deletions_overflow {
         let floor = horizon.unwrap_or(cursor);
         match stream_deletions(&client, output, stream, prefetch, since, floor).await? {
-            Ok(deleted) => summary.deleted += deleted,
+            Ok(deleted) => {
+                summary.deleted += deleted;
+                counted += deleted;
+            }
             Err(error) => return Ok(Err(error)),
         }
         let kept = IncrementalState {
             cursor: crate::time::format(cursor),
+            created_after: window_after.clone(),
         };
         output
             .send(&Message::stream_state(
@@ -209,8 +215,10 @@ pub async fn read_changes(
         )
         .await?;
         summary.deleted += deletions.len() as u64;
+        counted += deletions.len() as u64;
         let kept = IncrementalState {
             cursor: crate::time::format(cursor),
+            created_after: window_after.clone(),
         };
         output
             .send(&Message::stream_state(
@@ -269,7 +277,7 @@ pub async fn read_changes(
     let mut seen = HashedSet::default();
     let mut own_horizon = None;
     for window in incremental.windows {
-        let (listing, core) = match window {
+        let (listing, core, checkpoints) = match window {
             Window::After { filter, sorting } => {
                 let listing = Listing {
                     sorting,
@@ -277,18 +285,26 @@ pub async fn read_changes(
                     key_filter: Some(filter),
                     ..Listing::of(stream)
                 };
+                // From where an interrupted pass got to, if one did; its checkpoints keep the old cursor.
                 let from = Resume {
                     page: 1,
                     last_id: None,
-                    created_after: Some(crate::time::format(since)),
+                    created_after: Some(
+                        window_after
+                            .clone()
+                            .unwrap_or_else(|| crate::time::format(since)),
+                    ),
                 };
                 let core = StreamCore::new(&listing, PAGE_SIZE, Some(from));
-                (listing, core)
+                let checkpoints = Checkpoints::Window {
+                    cursor: crate::time::format(cursor).into(),
+                };
+                (listing, core, checkpoints)
             }
             Window::Newest { sorting } => {
                 let listing = window_listing(stream, sorting);
                 let core = StreamCore::new(&listing, PAGE_SIZE, None).window_from(since);
-                (listing, core)
+                (listing, core, Checkpoints::Silent)
             }
             Window::ChangedNewest { sorting } => {
                 let listing = window_listing(stream, sorting);
@@ -300,7 +316,7 @@ pub async fn read_changes(
                 let core = StreamCore::new(&listing, PAGE_SIZE, None)
                     .window_from(since)
                     .starting_at(start);
-                (listing, core)
+                (listing, core, Checkpoints::Silent)
             }
         };
         let records = Records {
@@ -312,7 +328,7 @@ pub async fn read_changes(
             &client,
             output,
             prefetch,
-            listing,
+            (listing, checkpoints),
             Some(core),
             records,
             &mut summary,
@@ -321,6 +337,7 @@ pub async fn read_changes(
         {
             Ok(read) => {
                 summary.new_or_current += read.records;
+                counted += read.counted_in_states;
                 own_horizon = own_horizon.or(read.first_answer_at);
             }
             Err(error) => return Ok(Err(error)),
@@ -418,7 +435,7 @@ pub async fn read_changes(
                 &client,
                 output,
                 prefetch,
-                listing,
+                (listing, Checkpoints::Silent),
                 None,
                 records,
                 &mut summary,
@@ -450,9 +467,10 @@ pub async fn read_changes(
         }
     }
     let records =
-        summary.new_or_current + summary.read_again + summary.deleted - deletions.len() as u64;
+        (summary.new_or_current + summary.read_again + summary.deleted).saturating_sub(counted);
     let state = IncrementalState {
         cursor: horizon_text.to_string(),
+        created_after: None,
     };
     output
         .send(&Message::stream_state(
@@ -598,21 +616,15 @@ async fn read_part(
     client: &Arc<PolarClient>,
     output: &Output,
     prefetch: &Prefetch,
-    listing: Listing,
+    (listing, checkpoints): (Listing, Checkpoints),
     core: Option<StreamCore>,
     records: Records<'_>,
     summary: &mut ChangesSummary,
 ) -> Result<Result<StreamSummary, StreamError>, OutputClosed> {
     let core = core.unwrap_or_else(|| StreamCore::new(&listing, PAGE_SIZE, None));
-    let read = StreamReader::new(
-        client.clone(),
-        output,
-        listing,
-        prefetch,
-        Checkpoints::Silent,
-    )
-    .run_core(core, records)
-    .await?;
+    let read = StreamReader::new(client.clone(), output, listing, prefetch, checkpoints)
+        .run_core(core, records)
+        .await?;
     if let Ok(read) = &read {
         summary.requests += read.pages + read.recovery_requests;
     }

@@ -12,11 +12,16 @@ use serde_json::Value;
 use crate::reader::checkpoint::{self, COMPLETE_MARKER, Resume};
 use crate::streams::StreamDef;
 
-/// What a completed incremental sync of a stream leaves.
+/// What an incremental sync of a stream leaves: when complete, its horizon as the cursor; while its pass by
+/// key goes on, the old cursor and how far that pass has delivered the new records (`created_after`), so that
+/// a stop loses only the pages since (the next sync reads the changes since `cursor` again, and the new
+/// records from `created_after` on).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IncrementalState {
     pub cursor: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_after: Option<String>,
 }
 
 impl IncrementalState {
@@ -33,8 +38,12 @@ pub enum Start {
     /// Go on with the full read an earlier sync started (from page 1 when its checkpoint no longer fits), then
     /// leave `cursor` (Unix microseconds).
     ResumeFull { resume: Option<Resume>, cursor: i64 },
-    /// Read what changed since `cursor` (Unix microseconds).
-    Since { cursor: i64 },
+    /// Read what changed since `cursor` (Unix microseconds); the new records of the window paged by key from
+    /// `window_after` when an earlier pass got that far.
+    Since {
+        cursor: i64,
+        window_after: Option<String>,
+    },
 }
 
 /// Reads the input state of an incremental `stream`. `Err`: a state this connector cannot have written,
@@ -103,15 +112,29 @@ pub fn start_at(
             cursor: cursor_micros,
         });
     }
-    serde_json::from_value::<IncrementalState>(state.clone()).map_err(|error| {
+    let parsed = serde_json::from_value::<IncrementalState>(state.clone()).map_err(|error| {
         format!(
             "the state of stream '{}' ({state}) is not one this connector wrote ({error}). Fix it, or clear \
              the connection's state to sync it afresh",
             stream.name
         )
     })?;
+    let window_after = match parsed.created_after {
+        Some(after) if crate::time::micros(&after).is_some_and(|at| at >= cursor_micros) => {
+            Some(after)
+        }
+        Some(after) => {
+            return Err(format!(
+                "the state of stream '{}' has 'created_after' {after:?}, which is not an RFC 3339 time at or \
+                 after its cursor. Fix it, or clear the connection's state to sync it afresh",
+                stream.name
+            ));
+        }
+        None => None,
+    };
     Ok(Start::Since {
         cursor: cursor_micros,
+        window_after,
     })
 }
 
@@ -155,8 +178,28 @@ mod tests {
         assert_eq!(start(customers(), 100, Some(&json!({}))), Ok(fresh));
         assert_eq!(
             start(customers(), 100, Some(&json!({"cursor": at}))),
-            Ok(Start::Since { cursor: micros })
+            Ok(Start::Since {
+                cursor: micros,
+                window_after: None
+            })
         );
+        // A pass by key that checkpointed midway resumes its window there.
+        let later = "2026-11-25T16:00:00.000000Z";
+        assert_eq!(
+            start(
+                customers(),
+                100,
+                Some(&json!({"cursor": at, "created_after": later}))
+            ),
+            Ok(Start::Since {
+                cursor: micros,
+                window_after: Some(later.to_owned())
+            })
+        );
+        for bad in ["yesterday", "2020-01-01T00:00:00Z"] {
+            let state = json!({"cursor": at, "created_after": bad});
+            assert!(start(customers(), 100, Some(&state)).is_err(), "{bad}");
+        }
         assert!(matches!(
             start(customers(), 100, Some(&json!({COMPLETE_MARKER: true}))),
             Ok(Start::Fresh { replaced: Some(_) })

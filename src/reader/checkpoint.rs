@@ -62,6 +62,7 @@ impl StreamState {
                 serde_json::to_value(checkpoint).expect("a checkpoint serializes")
             }
             StreamState::Complete => crate::incremental::state::IncrementalState {
+                created_after: None,
                 cursor: cursor.to_owned(),
             }
             .to_json(),

@@ -231,6 +231,9 @@ pub struct StreamSummary {
     /// The server's clock at the first answer (Unix microseconds; see `incremental::server_now`), which the
     /// driver notes: where an incremental read's own pass sets the cursor it leaves.
     pub first_answer_at: Option<i64>,
+    /// Records the STATE messages this read sent already counted (only a window of an incremental sync that
+    /// checkpoints sends any; its caller's final STATE counts the rest).
+    pub counted_in_states: u64,
 }
 
 /// Consecutive records equal on every sort criterion.

@@ -36,7 +36,7 @@ use crate::output::{Output, OutputClosed};
 use crate::page::{HashedSet, Page};
 use crate::protocol::{FailureType, LogLevel, Message, RecordFrame, now_millis};
 
-use self::checkpoint::Resume;
+use self::checkpoint::{Resume, StreamState};
 use self::core::{LossError, Note, PageRequest, Purpose, Step, StreamCore, StreamSummary};
 
 /// Where a pass by a key that can be null starts: 1970-01-01, before any time Polar sets (the filter is
@@ -112,6 +112,10 @@ pub enum Checkpoints {
     /// A read inside an incremental sync (new records, records read again): no STATE, RUNNING or ESTIMATE,
     /// the incremental sync sends its own.
     Silent,
+    /// The window paged by key of an incremental sync from `cursor`: as `Silent`, but each checkpoint is an
+    /// incremental state that keeps `cursor` and says how far the new records were delivered
+    /// (`incremental::state::IncrementalState::created_after`).
+    Window { cursor: Arc<str> },
 }
 
 /// Takes a page and the indices of its records to emit, in place of writing them.
@@ -156,6 +160,8 @@ pub struct StreamReader<'a> {
     checkpoints: Checkpoints,
     /// RUNNING was already sent for this stream.
     running_sent: bool,
+    /// Records counted by the STATE messages sent so far.
+    counted_in_states: u64,
     events: mpsc::UnboundedSender<ClientEvent>,
     event_source: mpsc::UnboundedReceiver<ClientEvent>,
 }
@@ -176,6 +182,7 @@ impl<'a> StreamReader<'a> {
             prefetch,
             checkpoints,
             running_sent: false,
+            counted_in_states: 0,
             events,
             event_source,
         }
@@ -271,6 +278,7 @@ impl<'a> StreamReader<'a> {
                 pages: nulls.pages + keyed.pages,
                 recovery_requests: nulls.recovery_requests + keyed.recovery_requests,
                 first_answer_at: nulls.first_answer_at.or(keyed.first_answer_at),
+                counted_in_states: nulls.counted_in_states + keyed.counted_in_states,
             },
             None => keyed,
         }))
@@ -294,6 +302,7 @@ impl<'a> StreamReader<'a> {
                 Step::Done => {
                     return Ok(Ok(StreamSummary {
                         first_answer_at,
+                        counted_in_states: self.counted_in_states,
                         ..core.summary().clone()
                     }));
                 }
@@ -435,11 +444,28 @@ impl<'a> StreamReader<'a> {
         }
     }
 
-    async fn send_notes(&self, notes: Vec<Note>) -> Result<(), OutputClosed> {
+    async fn send_notes(&mut self, notes: Vec<Note>) -> Result<(), OutputClosed> {
         let name = self.listing.name();
-        let silent = matches!(self.checkpoints, Checkpoints::Silent);
+        let silent = matches!(
+            self.checkpoints,
+            Checkpoints::Silent | Checkpoints::Window { .. }
+        );
         for note in notes {
             let message = match note {
+                Note::State(StreamState::InProgress(checkpoint), records)
+                    if checkpoint.created_after.is_some()
+                        && matches!(self.checkpoints, Checkpoints::Window { .. }) =>
+                {
+                    let Checkpoints::Window { cursor } = &self.checkpoints else {
+                        unreachable!("matched above")
+                    };
+                    let state = crate::incremental::state::IncrementalState {
+                        cursor: cursor.to_string(),
+                        created_after: checkpoint.created_after,
+                    };
+                    self.counted_in_states += records;
+                    Message::stream_state(name, state.to_json(), records)
+                }
                 Note::Running | Note::Estimate(_) | Note::State(..) if silent => continue,
                 Note::Running if self.running_sent => continue,
                 Note::Running => {
