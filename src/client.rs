@@ -203,6 +203,13 @@ pub enum ClientEvent {
         request: RequestLabel,
         what: String,
     },
+    /// A request waits `left` before it is sent (again): for the shared pace (the organization's budget is
+    /// spent) or for a retry's backoff. Sent when the wait starts and every minute while it lasts.
+    Waiting {
+        stream: &'static str,
+        request: RequestLabel,
+        left: Duration,
+    },
     /// The server's `Date` is far from this machine's clock: it is not used (said once).
     ClockSkew {
         stream: &'static str,
@@ -432,7 +439,9 @@ impl PolarClient {
         let mut failed_attempts = 0;
         let mut retries = 0;
         loop {
-            self.rate_limit.acquire().await;
+            let (slot, paused) = self.rate_limit.reserve();
+            self.wait_announced(stream, &label, slot, !paused, events)
+                .await;
             let retryable = match self.attempt(stream, &label, url, body, events).await {
                 Ok(outcome) => return outcome,
                 Err(retryable) => retryable,
@@ -502,7 +511,38 @@ impl PolarClient {
                 delay,
                 rate_limited,
             });
-            tokio::time::sleep_until(resume_at).await;
+            // The retry's WARN said this wait already.
+            self.wait_announced(stream, &label, resume_at, true, events)
+                .await;
+        }
+    }
+
+    /// Waits until `until`. A wait of a second or more for a pause (the organization's budget is spent) is
+    /// said when it starts, unless `said` already, and every wait is said again every minute while it lasts, so
+    /// that stdout never stays silent for long.
+    async fn wait_announced(
+        &self,
+        stream: &'static StreamDef,
+        label: &RequestLabel,
+        until: Instant,
+        mut said: bool,
+        events: &Events,
+    ) {
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            if left < ANNOUNCED_WAIT {
+                tokio::time::sleep_until(until).await;
+                return;
+            }
+            if !said {
+                let _ = events.send(ClientEvent::Waiting {
+                    stream: stream.name,
+                    request: label.clone(),
+                    left,
+                });
+            }
+            said = false;
+            tokio::time::sleep(left.min(WAIT_REPORT_EVERY)).await;
         }
     }
 
@@ -861,6 +901,11 @@ pub(crate) fn retry_after_value(value: &str) -> Option<Duration> {
             .min(MAX_WAIT),
     )
 }
+
+/// Waits from this long on are said when they start.
+const ANNOUNCED_WAIT: Duration = Duration::from_secs(1);
+/// How often a long wait is said again.
+const WAIT_REPORT_EVERY: Duration = Duration::from_secs(60);
 
 /// The longest wait any header is taken to ask for.
 pub(crate) const MAX_WAIT: Duration = Duration::from_secs(86_400);

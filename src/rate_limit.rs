@@ -90,12 +90,20 @@ impl Pacer {
 
     /// Reserves the next slot: the time this request may be sent.
     pub fn reserve(&mut self, now: Instant) -> Instant {
+        self.reserve_telling(now).0
+    }
+
+    /// [`Pacer::reserve`], and whether the slot waits for a pause (the budget is spent), not only the pace.
+    pub fn reserve_telling(&mut self, now: Instant) -> (Instant, bool) {
         let mut at = self.next_slot.max(now);
+        // A pause in force holds the slot, however the slot was pushed back (an episode also moves the pace's
+        // next slot to its probe).
+        let paused = self.paused_until.is_some_and(|until| until > now);
         if let Some(until) = self.paused_until.filter(|until| *until > at) {
             at = until;
         }
         self.next_slot = at + Duration::from_secs_f64(1.0 / self.rate);
-        at
+        (at, paused)
     }
 
     /// A request sent at `sent` succeeded at `now`.
@@ -220,8 +228,14 @@ impl AdaptiveRateLimit {
 
     /// Waits until one more request may be sent.
     pub async fn acquire(&self) {
-        let at = self.lock().reserve(Instant::now());
+        let (at, _) = self.reserve();
         tokio::time::sleep_until(at).await;
+    }
+
+    /// Reserves the next request's slot: the time it may be sent (the caller waits until then), and whether
+    /// it waits for a pause (the organization's budget is spent) rather than the pace alone.
+    pub fn reserve(&self) -> (Instant, bool) {
+        self.lock().reserve_telling(Instant::now())
     }
 
     pub fn succeeded(&self, sent: Instant) {
@@ -266,6 +280,22 @@ mod tests {
             let at = t0 + secs(f64::from(i) * every);
             pacer.succeeded(at, at);
         }
+    }
+
+    #[test]
+    fn a_slot_held_by_a_pause_says_so() {
+        let t0 = Instant::now();
+        let mut pacer = Pacer::new(per_minute(600), t0);
+        let (_, paused) = pacer.reserve_telling(t0);
+        assert!(!paused, "the pace alone");
+        pacer.rate_limited(t0, t0, secs(60.0));
+        let (at, paused) = pacer.reserve_telling(t0 + secs(1.0));
+        assert!(paused && at >= t0 + secs(5.0), "{:?}", at - t0);
+        pacer.budget_spent(t0 + secs(100.0), secs(2.0));
+        let (_, paused) = pacer.reserve_telling(t0 + secs(100.5));
+        assert!(paused);
+        let (_, paused) = pacer.reserve_telling(t0 + secs(103.0));
+        assert!(!paused, "the pause is over");
     }
 
     #[test]

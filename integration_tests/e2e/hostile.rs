@@ -640,3 +640,43 @@ fn deletions_past_the_change_log_cap_are_streamed_not_collected() {
     destination.merge(&run);
     destination.assert_equals_server(&server, "customers", &[]);
 }
+
+#[test]
+fn every_stream_waiting_for_a_spent_budget_says_so_when_the_wait_starts() {
+    // Refunds meet a 429 (the organization's budget is spent for 3 s): customers, still paging, wait too, and
+    // Airbyte hears it from their own RATE_LIMITED status when their wait begins.
+    let mut options = Options::with_records(0)
+        .count("customers", 1_000)
+        .count("refunds", 250);
+    options.latency = std::time::Duration::from_millis(300);
+    let server = FakePolar::start(options);
+    server.push_fault(
+        Fault::new(
+            "refunds",
+            FaultKind::Status {
+                status: 429,
+                retry_after: Some("3".into()),
+                body: String::new(),
+            },
+        )
+        .pages(2, 2),
+    );
+    let files = Files::new();
+    let catalog = files.json("catalog.json", &catalog(&["refunds", "customers"]));
+    let run = read(&config_file(&files, &server), Some(&catalog), None);
+    run.compliant();
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert_same_records(&run, &server, "customers");
+    let rate_limited = |stream: &str| {
+        run.of_type("TRACE").iter().any(|trace| {
+            let status = &trace["trace"]["stream_status"];
+            status["stream_descriptor"]["name"] == stream
+                && status["reasons"].as_array().is_some_and(|reasons| {
+                    reasons.len() == 1 && reasons[0]["type"] == "RATE_LIMITED"
+                })
+        })
+    };
+    assert!(rate_limited("refunds"));
+    assert!(rate_limited("customers"), "{}", run.stdout);
+    assert!(run.stdout.contains("waits"), "a LOG says how long and why");
+}

@@ -621,6 +621,24 @@ pub async fn report(output: &Output, event: ClientEvent) -> Result<(), OutputClo
                 )
                 .await
         }
+        ClientEvent::Waiting {
+            stream,
+            request,
+            left,
+        } => {
+            let until = crate::protocol::now_millis() + left.as_millis() as u64;
+            output.send(&Message::rate_limited(stream, until)).await?;
+            output
+                .log(
+                    LogLevel::Info,
+                    format!(
+                        "{stream}: {request} waits {:.0} s more for Polar's rate limit (the organization's budget, \
+                         shared with its other traffic) or a retry",
+                        left.as_secs_f64()
+                    ),
+                )
+                .await
+        }
         ClientEvent::Answered {
             request,
             url,
