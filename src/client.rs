@@ -643,59 +643,39 @@ impl PolarClient {
             .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
         let body = read_error_body(response).await;
         self.answered(events, label, url, status.as_str(), sent);
-        let retryable = |problem: String| Retryable {
-            problem,
-            retry_after: None,
-            rate_limited: false,
-            sent,
-        };
-        match status {
-            StatusCode::TOO_MANY_REQUESTS => {
-                self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
+        let request = label.clone();
+        match answer_policy(status, label.record.is_some(), &body) {
+            Policy::Retry { rate_limited } => {
+                if rate_limited {
+                    self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
+                }
+                let honours_retry_after =
+                    rate_limited || status == StatusCode::SERVICE_UNAVAILABLE;
                 Err(Retryable {
-                    problem: "answering 429 Too Many Requests".into(),
-                    retry_after,
-                    rate_limited: true,
+                    problem: format!("answering {status}"),
+                    retry_after: retry_after.filter(|_| honours_retry_after),
+                    rate_limited,
                     sent,
                 })
             }
-            StatusCode::SERVICE_UNAVAILABLE => Err(Retryable {
-                retry_after,
-                ..retryable(format!("answering {status}"))
-            }),
-            StatusCode::REQUEST_TIMEOUT
-            | StatusCode::INTERNAL_SERVER_ERROR
-            | StatusCode::BAD_GATEWAY
-            | StatusCode::GATEWAY_TIMEOUT => Err(retryable(format!("answering {status}"))),
-            StatusCode::UNAUTHORIZED => Ok(Err(ApiError::Unauthorized {
-                request: label.clone(),
-            })),
-            StatusCode::FORBIDDEN => Ok(Err(ApiError::MissingScope {
-                request: label.clone(),
+            Policy::Deleted => Ok(Ok(None)),
+            Policy::Unauthorized => Ok(Err(ApiError::Unauthorized { request })),
+            Policy::MissingScope => Ok(Err(ApiError::MissingScope {
+                request,
                 scope: stream.scope,
             })),
-            // Only Polar's own answer for a missing record says it was deleted; a 404 from anything else
-            // (a proxy's page, an unserved version's `{"detail": "Not Found"}`) deletes nothing.
-            StatusCode::NOT_FOUND if label.record.is_some() => match not_found_body(&body) {
-                NotFoundBody::ResourceNotFound => Ok(Ok(None)),
-                NotFoundBody::UnknownRoute => Ok(Err(ApiError::NotFound {
-                    request: label.clone(),
-                })),
-                NotFoundBody::Other => Ok(Err(ApiError::Refused {
-                    request: label.clone(),
-                    status: 404,
-                    detail: format!(
-                        "{} (not Polar's answer for a missing record, so no deletion is inferred: a proxy or \
-                         gateway may stand between the connector and Polar)",
-                        excerpt(&body)
-                    ),
-                })),
-            },
-            StatusCode::NOT_FOUND => Ok(Err(ApiError::NotFound {
-                request: label.clone(),
+            Policy::NotServed => Ok(Err(ApiError::NotFound { request })),
+            Policy::NotPolarsNotFound => Ok(Err(ApiError::Refused {
+                request,
+                status: 404,
+                detail: format!(
+                    "{} (not Polar's answer for a missing record, so no deletion is inferred: a proxy or \
+                     gateway may stand between the connector and Polar)",
+                    excerpt(&body)
+                ),
             })),
-            status if status.is_redirection() => Ok(Err(ApiError::Refused {
-                request: label.clone(),
+            Policy::Redirect => Ok(Err(ApiError::Refused {
+                request,
                 status: status.as_u16(),
                 detail: match &location {
                     Some(location) => format!(
@@ -708,8 +688,8 @@ impl PolarClient {
                         .to_owned(),
                 },
             })),
-            _ => Ok(Err(ApiError::Refused {
-                request: label.clone(),
+            Policy::Refused => Ok(Err(ApiError::Refused {
+                request,
                 status: status.as_u16(),
                 detail: excerpt(&body),
             })),
@@ -928,6 +908,53 @@ pub(crate) fn wait_until(reset: f64) -> Duration {
         reset
     };
     Duration::from_secs_f64(seconds.clamp(0.0, MAX_WAIT.as_secs_f64()))
+}
+
+/// What an answer that is not a success means, whatever the request: Polar's HTTP contract as one table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Policy {
+    /// Worth another attempt (429: the organization's budget is spent; its wait comes from `Retry-After`,
+    /// as a 503's does).
+    Retry { rate_limited: bool },
+    /// A record read by id is gone: Polar's own not-found answer.
+    Deleted,
+    /// 401: the token (`config_error`).
+    Unauthorized,
+    /// 403: a scope the token lacks (`config_error`).
+    MissingScope,
+    /// 404 on a route Polar serves: the API version is not served, or `base_url` is not Polar's API.
+    NotServed,
+    /// 404 on a read by id with a body that is not Polar's: no deletion follows.
+    NotPolarsNotFound,
+    /// 3xx: never followed (a redirect could carry the token elsewhere).
+    Redirect,
+    /// Anything else: refused for good, its body quoted.
+    Refused,
+}
+
+/// The [`Policy`] for an answer with `status` (not a success) to a list page or, with `record_read`, to a
+/// read by id, whose body starts with `body`.
+pub(crate) fn answer_policy(status: StatusCode, record_read: bool, body: &str) -> Policy {
+    match status {
+        StatusCode::TOO_MANY_REQUESTS => Policy::Retry { rate_limited: true },
+        StatusCode::REQUEST_TIMEOUT
+        | StatusCode::INTERNAL_SERVER_ERROR
+        | StatusCode::BAD_GATEWAY
+        | StatusCode::SERVICE_UNAVAILABLE
+        | StatusCode::GATEWAY_TIMEOUT => Policy::Retry {
+            rate_limited: false,
+        },
+        StatusCode::UNAUTHORIZED => Policy::Unauthorized,
+        StatusCode::FORBIDDEN => Policy::MissingScope,
+        StatusCode::NOT_FOUND if record_read => match not_found_body(body) {
+            NotFoundBody::ResourceNotFound => Policy::Deleted,
+            NotFoundBody::UnknownRoute => Policy::NotServed,
+            NotFoundBody::Other => Policy::NotPolarsNotFound,
+        },
+        StatusCode::NOT_FOUND => Policy::NotServed,
+        status if status.is_redirection() => Policy::Redirect,
+        _ => Policy::Refused,
+    }
 }
 
 /// What a 404's body says.
@@ -1167,6 +1194,79 @@ mod tests {
             "a reset in the past"
         );
         assert_eq!(wait_until(1e300), MAX_WAIT);
+    }
+
+    #[test]
+    fn every_status_has_its_policy() {
+        let polars_not_found = r#"{"error": "ResourceNotFound", "detail": "Not found"}"#;
+        let unserved = r#"{"detail": "Not Found"}"#;
+        let rows: [(u16, bool, &str, Policy); 17] = [
+            (429, false, "", Policy::Retry { rate_limited: true }),
+            (
+                408,
+                false,
+                "",
+                Policy::Retry {
+                    rate_limited: false,
+                },
+            ),
+            (
+                500,
+                false,
+                "",
+                Policy::Retry {
+                    rate_limited: false,
+                },
+            ),
+            (
+                502,
+                false,
+                "<html>",
+                Policy::Retry {
+                    rate_limited: false,
+                },
+            ),
+            (
+                503,
+                false,
+                "",
+                Policy::Retry {
+                    rate_limited: false,
+                },
+            ),
+            (
+                504,
+                false,
+                "",
+                Policy::Retry {
+                    rate_limited: false,
+                },
+            ),
+            (401, false, "", Policy::Unauthorized),
+            (403, true, "", Policy::MissingScope),
+            (404, false, polars_not_found, Policy::NotServed),
+            (404, true, polars_not_found, Policy::Deleted),
+            (404, true, unserved, Policy::NotServed),
+            (
+                404,
+                true,
+                "<html>Not Found</html>",
+                Policy::NotPolarsNotFound,
+            ),
+            (301, false, "", Policy::Redirect),
+            (307, true, "", Policy::Redirect),
+            (400, false, "", Policy::Refused),
+            (422, false, "{}", Policy::Refused),
+            (501, false, "", Policy::Refused),
+        ];
+        for (status, record_read, body, policy) in rows {
+            let status = StatusCode::from_u16(status).unwrap();
+            assert_eq!(
+                answer_policy(status, record_read, body),
+                policy,
+                "{status} {body}"
+            );
+        }
     }
 
     #[test]

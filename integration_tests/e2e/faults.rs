@@ -125,15 +125,18 @@ fn rate_limits_are_honoured_and_reported() {
         .iter()
         .filter(|m| m["trace"]["stream_status"]["reasons"][0]["type"] == "RATE_LIMITED")
         .collect();
-    assert_eq!(rate_limited.len(), 1);
-    assert_eq!(
-        rate_limited[0]["trace"]["stream_status"]["status"],
-        "RUNNING"
-    );
+    // The stream that met the 429 first; then any other whose request waits for the same pause. Each is a
+    // RUNNING status with exactly one reason (the platform counts no other).
+    assert!(!rate_limited.is_empty());
     assert_eq!(
         rate_limited[0]["trace"]["stream_status"]["stream_descriptor"]["name"],
         "refunds"
     );
+    for message in &rate_limited {
+        let status = &message["trace"]["stream_status"];
+        assert_eq!(status["status"], "RUNNING");
+        assert_eq!(status["reasons"].as_array().unwrap().len(), 1);
+    }
 }
 
 #[test]
