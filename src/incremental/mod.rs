@@ -108,20 +108,11 @@ pub async fn read_feed(
             }
         }
     };
-    let resume = Resume {
-        page: 1,
-        last_id: None,
-        created_after: Some(crate::time::format(start)),
+    let records = Records {
+        visit: Some(&mut visit),
+        ..Records::write()
     };
-    let outcome = StreamReader::new(client, output, listing, prefetch, Checkpoints::Silent)
-        .run(
-            Some(resume),
-            Records {
-                visit: Some(&mut visit),
-                ..Records::write()
-            },
-        )
-        .await?;
+    let outcome = read_feed_from(client, output, prefetch, listing, start, records).await?;
     Ok(match (outcome, bad) {
         (Err(StreamError::Api(ApiError::MissingScope { .. })), _) => Err(FeedError::MissingScope),
         (Err(error), _) => Err(FeedError::Failed(error)),
@@ -132,6 +123,26 @@ pub async fn read_feed(
             events,
         }),
     })
+}
+
+/// Reads the system events `listing` selects from `start` (Unix microseconds) on, by key, handing them to
+/// `records`: no STATE, RUNNING or ESTIMATE of its own.
+async fn read_feed_from(
+    client: Arc<PolarClient>,
+    output: &Output,
+    prefetch: &Prefetch,
+    listing: Listing,
+    start: i64,
+    records: Records<'_>,
+) -> Result<Result<StreamSummary, StreamError>, OutputClosed> {
+    let from = Resume {
+        page: 1,
+        last_id: None,
+        created_after: Some(crate::time::format(start)),
+    };
+    StreamReader::new(client, output, listing, prefetch, Checkpoints::Silent)
+        .run(Some(from), records)
+        .await
 }
 
 /// What an incremental pass over one stream did.
@@ -726,24 +737,17 @@ async fn stream_deletions(
         }
         lines
     };
-    let resume = Resume {
-        page: 1,
-        last_id: None,
-        created_after: Some(crate::time::format(since)),
+    let records = Records {
+        render: Some(&mut render),
+        ..Records::write()
     };
-    let outcome = StreamReader::new(
+    let outcome = read_feed_from(
         Arc::clone(client),
         output,
-        listing,
         prefetch,
-        Checkpoints::Silent,
-    )
-    .run(
-        Some(resume),
-        Records {
-            render: Some(&mut render),
-            ..Records::write()
-        },
+        listing,
+        since,
+        records,
     )
     .await?;
     Ok(match (outcome, bad) {
