@@ -4,8 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-/// Airbyte source for Polar.sh: syncs customers, products, orders, subscriptions, refunds, checkouts,
-/// benefits and organizations.
+/// Airbyte source for Polar.sh.
 ///
 /// Every command writes Airbyte protocol messages to stdout, one JSON object per line, and nothing else.
 #[derive(Debug, Parser)]
@@ -54,6 +53,29 @@ pub enum Command {
 }
 
 impl Cli {
+    /// The command line of this process, with the help naming every stream of the stream table.
+    pub fn from_env() -> Cli {
+        let streams: Vec<&str> = crate::streams::STREAMS
+            .iter()
+            .map(|stream| stream.name)
+            .collect();
+        let about = format!(
+            "Airbyte source for Polar.sh: syncs {} and {}.",
+            streams[..streams.len() - 1].join(", "),
+            streams[streams.len() - 1]
+        );
+        let long_about = format!(
+            "{about}\n\nEvery command writes Airbyte protocol messages to stdout, one JSON object per line, and \
+             nothing else."
+        );
+        let matches = <Cli as clap::CommandFactory>::command()
+            .about(about)
+            .long_about(long_about)
+            .get_matches();
+        <Cli as clap::FromArgMatches>::from_arg_matches(&matches)
+            .unwrap_or_else(|error| error.exit())
+    }
+
     /// Whether DEBUG logging is on: `--debug`, or `LOG_LEVEL=debug` in the environment.
     pub fn debug_enabled(&self) -> bool {
         self.debug

@@ -14,8 +14,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use clap::Parser;
-
 use source_polar::cli::{Cli, Command};
 use source_polar::client::{self, PolarClient};
 use source_polar::config::{self, Config};
@@ -52,7 +50,7 @@ enum Outcome {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::from_env();
     let (output, writer) = Output::start(std::io::stdout(), cli.debug_enabled());
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -324,3 +324,20 @@ fn check_reports_config_problems_as_failed() {
         "an invalid config never calls Polar"
     );
 }
+
+#[test]
+fn the_help_names_every_stream() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_source-polar"))
+        .arg("--help")
+        .output()
+        .expect("run source-polar --help");
+    assert!(output.status.success());
+    let help = String::from_utf8(output.stdout).unwrap();
+    for stream in source_polar::streams::STREAMS {
+        assert!(
+            help.contains(stream.name),
+            "--help does not name {}",
+            stream.name
+        );
+    }
+}
