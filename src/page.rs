@@ -240,6 +240,16 @@ impl Page {
         Ok(page)
     }
 
+    /// The server's clock when it answered: its `Date` (whole seconds, so never later than the truth), or this
+    /// machine's clock when there is none (the client drops a `Date` far ahead of this machine's clock). Never
+    /// later than this machine's clock plus the skew allowed: a cursor in the future would skip what comes until
+    /// then. Unix microseconds.
+    pub fn server_now(&self) -> i64 {
+        let own = crate::time::system_micros(std::time::SystemTime::now());
+        let server = self.date.map_or(own, crate::time::system_micros);
+        server.min(own.saturating_add(crate::time::MAX_CLOCK_SKEW_MICROS))
+    }
+
     /// The raw JSON of the record's last change time (`modified_at`, else `created_at`, else `timestamp`), if it
     /// has one.
     pub fn updated_json(&self, item: &Item) -> Option<&str> {

@@ -42,16 +42,6 @@ use crate::streams::{Refetch, SYSTEM_EVENTS, StreamDef, Window};
 use self::changes::{BadEvent, ChangeLog, StreamChanges};
 use self::state::IncrementalState;
 
-/// The server's clock when it answered `page`: its `Date` (whole seconds, so never later than the truth), or
-/// this machine's clock when there is none (the client drops a `Date` far from this machine's clock). Never
-/// later than this machine's clock plus the skew allowed: a cursor in the future would skip what comes until
-/// then. Unix microseconds.
-pub fn server_now(page: &Page) -> i64 {
-    let own = crate::time::system_micros(SystemTime::now());
-    let server = page.date.map_or(own, crate::time::system_micros);
-    server.min(own.saturating_add(crate::time::MAX_CLOCK_SKEW_MICROS))
-}
-
 /// Where the window of a stream synced from `cursor` begins: the lookback before it, and one microsecond more,
 /// so that Polar's strict filters (`created_after`, `started_after`, `start_timestamp`) keep a record or event
 /// of the cursor's own instant.
@@ -100,7 +90,7 @@ pub async fn read_feed(
     let mut bad = None;
     let mut events = 0u64;
     let mut visit = |page: &Page, emit: &[u32]| {
-        horizon.get_or_insert_with(|| server_now(page));
+        horizon.get_or_insert_with(|| page.server_now());
         for &index in emit {
             events += 1;
             if let Err(problem) = log.add(page.text(&page.items[index as usize])) {

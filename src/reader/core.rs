@@ -228,7 +228,7 @@ pub struct StreamSummary {
     pub pages: u64,
     /// Requests beyond the main pass: shift re-reads, tie windows, tail reads, the overlap page.
     pub recovery_requests: u64,
-    /// The server's clock at the first answer (Unix microseconds; see `incremental::server_now`), which the
+    /// The server's clock at the first answer (Unix microseconds; see `Page::server_now`), which the
     /// driver notes: where an incremental read's own pass sets the cursor it leaves.
     pub first_answer_at: Option<i64>,
     /// Records the STATE messages this read sent already counted (only a window of an incremental sync that

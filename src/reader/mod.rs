@@ -317,8 +317,7 @@ impl<'a> StreamReader<'a> {
                 Ok(page) => Arc::new(page),
                 Err(error) => return Ok(Err(error.into())),
             };
-            let answered_at =
-                *first_answer_at.get_or_insert_with(|| crate::incremental::server_now(&page));
+            let answered_at = *first_answer_at.get_or_insert_with(|| page.server_now());
             if let Checkpoints::Incremental {
                 cursor: cursor @ None,
             } = &mut self.checkpoints
