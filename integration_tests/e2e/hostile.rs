@@ -680,3 +680,34 @@ fn every_stream_waiting_for_a_spent_budget_says_so_when_the_wait_starts() {
     assert!(rate_limited("customers"), "{}", run.stdout);
     assert!(run.stdout.contains("waits"), "a LOG says how long and why");
 }
+
+#[test]
+fn a_rate_limited_change_log_sends_no_status_for_a_stream_outside_the_catalog() {
+    let server = FakePolar::start(Options::with_records(100));
+    let files = Files::new();
+    let config = config_file(&files, &server);
+    let catalog = files.json("catalog.json", &incremental(&["customers"]));
+    let first = read(&config, Some(&catalog), None);
+    assert_eq!(first.code, 0, "{}", first.stdout);
+    let state = files.json("state.json", &first.last_states());
+    server.update("customers", 3, std::time::Duration::ZERO);
+    server.push_hostile(
+        Hostile::pages("events", |answer: &mut Answer| {
+            answer.status = 429;
+            answer.set_header("retry-after", "1");
+            answer.body.clear();
+        })
+        .times(1),
+    );
+    let run = read(&config, Some(&catalog), Some(&state));
+    run.compliant();
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("429"),
+        "the change log was rate limited"
+    );
+    for trace in run.of_type("TRACE") {
+        let name = &trace["trace"]["stream_status"]["stream_descriptor"]["name"];
+        assert!(name.is_null() || name == "customers", "a status for {name}");
+    }
+}

@@ -520,6 +520,21 @@ where
     Ok(outcome)
 }
 
+/// A RATE_LIMITED status for `stream`, when it is a stream of the catalog (the change log, read for the
+/// streams that follow it, is none: its waits are said by the LOG alone).
+async fn send_rate_limited(
+    output: &Output,
+    stream: &str,
+    resets_at_millis: u64,
+) -> Result<(), OutputClosed> {
+    if crate::streams::find(stream).is_none() {
+        return Ok(());
+    }
+    output
+        .send(&Message::rate_limited(stream, resets_at_millis))
+        .await
+}
+
 /// Turns a client event into the messages that report it.
 pub async fn report(output: &Output, event: ClientEvent) -> Result<(), OutputClosed> {
     match event {
@@ -535,9 +550,7 @@ pub async fn report(output: &Output, event: ClientEvent) -> Result<(), OutputClo
             let seconds = delay.as_secs_f64();
             let text = match (rate_limited, max_retries) {
                 (Some(limited), _) => {
-                    output
-                        .send(&Message::rate_limited(stream, limited.resets_at_millis))
-                        .await?;
+                    send_rate_limited(output, stream, limited.resets_at_millis).await?;
                     if let Some(per_minute) = limited.cut_to {
                         output
                             .log(
@@ -572,7 +585,7 @@ pub async fn report(output: &Output, event: ClientEvent) -> Result<(), OutputClo
             pause,
         } => {
             let until = crate::protocol::now_millis() + pause.as_millis() as u64;
-            output.send(&Message::rate_limited(stream, until)).await?;
+            send_rate_limited(output, stream, until).await?;
             output
                 .log(
                     LogLevel::Warn,
@@ -626,7 +639,7 @@ pub async fn report(output: &Output, event: ClientEvent) -> Result<(), OutputClo
             left,
         } => {
             let until = crate::protocol::now_millis() + left.as_millis() as u64;
-            output.send(&Message::rate_limited(stream, until)).await?;
+            send_rate_limited(output, stream, until).await?;
             output
                 .log(
                     LogLevel::Info,
