@@ -661,6 +661,14 @@ fn every_stream_waiting_for_a_spent_budget_says_so_when_the_wait_starts() {
         )
         .pages(2, 2),
     );
+    // Customers' first page comes late, so that their next requests are asked for well inside the pause.
+    server.push_fault(
+        Fault::new(
+            "customers",
+            FaultKind::Delay(std::time::Duration::from_millis(1_200)),
+        )
+        .pages(1, 1),
+    );
     let files = Files::new();
     let catalog = files.json("catalog.json", &catalog(&["refunds", "customers"]));
     let run = read(&config_file(&files, &server), Some(&catalog), None);

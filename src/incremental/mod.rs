@@ -184,17 +184,7 @@ pub async fn read_changes(
             }
             Err(error) => return Ok(Err(error)),
         }
-        let kept = IncrementalState {
-            cursor: crate::time::format(cursor),
-            created_after: window_after.clone(),
-        };
-        output
-            .send(&Message::stream_state(
-                stream.name,
-                kept.to_json(),
-                summary.deleted,
-            ))
-            .await?;
+        send_kept_state(output, stream, cursor, &window_after, summary.deleted).await?;
     }
     let deletions = std::mem::take(&mut changes.deleted);
     if !deletions.is_empty() {
@@ -217,17 +207,14 @@ pub async fn read_changes(
         .await?;
         summary.deleted += deletions.len() as u64;
         counted += deletions.len() as u64;
-        let kept = IncrementalState {
-            cursor: crate::time::format(cursor),
-            created_after: window_after.clone(),
-        };
-        output
-            .send(&Message::stream_state(
-                stream.name,
-                kept.to_json(),
-                deletions.len() as u64,
-            ))
-            .await?;
+        send_kept_state(
+            output,
+            stream,
+            cursor,
+            &window_after,
+            deletions.len() as u64,
+        )
+        .await?;
     }
 
     // What a full read costs, when the changes might cost more.
@@ -754,6 +741,24 @@ async fn stream_deletions(
         }),
         (Ok(_), None) => Ok(written),
     })
+}
+
+/// The STATE that keeps the old `cursor` (and how far the window by key got) after deletions were written,
+/// counting `records`: nothing moves the cursor past them before they are out.
+async fn send_kept_state(
+    output: &Output,
+    stream: &StreamDef,
+    cursor: i64,
+    window_after: &Option<String>,
+    records: u64,
+) -> Result<(), OutputClosed> {
+    let kept = IncrementalState {
+        cursor: crate::time::format(cursor),
+        created_after: window_after.clone(),
+    };
+    output
+        .send(&Message::stream_state(stream.name, kept.to_json(), records))
+        .await
 }
 
 /// Writes deletion records: (id, cursor, deletion time).
