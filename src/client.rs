@@ -1103,11 +1103,7 @@ fn excerpt(body: &str) -> String {
     if flat.is_empty() {
         return "(empty body)".into();
     }
-    let mut cut: String = flat.chars().take(300).collect();
-    if cut.len() < flat.len() {
-        cut.push_str("...");
-    }
-    cut
+    crate::protocol::shortened(&flat, 300)
 }
 
 #[cfg(test)]

@@ -122,11 +122,7 @@ fn count(field: &'static str, value: &serde_json::Value) -> Result<u64, OffContr
 
 /// A value from a response, for messages: at most 64 characters of it.
 fn quoted(text: &str) -> String {
-    let mut cut: String = text.chars().take(64).collect();
-    if cut.len() < text.len() {
-        cut.push_str("...");
-    }
-    cut
+    crate::protocol::shortened(text, 64)
 }
 
 impl Page {
@@ -219,17 +215,8 @@ impl Page {
         Ok(page)
     }
 
-    /// Parses one record read by id (`GET /v1/<list>/<id>`) as a page holding it alone.
-    pub fn parse_record(body: String) -> Result<Page, OffContract> {
-        let mut wrapped = String::with_capacity(body.len() + 64);
-        wrapped.push_str(RECORD_WRAPPING.0);
-        wrapped.push_str(&body);
-        wrapped.push_str(RECORD_WRAPPING.1);
-        Page::parse_wrapped_record(wrapped)
-    }
-
-    /// [`Page::parse_record`] of a body already written between [`RECORD_WRAPPING`]'s two halves (the client
-    /// reads it so, and the body is never copied).
+    /// Parses one record read by id (`GET /v1/<list>/<id>`) as a page holding it alone, its body already
+    /// written between [`RECORD_WRAPPING`]'s two halves (the client reads it so, and the body is never copied).
     pub fn parse_wrapped_record(wrapped: String) -> Result<Page, OffContract> {
         let page = Page::parse(wrapped, &[])?;
         if page.items.len() != 1 {

@@ -282,6 +282,16 @@ fn write_without_whitespace(out: &mut Vec<u8>, text: &[u8]) {
     }
 }
 
+/// `text`, at most `max_chars` characters of it, with `...` where it was cut: for what messages quote of a
+/// server's answers.
+pub fn shortened(text: &str, max_chars: usize) -> String {
+    let mut cut: String = text.chars().take(max_chars).collect();
+    if cut.len() < text.len() {
+        cut.push_str("...");
+    }
+    cut
+}
+
 /// The most characters a message for people (a LOG, a TRACE error, a connection status) holds: whatever it
 /// quotes (a state blob, a server's body), a message stays readable and a line stays small.
 pub const MAX_MESSAGE_CHARS: usize = 4_000;

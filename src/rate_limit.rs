@@ -226,12 +226,6 @@ impl AdaptiveRateLimit {
         }
     }
 
-    /// Waits until one more request may be sent.
-    pub async fn acquire(&self) {
-        let (at, _) = self.reserve();
-        tokio::time::sleep_until(at).await;
-    }
-
     /// Reserves the next request's slot: the time it may be sent (the caller waits until then), and whether
     /// it waits for a pause (the organization's budget is spent) rather than the pace alone.
     pub fn reserve(&self) -> (Instant, bool) {

@@ -1208,11 +1208,7 @@ fn key_value(text: &str) -> Option<f64> {
 
 /// A raw JSON value from a response, for messages: at most 40 characters of it.
 fn quoted(raw: &str) -> String {
-    let mut cut: String = raw.chars().take(40).collect();
-    if cut.len() < raw.len() {
-        cut.push_str("...");
-    }
-    cut
+    crate::protocol::shortened(raw, 40)
 }
 
 /// The value to send in a creation filter for a sort field's raw JSON: a string's content, anything else as is.
