@@ -459,7 +459,9 @@ impl PolarClient {
                 // A wait past the retry budget is not waited at all: the request fails now, and the shared
                 // pace is left alone, so that the other streams are not held by a wait nobody will finish.
                 let pause = crate::rate_limit::probe_interval(retry_after);
-                if started.elapsed() + pause > self.tuning.max_retry_wait {
+                if retry_after > self.tuning.max_retry_wait
+                    || started.elapsed() + pause > self.tuning.max_retry_wait
+                {
                     return Err(ApiError::Exhausted {
                         request: label,
                         problem: format!(

@@ -1,23 +1,44 @@
-//! The client-side pace shared by every request of a command, adapted to Polar's real limiter.
+//! The client-side pace shared by every request of a command: as fast as the organization's rate budget
+//! leaves room for, without spending the merchant's window.
+//!
+//! # What the pace has to work with
 //!
 //! Polar counts a **fixed window** per organization (500 requests a minute in production), shared with every
-//! token of the organization, so the merchant's own traffic spends the same budget; over it, every request
-//! gets 429 with `Retry-After` equal to the whole window, and no header says what is left. The connector
-//! therefore adapts the way congestion control does ([`Pacer`], pure and unit-tested):
+//! token of the organization, so the merchant's own traffic (checkouts, the customer portal, its backend)
+//! spends the same budget. When the window is spent, every request of the organization gets 429 until it
+//! resets: a sync that runs into the limit also makes the merchant's requests fail for the rest of that window.
+//! No header says what is left, and `Retry-After` is the window's length, not the time left in it. The only
+//! signal is the 429 itself, so the pace must learn the budget from the few windows it spends, and then stay
+//! under it.
 //!
-//! - Requests are spaced evenly at the current rate (a burst of one), never above the configured
-//!   `requests_per_minute` (1 % under it, so that network jitter at the server's window edges does not count
-//!   one request too many), which stays the user's ceiling so the merchant keeps headroom.
-//! - A 429 opens a **rate-limited episode**: every request pauses, and the rate is cut **once** for the
-//!   episode however many requests saw it (answers to requests sent before the episode began change
-//!   nothing). The cut goes just under what the window has been granting us: the smaller of 90 % of the rate
-//!   and 95 % of our successful requests over the last window (whose length `Retry-After` gives).
-//! - Since `Retry-After` is the window's length, not the time left in it, the pause re-probes with one
-//!   request at a time every twelfth of it (at least one second, and all of it when it is short) until a
-//!   request succeeds: the window has reset, and the episode ends.
-//! - While requests succeed, the rate recovers gradually (additively, a few percent of the ceiling a minute).
-//! - `RateLimit-*` / `X-RateLimit-*` headers, where a server sends them, pause until their reset without a
-//!   cut.
+//! # How it learns ([`Pacer`], pure: time comes in)
+//!
+//! - **Until the first 429**, requests are spaced evenly at the configured `requests_per_minute` (1 % under
+//!   it, so network jitter at the server's window edges does not count one request too many). Where nothing
+//!   else competes, that is as fast as the user allows, on a token bucket and a fixed window alike.
+//! - **A 429 opens an episode.** Every request pauses, and the pause is probed with one request every
+//!   twentieth of the window (from half a second to 3 s) until one succeeds: the window has reset. Probing a
+//!   spent window costs nobody anything (it is spent already), and the reset is found within a twentieth of a
+//!   window instead of waiting a whole `Retry-After` that may have mostly passed. A `Retry-After` of 5 s or
+//!   less is waited whole, as the server asks.
+//! - **The episode's end dates the spent window.** The first success after it was sent just after a reset,
+//!   so the spent window began one window length (`Retry-After`) before it. Two facts follow: `f`, how far
+//!   into its window the spend came (the send time of the first refused request), and `S`, how many of our
+//!   requests it granted before. With the merchant's traffic even over a window (`m` per window) and the
+//!   organization's limit `L`: `L = S + m * f`.
+//! - **What is left for us** is `L - m`. One spend gives one equation; spends at different `f` give `m` and
+//!   `L` (a line fitted through the last four points `(f, S)`: its slope is `-m`, its height at 0 is `L`).
+//!   The limit is the organization's and does not move, so from then on every spend gives the merchant's
+//!   current share at once, `m = (L - S) / f`, and what is left, `L - m`. Before `L` is known, the guess is
+//!   `S * f` (what we got, scaled down by how early the window was spent), which is under the budget left
+//!   whenever the merchant's share is up to about half, and close above it otherwise (the next spend then comes
+//!   late in its window, far enough from the first to fit `L`).
+//! - **The pace settles at 95 % of what is left**, and creeps towards it by 0.4 % a window: about one window
+//!   in twelve ends in a spend, late in the window (so the merchant loses little of it), which re-measures the
+//!   share. Above the last measure, the step doubles every window, so that a merchant whose traffic dropped
+//!   gives its budget back within a few windows. Nothing ever goes above the configured ceiling.
+//! - `RateLimit-*` / `X-RateLimit-*` headers, where a server sends them, pause until their reset without
+//!   changing the pace.
 
 use std::collections::VecDeque;
 use std::num::NonZeroU32;
@@ -26,17 +47,28 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-/// The longest window our own successes are remembered over (Polar's is 60 s; its `Retry-After` says which).
+/// The longest window our own requests are remembered over (Polar's is 60 s; its `Retry-After` says which).
 const MAX_WINDOW: Duration = Duration::from_secs(120);
+/// A `Retry-After` this short is waited whole.
+const SHORT_WAIT: Duration = Duration::from_secs(5);
+/// The shortest window believed.
+const MIN_WINDOW: Duration = Duration::from_secs(1);
 /// The resolution of that memory.
-const TICK: Duration = Duration::from_millis(100);
-/// The cut when the window has granted us more than this share of the current rate.
-const CUT: f64 = 0.9;
-/// The share of what the window granted that the cut aims at, so the pace settles just under it and leaves
-/// the merchant's own traffic its share.
-const UNDER_GRANTED: f64 = 0.95;
-/// Recovery: this share of the ceiling per minute of requests succeeding.
-const RECOVERY_PER_MINUTE: f64 = 0.02;
+const TICK: Duration = Duration::from_millis(50);
+/// The share of the budget left (once measured) that the pace settles at.
+const UNDER_LEFT: f64 = 0.95;
+/// Below the last measure of the budget left: this share of it added per window.
+const APPROACH_PER_WINDOW: f64 = 0.004;
+/// Above the last measure: the first step, as a share of the ceiling per window; it doubles every window.
+const PROBE_STEP: f64 = 0.005;
+/// The cut while a spent window waits to be dated.
+const PROVISIONAL_CUT: f64 = 0.9;
+/// The fewest requests granted in a spent window that tell anything about the budget.
+const MIN_EVIDENCE: f64 = 3.0;
+/// The limit is fitted to this many of the last spends...
+const SPENDS_FITTED: usize = 4;
+/// ...when they came at least this far apart in their windows.
+const MIN_FRACTION_SPREAD: f64 = 0.08;
 /// The rate never drops below this share of the ceiling.
 const FLOOR: f64 = 0.02;
 /// Requests are spaced this much wider than the ceiling: a request that reaches the server a few
@@ -52,14 +84,45 @@ pub struct Pacer {
     /// The earliest time the next request may go.
     next_slot: Instant,
     paused_until: Option<Instant>,
-    /// When the open rate-limited episode began.
-    episode: Option<Instant>,
-    /// When the last episode began: answers to requests sent before it are old news.
+    episode: Option<Episode>,
+    /// When the last episode began: 429s to requests sent before it are old news.
     last_episode: Option<Instant>,
-    last_recovery: Instant,
-    /// Our successes over the last [`MAX_WINDOW`], one tick per entry: (tick, count).
+    /// The window's length, once a 429 said it.
+    window: Option<Duration>,
+    /// Our successful requests over the last [`MAX_WINDOW`] by the time they were sent, one tick per
+    /// entry: (tick, count).
     successes: VecDeque<(u64, u32)>,
+    /// When our first request went.
+    first_sent: Option<Instant>,
+    /// The last spends, oldest first (at most [`SPENDS_FITTED`]).
+    spends: VecDeque<Spend>,
+    /// The organization's limit per window, once spends gave it.
+    limit: Option<f64>,
+    /// The last measure of the budget left to us per window.
+    left: Option<f64>,
+    /// Windows in a row above that measure without a spend.
+    windows_above: u32,
+    last_growth: Instant,
     origin: Instant,
+}
+
+/// A spent window, from our side.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Spend {
+    /// Our requests it granted before the spend.
+    granted: f64,
+    /// How far into the window the spend came (0 to 1).
+    fraction: f64,
+}
+
+/// An open rate-limited episode.
+#[derive(Debug, Clone, Copy)]
+struct Episode {
+    /// When its first 429 came back.
+    began: Instant,
+    /// The first and last send times of the requests refused in it.
+    first_refused: Instant,
+    last_refused: Instant,
 }
 
 /// What a 429 changed.
@@ -67,7 +130,7 @@ pub struct Pacer {
 pub struct Backoff {
     /// When the next request may go (probe the window).
     pub resume_at: Instant,
-    /// The new rate in requests per minute, when this answer opened an episode and cut it.
+    /// The pace until the window resets, in requests per minute, when this answer opened an episode.
     pub cut_to: Option<f64>,
 }
 
@@ -82,8 +145,14 @@ impl Pacer {
             paused_until: None,
             episode: None,
             last_episode: None,
-            last_recovery: now,
+            window: None,
             successes: VecDeque::new(),
+            first_sent: None,
+            spends: VecDeque::new(),
+            limit: None,
+            left: None,
+            windows_above: 0,
+            last_growth: now,
             origin: now,
         }
     }
@@ -103,67 +172,74 @@ impl Pacer {
             at = until;
         }
         self.next_slot = at + Duration::from_secs_f64(1.0 / self.rate);
+        self.first_sent.get_or_insert(at);
         (at, paused)
     }
 
     /// A request sent at `sent` succeeded at `now`.
     pub fn succeeded(&mut self, sent: Instant, now: Instant) {
-        let tick = self.tick(now);
-        match self.successes.back_mut() {
-            Some((last, count)) if *last == tick => *count += 1,
-            _ => self.successes.push_back((tick, 1)),
+        let tick = self.tick(sent);
+        // Answers come back out of order: the memory stays sorted by send time.
+        let index = self.successes.partition_point(|(at, _)| *at < tick);
+        match self.successes.get_mut(index) {
+            Some((at, count)) if *at == tick => *count += 1,
+            _ => self.successes.insert(index, (tick, 1)),
         }
         let kept = (MAX_WINDOW.as_millis() / TICK.as_millis()) as u64;
+        let newest = self.successes.back().map_or(tick, |(at, _)| *at);
         while self
             .successes
             .front()
-            .is_some_and(|(first, _)| tick - first >= kept)
+            .is_some_and(|(first, _)| newest - first >= kept)
         {
             self.successes.pop_front();
         }
-        if let Some(began) = self.episode {
-            if sent < began {
-                return;
+        match self.episode {
+            // Sent after every refused request, and after the episode began (a request already in flight then
+            // proves nothing: its 429 may have been about something else): the window has reset, and this
+            // dates it.
+            Some(episode) if sent > episode.last_refused && sent >= episode.began => {
+                self.end_episode(episode, sent, now)
             }
-            // The window has reset: the episode is over, and recovery starts from here.
-            self.episode = None;
-            self.paused_until = None;
-            self.last_recovery = now;
-            return;
+            Some(_) => {}
+            None => self.grow(now),
         }
-        let minutes = now.duration_since(self.last_recovery).as_secs_f64() / 60.0;
-        self.last_recovery = now;
-        self.rate = (self.rate + self.ceiling * RECOVERY_PER_MINUTE * minutes).min(self.ceiling);
     }
 
     /// A request sent at `sent` was answered 429 at `now`, asking to wait `retry_after`.
     pub fn rate_limited(&mut self, sent: Instant, now: Instant, retry_after: Duration) -> Backoff {
-        let unchanged = |pacer: &Pacer| Backoff {
-            resume_at: pacer.paused_until.unwrap_or(now).max(now),
-            cut_to: None,
-        };
-        if self.last_episode.is_some_and(|began| sent < began) {
-            // Sent before the current (or last) episode began: it says nothing new.
-            return unchanged(self);
+        if self.episode.is_none() && self.last_episode.is_some_and(|began| sent < began) {
+            // Sent before the last episode began, and answered after it ended: it says nothing new.
+            return Backoff {
+                resume_at: self.paused_until.unwrap_or(now).max(now),
+                cut_to: None,
+            };
         }
+        let window = retry_after.clamp(MIN_WINDOW, MAX_WINDOW);
+        self.window = Some(window);
         let probe_at = now + probe_interval(retry_after);
         self.paused_until = Some(
             self.paused_until
                 .map_or(probe_at, |until| until.max(probe_at)),
         );
-        if self.episode.is_some() {
-            return unchanged(self);
-        }
-        self.episode = Some(now);
-        self.last_episode = Some(now);
-        // Polar's `Retry-After` is its window's length: what the window granted us is our successes over it.
-        let window = retry_after.clamp(TICK, MAX_WINDOW);
-        let granted =
-            UNDER_GRANTED * self.successes_within(now, window) as f64 / window.as_secs_f64();
-        self.rate = (self.rate * CUT)
-            .min(granted)
-            .clamp(self.ceiling * FLOOR, self.ceiling);
         self.next_slot = self.next_slot.max(probe_at);
+        if let Some(episode) = &mut self.episode {
+            episode.first_refused = episode.first_refused.min(sent);
+            episode.last_refused = episode.last_refused.max(sent);
+            return Backoff {
+                resume_at: self.paused_until.unwrap_or(probe_at),
+                cut_to: None,
+            };
+        }
+        self.episode = Some(Episode {
+            began: now,
+            first_refused: sent,
+            last_refused: sent,
+        });
+        self.last_episode = Some(now);
+        // Until the reset dates the window the pace drops a tenth; the reset then sets it from what the spent
+        // window shows.
+        self.rate = self.clamp_rate(self.rate * PROVISIONAL_CUT);
         Backoff {
             resume_at: probe_at,
             cut_to: Some(self.per_minute()),
@@ -183,29 +259,133 @@ impl Pacer {
         self.rate * 60.0
     }
 
-    fn tick(&self, now: Instant) -> u64 {
-        (now.duration_since(self.origin).as_millis() / TICK.as_millis()) as u64
+    /// The last measure of the budget left to us, in requests per window, and the organization's limit per
+    /// window once known.
+    pub fn learned(&self) -> (Option<f64>, Option<f64>) {
+        (self.left, self.limit)
     }
 
-    fn successes_within(&self, now: Instant, window: Duration) -> u64 {
-        let since = self
-            .tick(now)
-            .checked_sub((window.as_millis() / TICK.as_millis()) as u64);
+    /// The episode is over: the request sent at `reset_sent` went just after the window reset.
+    fn end_episode(&mut self, episode: Episode, reset_sent: Instant, now: Instant) {
+        self.episode = None;
+        self.paused_until = None;
+        self.last_growth = now;
+        self.windows_above = 0;
+        let window = self.window.unwrap_or(MAX_WINDOW);
+        let width = window.as_secs_f64();
+        // The reset came between the last refused request and this one: halfway, within half a probe.
+        let reset = episode.last_refused + reset_sent.duration_since(episode.last_refused) / 2;
+        let Some(window_start) = reset.checked_sub(window) else {
+            return;
+        };
+        let granted = self.granted_between(window_start, episode.first_refused);
+        if episode.first_refused <= window_start || granted < MIN_EVIDENCE {
+            // Too little to learn from (or a `Retry-After` that is not the window's length): the provisional
+            // cut stays.
+            return;
+        }
+        let fraction = (episode
+            .first_refused
+            .duration_since(window_start)
+            .as_secs_f64()
+            / width)
+            .clamp(0.05, 1.0);
+        let spend = Spend { granted, fraction };
+        self.spends.push_back(spend);
+        while self.spends.len() > SPENDS_FITTED {
+            self.spends.pop_front();
+        }
+        if let Some(limit) = fit_limit(&self.spends) {
+            self.limit = Some(limit);
+        }
+        let left = match self.limit {
+            Some(limit) if limit >= granted => (limit - (limit - granted) / fraction).max(0.0),
+            _ => {
+                self.limit = None;
+                granted * fraction
+            }
+        };
+        self.left = Some(left);
+        self.rate = self.clamp_rate(left * UNDER_LEFT / width);
+    }
+
+    /// While requests succeed: towards the last measure of the budget left, slowly, and past it faster.
+    fn grow(&mut self, now: Instant) {
+        let Some(window) = self.window else {
+            self.rate = self.ceiling;
+            return;
+        };
+        let width = window.as_secs_f64();
+        while now.duration_since(self.last_growth) >= window {
+            self.last_growth += window;
+            let per_window = self.rate * width;
+            let step = match self.left {
+                Some(left) if per_window < left => left * APPROACH_PER_WINDOW,
+                _ => {
+                    self.windows_above += 1;
+                    self.ceiling
+                        * width
+                        * PROBE_STEP
+                        * 2f64.powi(self.windows_above.min(16) as i32 - 1)
+                }
+            };
+            self.rate = self.clamp_rate((per_window + step) / width);
+        }
+    }
+
+    fn clamp_rate(&self, rate: f64) -> f64 {
+        rate.clamp(self.ceiling * FLOOR, self.ceiling)
+    }
+
+    fn tick(&self, at: Instant) -> u64 {
+        (at.saturating_duration_since(self.origin).as_millis() / TICK.as_millis()) as u64
+    }
+
+    /// Our successful requests sent from `from` (inclusive) to `to` (exclusive).
+    fn granted_between(&self, from: Instant, to: Instant) -> f64 {
+        let (from, to) = (self.tick(from), self.tick(to));
         self.successes
             .iter()
-            .filter(|(tick, _)| since.is_none_or(|since| *tick > since))
-            .map(|(_, count)| u64::from(*count))
+            .filter(|(tick, _)| *tick >= from && *tick < to)
+            .map(|(_, count)| f64::from(*count))
             .sum()
     }
 }
 
-/// How long a paused episode waits before the next probe: all of a short `Retry-After`, a twelfth of a long
-/// one (Polar's is the whole window, and the window may reset any time within it).
+/// The organization's limit per window fitted to `spends`: each says `limit = granted + merchant * fraction`
+/// (the merchant's traffic even over the window), a line through the points (fraction, granted) whose slope is
+/// minus the merchant's share and whose height at 0 is the limit. `None` while the spends are too close in
+/// their windows to tell the slope, or the fit makes no sense (a merchant that sends less than nothing).
+fn fit_limit(spends: &VecDeque<Spend>) -> Option<f64> {
+    let n = spends.len() as f64;
+    let (low, high) = spends
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(low, high), spend| {
+            (low.min(spend.fraction), high.max(spend.fraction))
+        });
+    if spends.len() < 2 || high - low < MIN_FRACTION_SPREAD {
+        return None;
+    }
+    let mean_fraction = spends.iter().map(|spend| spend.fraction).sum::<f64>() / n;
+    let mean_granted = spends.iter().map(|spend| spend.granted).sum::<f64>() / n;
+    let (covariance, variance) = spends.iter().fold((0.0, 0.0), |(cov, var), spend| {
+        let df = spend.fraction - mean_fraction;
+        (cov + df * (spend.granted - mean_granted), var + df * df)
+    });
+    let merchant = -covariance / variance;
+    let limit = mean_granted + merchant * mean_fraction;
+    let most = spends.iter().map(|spend| spend.granted).fold(0.0, f64::max);
+    (merchant >= 0.0 && limit >= most).then_some(limit)
+}
+
+/// How long a paused episode waits before the next probe: all of a short `Retry-After` (5 s or less), and a
+/// twentieth of a longer one (Polar's is the whole window, and it may reset any time within it), from half a
+/// second to 3 s.
 pub fn probe_interval(retry_after: Duration) -> Duration {
-    if retry_after <= Duration::from_secs(10) {
+    if retry_after <= SHORT_WAIT {
         retry_after
     } else {
-        (retry_after / 12).max(Duration::from_secs(1))
+        (retry_after / 20).clamp(Duration::from_millis(500), Duration::from_secs(3))
     }
 }
 
@@ -260,42 +440,160 @@ impl AdaptiveRateLimit {
 mod tests {
     use super::*;
 
-    fn per_minute(n: u32) -> f64 {
-        f64::from(n)
-    }
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+
+    use proptest::prelude::*;
 
     fn secs(s: f64) -> Duration {
         Duration::from_secs_f64(s)
     }
 
-    /// `count` requests that succeeded `every` seconds apart from `t0`.
-    fn succeed(pacer: &mut Pacer, t0: Instant, count: u32, every: f64) {
-        for i in 0..count {
-            let at = t0 + secs(f64::from(i) * every);
-            pacer.succeeded(at, at);
+    /// Polar's limiter, simulated: a fixed window of `limit` requests every `window`, its first starting
+    /// `phase` before the sync, shared with the merchant's traffic of `merchant` requests per window spread
+    /// evenly (refused once the window is spent, "first come"; or always counted, "merchant first").
+    #[derive(Debug, Clone, Copy)]
+    struct Shop {
+        limit: u32,
+        window: f64,
+        phase: f64,
+        merchant: u32,
+        /// From this many seconds into the sync, the merchant sends this many per window instead.
+        change: Option<(f64, u32)>,
+        merchant_first: bool,
+        latency: f64,
+        ceiling: f64,
+        in_flight: usize,
+    }
+
+    #[derive(Debug, Default)]
+    struct Outcome {
+        served: u64,
+        refused: u64,
+        merchant_served: u64,
+        merchant_refused: u64,
+        /// Windows (by index) in which any request of ours was refused.
+        refused_windows: Vec<u64>,
+        /// Windows (by index) in which the limit was reached.
+        spent_windows: Vec<u64>,
+        windows: u64,
+    }
+
+    #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
+    enum Event {
+        /// A worker is ready to reserve its next slot.
+        Ready,
+        /// A request goes out (its send time).
+        Send(u64),
+        /// Its answer comes back: sent at, refused.
+        Answer(u64, bool),
+    }
+
+    /// Runs `shop` for `seconds` with the pace, every worker always having a request to make.
+    fn simulate(shop: Shop, seconds: f64) -> Outcome {
+        let t0 = Instant::now();
+        let at = |s: f64| t0 + secs(s);
+        let micros = |s: f64| (s * 1e6).round() as u64;
+        let mut pacer = Pacer::new(shop.ceiling * 60.0, t0);
+        let mut events: BinaryHeap<Reverse<(u64, Event)>> = (0..shop.in_flight)
+            .map(|_| Reverse((0, Event::Ready)))
+            .collect();
+        let mut outcome = Outcome::default();
+        let (mut index, mut used, mut merchant_sent) = (u64::MAX, 0u32, 0u32);
+        let mut server = |arrival: f64, outcome: &mut Outcome| -> bool {
+            let since = arrival + shop.phase;
+            let window = (since / shop.window).floor() as u64;
+            let into = since / shop.window - window as f64;
+            if window != index {
+                index = window;
+                used = 0;
+                merchant_sent = 0;
+            }
+            let per_window = match shop.change {
+                Some((from, merchant)) if arrival >= from => merchant,
+                _ => shop.merchant,
+            };
+            let due = (f64::from(per_window) * into) as u32;
+            while merchant_sent < due {
+                merchant_sent += 1;
+                if used < shop.limit || shop.merchant_first {
+                    used += 1;
+                    outcome.merchant_served += 1;
+                } else {
+                    outcome.merchant_refused += 1;
+                }
+                if used == shop.limit && outcome.spent_windows.last() != Some(&window) {
+                    outcome.spent_windows.push(window);
+                }
+            }
+            let ok = used < shop.limit;
+            if ok {
+                used += 1;
+                if used == shop.limit && outcome.spent_windows.last() != Some(&window) {
+                    outcome.spent_windows.push(window);
+                }
+            } else if outcome.refused_windows.last() != Some(&window) {
+                outcome.refused_windows.push(window);
+            }
+            outcome.windows = window + 1;
+            ok
+        };
+        while let Some(Reverse((time, event))) = events.pop() {
+            let now = time as f64 / 1e6;
+            if now > seconds {
+                break;
+            }
+            match event {
+                Event::Ready => {
+                    let slot = pacer.reserve(at(now)).duration_since(t0).as_secs_f64();
+                    events.push(Reverse((micros(slot), Event::Send(micros(slot)))));
+                }
+                Event::Send(sent) => {
+                    let refused = !server(now + shop.latency / 2.0, &mut outcome);
+                    events.push(Reverse((
+                        micros(now + shop.latency),
+                        Event::Answer(sent, refused),
+                    )));
+                }
+                Event::Answer(sent, refused) => {
+                    let sent = at(sent as f64 / 1e6);
+                    if refused {
+                        outcome.refused += 1;
+                        pacer.rate_limited(sent, at(now), secs(shop.window));
+                    } else {
+                        outcome.served += 1;
+                        pacer.succeeded(sent, at(now));
+                    }
+                    events.push(Reverse((time, Event::Ready)));
+                }
+            }
+        }
+        outcome
+    }
+
+    fn shop(merchant: u32) -> Shop {
+        Shop {
+            limit: 80,
+            window: 10.0,
+            phase: 0.0,
+            merchant,
+            change: None,
+            merchant_first: false,
+            latency: 0.3,
+            ceiling: 400.0 / 60.0 * JITTER_MARGIN,
+            in_flight: 8,
         }
     }
 
-    #[test]
-    fn a_slot_held_by_a_pause_says_so() {
-        let t0 = Instant::now();
-        let mut pacer = Pacer::new(per_minute(600), t0);
-        let (_, paused) = pacer.reserve_telling(t0);
-        assert!(!paused, "the pace alone");
-        pacer.rate_limited(t0, t0, secs(60.0));
-        let (at, paused) = pacer.reserve_telling(t0 + secs(1.0));
-        assert!(paused && at >= t0 + secs(5.0), "{:?}", at - t0);
-        pacer.budget_spent(t0 + secs(100.0), secs(2.0));
-        let (_, paused) = pacer.reserve_telling(t0 + secs(100.5));
-        assert!(paused);
-        let (_, paused) = pacer.reserve_telling(t0 + secs(103.0));
-        assert!(!paused, "the pause is over");
+    /// Windows refused after the first `warm_up` windows in which we were refused.
+    fn refused_after(outcome: &Outcome, warm_up: usize) -> usize {
+        outcome.refused_windows.len().saturating_sub(warm_up)
     }
 
     #[test]
     fn requests_are_spaced_evenly_at_the_ceiling_with_no_burst() {
         let t0 = Instant::now();
-        let mut pacer = Pacer::new(per_minute(600), t0);
+        let mut pacer = Pacer::new(600.0, t0);
         let slots: Vec<Duration> = (0..5).map(|_| pacer.reserve(t0) - t0).collect();
         assert_eq!(
             slots,
@@ -305,115 +603,298 @@ mod tests {
     }
 
     #[test]
-    fn one_cut_per_episode_however_many_requests_see_it() {
+    fn a_slot_held_by_a_pause_says_so() {
         let t0 = Instant::now();
-        let mut pacer = Pacer::new(per_minute(600), t0);
-        // 60 s of successes at 10/s: the window granted 600.
-        succeed(&mut pacer, t0, 600, 0.1);
-        let now = t0 + secs(60.0);
-        let sent = now - secs(0.3);
-        let backoff = pacer.rate_limited(sent, now, secs(60.0));
-        assert_eq!(backoff.cut_to, Some(540.0), "a new episode cuts 10 %");
+        let mut pacer = Pacer::new(600.0, t0);
+        let (_, paused) = pacer.reserve_telling(t0);
+        assert!(!paused, "the pace alone");
+        pacer.rate_limited(t0, t0, secs(60.0));
+        let (at, paused) = pacer.reserve_telling(t0 + secs(1.0));
+        assert!(paused && at >= t0 + secs(3.0), "{:?}", at - t0);
+        pacer.budget_spent(t0 + secs(100.0), secs(2.0));
+        let (_, paused) = pacer.reserve_telling(t0 + secs(100.5));
+        assert!(paused);
+        let (_, paused) = pacer.reserve_telling(t0 + secs(103.0));
+        assert!(!paused, "the pause is over");
+    }
+
+    #[test]
+    fn short_waits_are_honoured_whole_and_long_ones_probed() {
+        assert_eq!(probe_interval(secs(60.0)), secs(3.0));
+        assert_eq!(probe_interval(secs(20.0)), secs(1.0));
+        assert_eq!(probe_interval(secs(6.0)), secs(0.5));
+        assert_eq!(probe_interval(secs(600.0)), secs(3.0));
+        assert_eq!(
+            probe_interval(secs(5.0)),
+            secs(5.0),
+            "a short wait is waited whole"
+        );
+        assert_eq!(probe_interval(secs(1.0)), secs(1.0));
+    }
+
+    #[test]
+    fn one_cut_per_episode_however_many_requests_see_it_and_nothing_goes_before_the_probe() {
+        let t0 = Instant::now();
+        let mut pacer = Pacer::new(600.0, t0);
+        for i in 0..100 {
+            let sent = t0 + secs(0.1 * f64::from(i));
+            pacer.succeeded(sent, sent + secs(0.3));
+        }
+        let now = t0 + secs(10.3);
+        let backoff = pacer.rate_limited(now - secs(0.3), now, secs(60.0));
         assert_eq!(
             backoff.resume_at,
-            now + secs(5.0),
-            "a twelfth of the window"
+            now + secs(3.0),
+            "a twentieth of the window"
         );
-        // Eight requests in flight all come back 429: the rate is cut once.
-        for k in 0..8 {
+        let cut = backoff.cut_to.expect("a new episode cuts");
+        assert!(cut < 600.0 * 0.9 + 1e-9, "{cut}");
+        for k in 1..8 {
             let later = now + secs(0.01 * f64::from(k));
-            assert_eq!(pacer.rate_limited(later, later, secs(60.0)).cut_to, None);
+            let again = pacer.rate_limited(later - secs(0.3), later, secs(60.0));
+            assert_eq!(again.cut_to, None, "one cut per episode");
         }
-        assert!((pacer.per_minute() - 540.0).abs() < 1e-6);
-        // Nothing goes before the probe.
-        assert!(pacer.reserve(now) >= now + secs(5.0));
+        assert!((pacer.per_minute() - cut).abs() < 1e-9);
+        assert!(pacer.reserve(now) >= now + secs(3.0));
+        // A success for a request sent before the refused ones is old news: still paused.
+        pacer.succeeded(now - secs(1.0), now + secs(0.5));
+        assert!(pacer.reserve(now + secs(0.5)) >= now + secs(3.0));
     }
 
     #[test]
-    fn the_cut_goes_to_what_the_window_granted() {
+    fn the_reset_dates_the_window_and_two_spends_give_the_limit() {
+        // Windows of 10 s. In the first, 48 of our requests went from 0.1 s to 7.9 s; the one sent at 8 s was
+        // refused, a probe at 10 s too, and the one sent at 10.1 s succeeded: the reset came between those two,
+        // so that window began at 0.05 s and was spent 79.5 % into it.
         let t0 = Instant::now();
-        let mut pacer = Pacer::new(per_minute(500), t0);
-        // Only 200 requests succeeded in the last minute before the window was spent.
-        succeed(&mut pacer, t0, 200, 0.2);
-        let now = t0 + secs(40.0);
-        let cut = pacer.rate_limited(now, now, secs(60.0)).cut_to.unwrap();
+        let at = |s: f64| t0 + secs(s);
+        let mut pacer = Pacer::new(6.0 * 60.0, t0);
+        pacer.reserve(t0);
+        for i in 0..48 {
+            let sent = 0.1 + f64::from(i) / 6.0;
+            pacer.succeeded(at(sent), at(sent + 0.1));
+        }
+        pacer.rate_limited(at(8.0), at(8.1), secs(10.0));
+        pacer.rate_limited(at(10.0), at(10.1), secs(10.0));
+        pacer.succeeded(at(8.5), at(10.15));
         assert!(
-            (cut - 190.0).abs() < 1e-6,
-            "{cut}: just under the 200 granted"
+            pacer.episode.is_some(),
+            "a success sent before the last refusal ends nothing"
+        );
+        pacer.succeeded(at(10.1), at(10.2));
+        assert!(pacer.episode.is_none(), "the reset ends the episode");
+        let (left, limit) = pacer.learned();
+        let first = Spend {
+            granted: 48.0,
+            fraction: 0.795,
+        };
+        // Before the limit is known: what we got, scaled by how early the window was spent.
+        let guess = first.granted * first.fraction;
+        assert!(
+            (left.unwrap() - guess).abs() < 0.5,
+            "{left:?} against {guess}"
+        );
+        assert_eq!(limit, None);
+        let per_window = pacer.per_minute() / 6.0;
+        assert!(
+            (per_window - guess * UNDER_LEFT).abs() < 0.5,
+            "{per_window}"
+        );
+        // The next spent window began at 20.05 s: 36 of ours from 20.1 s to 28.85 s, refused at 29.5 s.
+        for i in 0..36 {
+            let sent = 20.1 + f64::from(i) / 4.0;
+            pacer.succeeded(at(sent), at(sent + 0.1));
+        }
+        pacer.rate_limited(at(29.5), at(29.6), secs(10.0));
+        pacer.rate_limited(at(30.0), at(30.1), secs(10.0));
+        pacer.succeeded(at(30.1), at(30.2));
+        let second = Spend {
+            granted: 36.0,
+            fraction: 0.945,
+        };
+        // S1 + m f1 = S2 + m f2 = L.
+        let merchant = (first.granted - second.granted) / (second.fraction - first.fraction);
+        let expected_limit = second.granted + merchant * second.fraction;
+        let (left, limit) = pacer.learned();
+        let limit = limit.expect("two spends apart in the window give the limit");
+        assert!(
+            (limit - expected_limit).abs() < 1.0,
+            "{limit} against {expected_limit}"
+        );
+        let expected_left = expected_limit - merchant;
+        assert!(
+            (left.unwrap() - expected_left).abs() < 1.0,
+            "{left:?} against {expected_left}"
+        );
+        // A third spend with the same merchant, 90 % into its window, with the 40 it granted us: the line
+        // fitted through all three says the same.
+        for i in 0..40 {
+            let sent = 40.1 + f64::from(i) / 4.5;
+            pacer.succeeded(at(sent), at(sent + 0.1));
+        }
+        pacer.rate_limited(at(49.05), at(49.1), secs(10.0));
+        pacer.rate_limited(at(50.0), at(50.1), secs(10.0));
+        pacer.succeeded(at(50.1), at(50.2));
+        let (left, limit) = pacer.learned();
+        assert!((limit.unwrap() - expected_limit).abs() < 1.5, "{limit:?}");
+        assert!(
+            (left.unwrap() - expected_left).abs() < 1.5,
+            "{left:?} against {expected_left}"
         );
     }
 
     #[test]
-    fn the_episode_ends_at_the_first_success_after_it_began_and_recovery_is_gradual() {
+    fn a_429_for_a_request_sent_before_the_last_episode_is_old_news() {
         let t0 = Instant::now();
-        let mut pacer = Pacer::new(per_minute(600), t0);
-        succeed(&mut pacer, t0, 600, 0.1);
-        let now = t0 + secs(60.0);
-        assert!(pacer.rate_limited(now, now, secs(60.0)).cut_to.is_some());
-        // An answer to a request sent before the episode does not end it.
-        pacer.succeeded(now - secs(1.0), now + secs(1.0));
-        assert!(pacer.reserve(now + secs(1.0)) >= now + secs(5.0));
-        // The probe succeeds: the pause is over.
-        let probe = now + secs(5.0);
-        pacer.succeeded(probe, probe + secs(0.2));
-        let next = pacer.reserve(probe + secs(0.2));
-        assert!(next < probe + secs(1.0), "no longer paused");
-        // A minute of successes adds 2 % of the ceiling (12/min), and never beyond it.
-        let mut at = probe + secs(0.2);
-        for _ in 0..60 {
-            at += secs(1.0);
-            pacer.succeeded(at, at);
-        }
-        assert!(
-            (pacer.per_minute() - 552.0).abs() < 0.5,
-            "{}",
-            pacer.per_minute()
-        );
-        for _ in 0..3600 {
-            at += secs(1.0);
-            pacer.succeeded(at, at);
-        }
-        assert!(
-            (pacer.per_minute() - 600.0).abs() < 1e-6,
-            "capped at the ceiling"
-        );
-        // A 429 for a request sent before the last episode began is old news even after it ended.
-        let stale = pacer.rate_limited(now - secs(2.0), at, secs(60.0));
+        let at = |s: f64| t0 + secs(s);
+        let mut pacer = Pacer::new(600.0, t0);
+        pacer.rate_limited(at(1.0), at(1.1), secs(10.0));
+        pacer.succeeded(at(1.7), at(1.8));
+        let rate = pacer.per_minute();
+        let stale = pacer.rate_limited(at(0.9), at(2.0), secs(10.0));
         assert_eq!(
             stale,
             Backoff {
-                resume_at: at,
+                resume_at: at(2.0),
                 cut_to: None
             }
         );
-    }
-
-    #[test]
-    fn probes_repeat_while_the_window_stays_spent_and_short_waits_are_honoured_whole() {
-        let t0 = Instant::now();
-        let mut pacer = Pacer::new(per_minute(60), t0);
-        assert!(pacer.rate_limited(t0, t0, secs(2.0)).cut_to.is_some());
-        assert_eq!(
-            pacer.reserve(t0),
-            t0 + secs(2.0),
-            "a short Retry-After is waited whole"
-        );
-        let probe = t0 + secs(2.0);
-        let again = pacer.rate_limited(probe, probe + secs(0.1), secs(2.0));
-        assert_eq!(again.cut_to, None);
-        assert_eq!(again.resume_at, probe + secs(2.1));
-        assert!(
-            pacer.reserve(probe) >= probe + secs(2.1),
-            "the pause is extended"
-        );
-        assert!(pacer.per_minute() >= 60.0 * FLOOR);
+        assert_eq!(pacer.per_minute(), rate);
     }
 
     #[test]
     fn the_rate_never_drops_below_the_floor() {
         let t0 = Instant::now();
-        let mut pacer = Pacer::new(per_minute(500), t0);
-        let cut = pacer.rate_limited(t0, t0, secs(60.0)).cut_to.unwrap();
-        assert!((cut - 10.0).abs() < 1e-6, "{cut}: 2 % of 500");
+        let mut pacer = Pacer::new(500.0, t0);
+        let mut at = t0;
+        for _ in 0..60 {
+            pacer.rate_limited(at, at, secs(60.0));
+            at += secs(61.0);
+            pacer.succeeded(at, at);
+        }
+        assert!(
+            (pacer.per_minute() - 10.0).abs() < 1e-6,
+            "{}: 2 % of 500",
+            pacer.per_minute()
+        );
+    }
+
+    #[test]
+    fn with_nothing_else_competing_the_pace_is_the_ceiling() {
+        // A limit above our ceiling: no 429 ever, and every slot used.
+        let outcome = simulate(shop(0), 120.0);
+        assert_eq!(outcome.refused, 0);
+        let expected = 400.0 * JITTER_MARGIN * 2.0;
+        assert!(
+            outcome.served as f64 >= expected - 8.0,
+            "{} of {expected}",
+            outcome.served
+        );
+    }
+
+    #[test]
+    fn half_the_window_taken_by_the_merchant() {
+        // The shop: 80 requests per 10 s, the merchant spending half, 300 ms latency, our ceiling 400 a
+        // minute. After the first spend, the pace settles under what is left: no more than one window in ten
+        // refused, and at least 93 % of what is left used.
+        for phase in [0.0, 2.5, 5.0, 7.5] {
+            let outcome = simulate(Shop { phase, ..shop(40) }, 600.0);
+            let left = 40.0 * outcome.windows as f64;
+            assert!(
+                refused_after(&outcome, 2) * 10 <= outcome.windows as usize,
+                "phase {phase}: {:?} of {}",
+                outcome.refused_windows,
+                outcome.windows
+            );
+            assert!(
+                outcome.served as f64 >= 0.93 * left,
+                "phase {phase}: {} of {left}",
+                outcome.served
+            );
+            let merchant = outcome.merchant_served + outcome.merchant_refused;
+            assert!(
+                outcome.merchant_refused * 100 <= merchant,
+                "phase {phase}: the merchant lost {} of {merchant}",
+                outcome.merchant_refused
+            );
+        }
+    }
+
+    #[test]
+    fn a_merchant_share_that_changes_is_followed_both_ways() {
+        for (before, after) in [(20, 60), (60, 20)] {
+            let outcome = simulate(
+                Shop {
+                    change: Some((300.0, after)),
+                    ..shop(before)
+                },
+                600.0,
+            );
+            // The second half alone: what was left after the change, and the windows refused then.
+            let late: Vec<_> = outcome
+                .refused_windows
+                .iter()
+                .filter(|w| **w >= 30)
+                .collect();
+            assert!(late.len() <= 6, "{before} -> {after}: {late:?}");
+            let left_per_window = f64::from(80 - after).min(66.0);
+            let served_late = simulate_served_between(
+                Shop {
+                    change: Some((300.0, after)),
+                    ..shop(before)
+                },
+                400.0,
+                600.0,
+            );
+            assert!(
+                served_late >= 0.9 * left_per_window * 20.0,
+                "{before} -> {after}: {served_late} served in the last 200 s"
+            );
+        }
+    }
+
+    /// Our requests served between `from` and `to` seconds into a run of `shop`.
+    fn simulate_served_between(shop: Shop, from: f64, to: f64) -> f64 {
+        (simulate(shop, to).served - simulate(shop, from).served) as f64
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        #[test]
+        fn the_pace_settles_under_any_steady_share(
+            limit in 60u32..600,
+            window in prop_oneof![Just(10.0), Just(60.0)],
+            share in 0.0f64..0.8,
+            phase_share in 0.0f64..1.0,
+            latency in 0.02f64..0.5,
+            merchant_first in any::<bool>(),
+        ) {
+            let merchant = (f64::from(limit) * share) as u32;
+            let ceiling = f64::from(limit) * 0.8 / window;
+            let shop = Shop {
+                limit,
+                window,
+                phase: window * phase_share,
+                merchant,
+                change: None,
+                merchant_first,
+                latency,
+                ceiling,
+                // Enough requests in flight for the pace to be the only limit.
+                in_flight: (ceiling * latency * 2.0) as usize + 2,
+            };
+            let windows = 40.0;
+            let outcome = simulate(shop, window * windows);
+            // After the first three spends (learning), at most one window in ten refuses us.
+            prop_assert!(
+                refused_after(&outcome, 3) * 10 <= outcome.windows as usize,
+                "{:?} of {}", outcome.refused_windows, outcome.windows
+            );
+            // And the budget is used: at least 85 % of what is left (or of our ceiling), over the run.
+            let left = f64::from(limit - merchant).min(ceiling * window) * windows;
+            prop_assert!(outcome.served as f64 >= 0.85 * left, "{} of {left}", outcome.served);
+            prop_assert!(outcome.served as f64 <= ceiling * window * (windows + 1.0));
+        }
     }
 }
