@@ -71,9 +71,12 @@ const SPENDS_FITTED: usize = 4;
 const MIN_FRACTION_SPREAD: f64 = 0.08;
 /// The rate never drops below this share of the ceiling.
 const FLOOR: f64 = 0.02;
+/// The first requests of a command, while connections open, are spaced wider: at this share of the pace.
+const WARM_UP_REQUESTS: u64 = 16;
+const WARM_UP_SHARE: f64 = 0.85;
 /// Requests are spaced this much wider than the ceiling: a request that reaches the server a few
 /// milliseconds late must not make the next minute count one too many.
-const JITTER_MARGIN: f64 = 0.99;
+const JITTER_MARGIN: f64 = 0.97;
 
 /// The pace of requests: when each may go, and how 429s and successes change it. No I/O: time comes in.
 #[derive(Debug)]
@@ -92,8 +95,9 @@ pub struct Pacer {
     /// Our successful requests over the last [`MAX_WINDOW`] by the time they were sent, one tick per
     /// entry: (tick, count).
     successes: VecDeque<(u64, u32)>,
-    /// When our first request went.
+    /// When our first request went, and how many slots were reserved.
     first_sent: Option<Instant>,
+    reserved: u64,
     /// The last spends, oldest first (at most [`SPENDS_FITTED`]).
     spends: VecDeque<Spend>,
     /// The organization's limit per window, once spends gave it.
@@ -148,6 +152,7 @@ impl Pacer {
             window: None,
             successes: VecDeque::new(),
             first_sent: None,
+            reserved: 0,
             spends: VecDeque::new(),
             limit: None,
             left: None,
@@ -171,7 +176,15 @@ impl Pacer {
         if let Some(until) = self.paused_until.filter(|until| *until > at) {
             at = until;
         }
-        self.next_slot = at + Duration::from_secs_f64(1.0 / self.rate);
+        // While connections open, requests reach the server less evenly than they leave.
+        let warming = self.reserved < WARM_UP_REQUESTS;
+        self.reserved += 1;
+        let rate = if warming {
+            self.rate * WARM_UP_SHARE
+        } else {
+            self.rate
+        };
+        self.next_slot = at + Duration::from_secs_f64(1.0 / rate);
         self.first_sent.get_or_insert(at);
         (at, paused)
     }
@@ -272,6 +285,11 @@ impl Pacer {
         self.last_growth = now;
         self.windows_above = 0;
         let window = self.window.unwrap_or(MAX_WINDOW);
+        if window <= SHORT_WAIT {
+            // Not a window worth learning (a token bucket's "next token in a second", a proxy): the
+            // provisional cut stays, and the pace grows back within seconds.
+            return;
+        }
         let width = window.as_secs_f64();
         // The reset came between the last refused request and this one: halfway, within half a probe.
         let reset = episode.last_refused + reset_sent.duration_since(episode.last_refused) / 2;
@@ -594,11 +612,22 @@ mod tests {
     fn requests_are_spaced_evenly_at_the_ceiling_with_no_burst() {
         let t0 = Instant::now();
         let mut pacer = Pacer::new(600.0, t0);
-        let slots: Vec<Duration> = (0..5).map(|_| pacer.reserve(t0) - t0).collect();
-        assert_eq!(
-            slots,
-            [0.0, 0.1, 0.2, 0.3, 0.4].map(secs).to_vec(),
-            "10 per second, the first at once"
+        let slots: Vec<f64> = (0..WARM_UP_REQUESTS + 4)
+            .map(|_| (pacer.reserve(t0) - t0).as_secs_f64())
+            .collect();
+        assert_eq!(slots[0], 0.0, "the first at once");
+        let gaps: Vec<f64> = slots.windows(2).map(|pair| pair[1] - pair[0]).collect();
+        let warm = WARM_UP_REQUESTS as usize;
+        // While connections open, wider; then 10 a second.
+        assert!(
+            gaps[..warm]
+                .iter()
+                .all(|gap| (gap - 0.1 / WARM_UP_SHARE).abs() < 1e-6),
+            "{gaps:?}"
+        );
+        assert!(
+            gaps[warm..].iter().all(|gap| (gap - 0.1).abs() < 1e-6),
+            "{gaps:?}"
         );
     }
 

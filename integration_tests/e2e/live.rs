@@ -168,11 +168,7 @@ fn a_fixed_window_shared_with_other_traffic_is_waited_out_with_one_cut_per_episo
     // Polar's limiter in small: 40 requests per 2-second window for the organization, of which the merchant's
     // own traffic sends 16; a 429 asks to wait the whole window. The connector's ceiling is far above.
     let mut options = Options::with_records(600).count("organizations", 1);
-    options.fixed_window = Some(FixedWindow {
-        limit: 40,
-        window: Duration::from_secs(2),
-        others: 16,
-    });
+    options.fixed_window = Some(FixedWindow::shared(40, Duration::from_secs(2), 16));
     let server = FakePolar::start(options);
     let files = Files::new();
     let mut config = server.config();

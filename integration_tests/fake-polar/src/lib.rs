@@ -8,5 +8,5 @@ pub mod store;
 
 pub use server::{
     API_VERSION, Answer, Churn, FakePolar, Fault, FaultKind, FixedWindow, Hostile, LISTED_CHANGES,
-    LoggedRequest, Options, TOKEN, TRACKED_STREAMS, WindowStats,
+    LoggedRequest, Options, TOKEN, TRACKED_STREAMS, TokenBucket, WindowStats,
 };

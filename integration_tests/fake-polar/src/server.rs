@@ -36,6 +36,8 @@ pub struct Options {
     pub rate_limit_per_minute: Option<u32>,
     /// Polar's own limiter: a fixed window shared with the organization's other traffic.
     pub fixed_window: Option<FixedWindow>,
+    /// A token bucket in front of the API (as a gateway might count).
+    pub token_bucket: Option<TokenBucket>,
     /// Consecutive records sharing one creation time (1: none), to exercise tie handling.
     pub tie_every: usize,
     pub port: u16,
@@ -63,6 +65,7 @@ impl Options {
             latency: Duration::ZERO,
             rate_limit_per_minute: None,
             fixed_window: None,
+            token_bucket: None,
             tie_every: 1,
             port: 0,
             served_version: API_VERSION.to_owned(),
@@ -78,13 +81,32 @@ impl Options {
 }
 
 /// Polar's rate limit as its server counts it: `limit` requests per fixed `window` for the whole organization,
-/// of which the merchant's other traffic sends `others` per window, evenly spread. A request in a spent window
-/// (ours or theirs) is refused with 429 and `Retry-After` equal to the whole window, as Polar does.
+/// of which the merchant's other traffic sends `others` per window, evenly spread. A request of ours in a spent
+/// window is refused with 429 and `Retry-After` equal to the whole window, as Polar does.
 #[derive(Debug, Clone, Copy)]
 pub struct FixedWindow {
     pub limit: u32,
     pub window: Duration,
     pub others: u32,
+    /// From this long after the server started, the other traffic sends this many per window instead.
+    pub others_later: Option<(Duration, u32)>,
+    /// The merchant's model. `false`, "first come": its requests are refused like ours once the window is
+    /// spent. `true`, "merchant first": its requests are counted (and served) whether or not the window is
+    /// spent, so only ours are refused.
+    pub merchant_first: bool,
+}
+
+impl FixedWindow {
+    /// `limit` per `window`, `others` of them the merchant's ("first come"), the same all along.
+    pub fn shared(limit: u32, window: Duration, others: u32) -> FixedWindow {
+        FixedWindow {
+            limit,
+            window,
+            others,
+            others_later: None,
+            merchant_first: false,
+        }
+    }
 }
 
 /// What the fixed window counted.
@@ -93,6 +115,12 @@ pub struct WindowStats {
     /// Other traffic's requests refused because the window was spent.
     pub others_refused: u64,
     pub others_served: u64,
+    /// Our requests refused.
+    pub ours_refused: u64,
+    /// Windows that saw any request, windows whose limit was reached, and windows that refused us.
+    pub windows: u64,
+    pub windows_spent: u64,
+    pub windows_refusing_us: u64,
 }
 
 #[derive(Debug, Default)]
@@ -102,7 +130,17 @@ struct WindowState {
     used: u32,
     /// Other traffic's requests accounted for in this window.
     others_sent: u32,
+    spent: bool,
+    refused_us: bool,
     stats: WindowStats,
+}
+
+/// A token bucket, as many API gateways count: `per_minute` tokens a minute, at most `burst` saved up. A
+/// request with no token is refused with 429 and `Retry-After` the seconds until the next one (rounded up).
+#[derive(Debug, Clone, Copy)]
+pub struct TokenBucket {
+    pub per_minute: u32,
+    pub burst: u32,
 }
 
 /// A fault to inject: what the server does instead of answering normally.
@@ -269,6 +307,8 @@ pub struct Churn {
 /// One request as the fake saw it.
 #[derive(Debug, Clone)]
 pub struct LoggedRequest {
+    /// When the request arrived, since the server started (before any latency the fake adds).
+    pub received: Duration,
     pub stream: String,
     pub page: u32,
     pub limit: u32,
@@ -294,6 +334,8 @@ struct Shared {
     hostile: Mutex<Vec<Hostile>>,
     churn: Mutex<Vec<Churn>>,
     fixed: Mutex<WindowState>,
+    /// The token bucket's tokens and when they were counted.
+    bucket: Mutex<Option<(f64, Instant)>>,
     started: Instant,
     log: Mutex<Vec<LoggedRequest>>,
     window: Mutex<VecDeque<Instant>>,
@@ -332,6 +374,7 @@ impl FakePolar {
             hostile: Mutex::new(Vec::new()),
             churn: Mutex::new(Vec::new()),
             fixed: Mutex::new(WindowState::default()),
+            bucket: Mutex::new(None),
             started: Instant::now(),
             log: Mutex::new(Vec::new()),
             window: Mutex::new(VecDeque::new()),
@@ -427,7 +470,7 @@ impl FakePolar {
         churns.push(churn);
     }
 
-    /// What the fixed window refused and served of the other traffic so far.
+    /// What the fixed window refused and served so far, ours and the other traffic's.
     pub fn window_stats(&self) -> WindowStats {
         self.shared.fixed.lock().unwrap().stats
     }
@@ -860,6 +903,7 @@ async fn handle(
             .unwrap_or_default()
             .to_owned(),
         authorization: header_text(header::AUTHORIZATION),
+        received: shared.started.elapsed(),
     };
     let mut response = answer(
         &shared,
@@ -915,6 +959,12 @@ async fn answer(
     if let Some(response) = options
         .fixed_window
         .and_then(|fixed| fixed_window(shared, fixed))
+    {
+        return response;
+    }
+    if let Some(response) = options
+        .token_bucket
+        .and_then(|bucket| token_bucket(shared, bucket))
     {
         return response;
     }
@@ -1312,34 +1362,74 @@ fn fixed_window(shared: &Shared, fixed: FixedWindow) -> Option<Response> {
     let index = (elapsed.as_nanos() / fixed.window.as_nanos()) as u64;
     let into = elapsed.as_secs_f64() - index as f64 * fixed.window.as_secs_f64();
     let mut state = shared.fixed.lock().unwrap();
-    if state.index != index {
+    if state.index != index || state.stats.windows == 0 {
         // Windows that passed unseen still saw their other traffic.
         state.index = index;
         state.used = 0;
         state.others_sent = 0;
+        state.spent = false;
+        state.refused_us = false;
+        state.stats.windows += 1;
     }
-    let others_due = (f64::from(fixed.others) * into / fixed.window.as_secs_f64()) as u32;
+    let others = match fixed.others_later {
+        Some((from, later)) if elapsed >= from => later,
+        _ => fixed.others,
+    };
+    let others_due = (f64::from(others) * into / fixed.window.as_secs_f64()) as u32;
     while state.others_sent < others_due {
         state.others_sent += 1;
-        if state.used < fixed.limit {
+        if state.used < fixed.limit || fixed.merchant_first {
             state.used += 1;
             state.stats.others_served += 1;
         } else {
             state.stats.others_refused += 1;
         }
+        note_spent(&mut state, fixed.limit);
     }
     if state.used < fixed.limit {
         state.used += 1;
+        note_spent(&mut state, fixed.limit);
         return None;
     }
+    state.stats.ours_refused += 1;
+    if !state.refused_us {
+        state.refused_us = true;
+        state.stats.windows_refusing_us += 1;
+    }
     let seconds = fixed.window.as_secs_f64().ceil() as u64;
-    Some(
-        Response::builder()
-            .status(StatusCode::TOO_MANY_REQUESTS)
-            .header(header::RETRY_AFTER, seconds.to_string())
-            .body(Body::empty())
-            .unwrap(),
-    )
+    Some(too_many_requests(seconds))
+}
+
+fn note_spent(state: &mut WindowState, limit: u32) {
+    if state.used >= limit && !state.spent {
+        state.spent = true;
+        state.stats.windows_spent += 1;
+    }
+}
+
+/// Takes a token for this request; `Some`: none left, refused.
+fn token_bucket(shared: &Shared, bucket: TokenBucket) -> Option<Response> {
+    let mut state = shared.bucket.lock().unwrap();
+    let now = Instant::now();
+    let per_second = f64::from(bucket.per_minute) / 60.0;
+    let (tokens, at) = state.get_or_insert((f64::from(bucket.burst), now));
+    *tokens =
+        (*tokens + now.duration_since(*at).as_secs_f64() * per_second).min(f64::from(bucket.burst));
+    *at = now;
+    if *tokens >= 1.0 {
+        *tokens -= 1.0;
+        return None;
+    }
+    let wait = (1.0 - *tokens) / per_second;
+    Some(too_many_requests(wait.ceil() as u64))
+}
+
+fn too_many_requests(retry_after_seconds: u64) -> Response {
+    Response::builder()
+        .status(StatusCode::TOO_MANY_REQUESTS)
+        .header(header::RETRY_AFTER, retry_after_seconds.to_string())
+        .body(Body::empty())
+        .unwrap()
 }
 
 fn json_response(body: bytes::Bytes) -> Response {

@@ -35,6 +35,16 @@
 //!   deleted), with their system events; the incremental sync that follows is measured against the first.
 //!   Target: at most 5% of the full sync's requests and time. Requests are reported per stream.
 //!
+//! - `neighbour`: Polar's fixed window in small (80 requests per 10 s for the organization, `Retry-After: 10`),
+//!   300 ms latency, the default config (400 a minute), the eight original streams at `--neighbour-records`
+//!   (default 3000) each, with the merchant's own traffic spending 0 %, 25 %, 50 % and 75 % of every window
+//!   (spread evenly), and 25 % turning into 75 % 15 s in. Reported per build: time against the ideal (pages
+//!   over the budget left, or over the ceiling when that is lower), our 429s, windows spent and windows that
+//!   refused us, and the merchant's requests refused. "First come" (the merchant is refused once the window is
+//!   spent), or "merchant first" with `--merchant-first`. `steady`: a token bucket at exactly the configured
+//!   600 a minute (burst 1), 150 ms latency, nothing else competing: time against pages / rate.
+//!   `--compare LABEL=PATH` runs another build of the connector beside this one.
+//!
 //! Run: `cargo build --release -p source-polar && cargo build --release -p fake-polar --bin bench &&
 //! target/release/bench [--records N] [--scenario NAME|all] [--concurrency-one] [--cold]`.
 //! `--concurrency-one` runs every connector scenario with `SOURCE_POLAR_CONCURRENT_STREAMS=1`,
@@ -47,6 +57,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+
+mod neighbour;
 use clap::Parser;
 use fake_polar::{API_VERSION, FakePolar, FixedWindow, Options, TOKEN};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
@@ -69,7 +81,17 @@ struct Cli {
     /// Customers, orders, subscriptions and checkouts of the shop in `incremental`.
     #[arg(long, default_value_t = 100_000)]
     incremental_records: usize,
-    /// cost, cost10x, paced, shared, latency, latency-serial, plain, incremental, or all.
+    /// Records in each of the eight original streams for `neighbour` and `steady`.
+    #[arg(long, default_value_t = 3_000)]
+    neighbour_records: usize,
+    /// Another build to run beside this one in `neighbour` and `steady`, as LABEL=PATH (for example
+    /// `0.4.0=/tmp/v040-target/release/source-polar`).
+    #[arg(long)]
+    compare: Option<String>,
+    /// `neighbour` with the "merchant first" model (its requests always counted) instead of "first come".
+    #[arg(long)]
+    merchant_first: bool,
+    /// cost, cost10x, paced, shared, latency, latency-serial, plain, incremental, neighbour, steady, or all.
     #[arg(long, default_value = "all")]
     scenario: String,
     /// Run the connector with one stream, one page ahead and one request in flight.
@@ -106,7 +128,7 @@ struct Measured {
     states: Vec<serde_json::Value>,
 }
 
-const SCENARIOS: [&str; 8] = [
+const SCENARIOS: [&str; 10] = [
     "cost",
     "cost10x",
     "paced",
@@ -115,6 +137,8 @@ const SCENARIOS: [&str; 8] = [
     "latency-serial",
     "plain",
     "incremental",
+    "neighbour",
+    "steady",
 ];
 
 fn main() -> anyhow::Result<()> {
@@ -155,6 +179,18 @@ fn main() -> anyhow::Result<()> {
             incremental(&connector, use_time, cli.incremental_records)?;
             continue;
         }
+        if name == "neighbour" || name == "steady" {
+            let mut builds = Vec::new();
+            if let Some(compare) = &cli.compare {
+                let (label, path) = compare
+                    .split_once('=')
+                    .context("--compare takes LABEL=PATH")?;
+                builds.push((label.to_owned(), PathBuf::from(path)));
+            }
+            builds.push(("this build".to_owned(), connector.clone()));
+            neighbour::run(name, &builds, cli.neighbour_records, cli.merchant_first)?;
+            continue;
+        }
         let latency = Duration::from_millis(150);
         let scenario = match name {
             "cost" | "cost10x" => Scenario {
@@ -193,11 +229,7 @@ fn main() -> anyhow::Result<()> {
                 serial: false,
                 plain: false,
                 warm: false,
-                fixed: Some(FixedWindow {
-                    limit: 500,
-                    window: Duration::from_secs(60),
-                    others: 250,
-                }),
+                fixed: Some(FixedWindow::shared(500, Duration::from_secs(60), 250)),
             },
             "latency" | "latency-serial" | "plain" => Scenario {
                 name: match name {
