@@ -95,8 +95,7 @@ pub struct Pacer {
     /// Our successful requests over the last [`MAX_WINDOW`] by the time they were sent, one tick per
     /// entry: (tick, count).
     successes: VecDeque<(u64, u32)>,
-    /// When our first request went, and how many slots were reserved.
-    first_sent: Option<Instant>,
+    /// How many slots were reserved.
     reserved: u64,
     /// The last spends, oldest first (at most [`SPENDS_FITTED`]).
     spends: VecDeque<Spend>,
@@ -151,7 +150,6 @@ impl Pacer {
             last_episode: None,
             window: None,
             successes: VecDeque::new(),
-            first_sent: None,
             reserved: 0,
             spends: VecDeque::new(),
             limit: None,
@@ -185,7 +183,6 @@ impl Pacer {
             self.rate
         };
         self.next_slot = at + Duration::from_secs_f64(1.0 / rate);
-        self.first_sent.get_or_insert(at);
         (at, paused)
     }
 
@@ -690,6 +687,25 @@ mod tests {
         assert!(pacer.reserve(now + secs(0.5)) >= now + secs(3.0));
     }
 
+    /// `count` of our requests sent `per_second` from `from` seconds after `t0`, each answered 100 ms later.
+    fn grant(pacer: &mut Pacer, t0: Instant, from: f64, count: u32, per_second: f64) {
+        for i in 0..count {
+            let sent = t0 + secs(from + f64::from(i) / per_second);
+            pacer.succeeded(sent, sent + secs(0.1));
+        }
+    }
+
+    /// Requests sent at each of `refused` (seconds after `t0`) answered 429 with a 10 s window, then the one
+    /// sent at `reset` succeeding: the window reset in between.
+    fn refuse_then_reset(pacer: &mut Pacer, t0: Instant, refused: &[f64], reset: f64) {
+        for sent in refused {
+            let sent = t0 + secs(*sent);
+            pacer.rate_limited(sent, sent + secs(0.1), secs(10.0));
+        }
+        let sent = t0 + secs(reset);
+        pacer.succeeded(sent, sent + secs(0.1));
+    }
+
     #[test]
     fn the_reset_dates_the_window_and_two_spends_give_the_limit() {
         // Windows of 10 s. In the first, 48 of our requests went from 0.1 s to 7.9 s; the one sent at 8 s was
@@ -699,10 +715,7 @@ mod tests {
         let at = |s: f64| t0 + secs(s);
         let mut pacer = Pacer::new(6.0 * 60.0, t0);
         pacer.reserve(t0);
-        for i in 0..48 {
-            let sent = 0.1 + f64::from(i) / 6.0;
-            pacer.succeeded(at(sent), at(sent + 0.1));
-        }
+        grant(&mut pacer, t0, 0.1, 48, 6.0);
         pacer.rate_limited(at(8.0), at(8.1), secs(10.0));
         pacer.rate_limited(at(10.0), at(10.1), secs(10.0));
         pacer.succeeded(at(8.5), at(10.15));
@@ -730,13 +743,8 @@ mod tests {
             "{per_window}"
         );
         // The next spent window began at 20.05 s: 36 of ours from 20.1 s to 28.85 s, refused at 29.5 s.
-        for i in 0..36 {
-            let sent = 20.1 + f64::from(i) / 4.0;
-            pacer.succeeded(at(sent), at(sent + 0.1));
-        }
-        pacer.rate_limited(at(29.5), at(29.6), secs(10.0));
-        pacer.rate_limited(at(30.0), at(30.1), secs(10.0));
-        pacer.succeeded(at(30.1), at(30.2));
+        grant(&mut pacer, t0, 20.1, 36, 4.0);
+        refuse_then_reset(&mut pacer, t0, &[29.5, 30.0], 30.1);
         let second = Spend {
             granted: 36.0,
             fraction: 0.945,
@@ -757,13 +765,8 @@ mod tests {
         );
         // A third spend with the same merchant, 90 % into its window, with the 40 it granted us: the line
         // fitted through all three says the same.
-        for i in 0..40 {
-            let sent = 40.1 + f64::from(i) / 4.5;
-            pacer.succeeded(at(sent), at(sent + 0.1));
-        }
-        pacer.rate_limited(at(49.05), at(49.1), secs(10.0));
-        pacer.rate_limited(at(50.0), at(50.1), secs(10.0));
-        pacer.succeeded(at(50.1), at(50.2));
+        grant(&mut pacer, t0, 40.1, 40, 4.5);
+        refuse_then_reset(&mut pacer, t0, &[49.05, 50.0], 50.1);
         let (left, limit) = pacer.learned();
         assert!((limit.unwrap() - expected_limit).abs() < 1.5, "{limit:?}");
         assert!(

@@ -558,8 +558,9 @@ pub async fn report(output: &Output, event: ClientEvent) -> Result<(), OutputClo
                                 format!(
                                     "Polar's rate limit for the organization is spent (its budget is shared with \
                                      everything that uses the organization's tokens): every request pauses until \
-                                     the window resets, then the sync paces itself at {per_minute:.0} requests per \
-                                     minute and speeds up again gradually"
+                                     the window resets, with the pace down to {per_minute:.0} requests per minute; \
+                                     then the sync learns from the spent window how much of it other traffic takes \
+                                     and settles just under what is left"
                                 ),
                             )
                             .await?;

@@ -948,11 +948,7 @@ async fn answer(
         if window.len() >= limit as usize {
             let wait = Duration::from_secs(60) - now.duration_since(window[0]);
             let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            return Response::builder()
-                .status(StatusCode::TOO_MANY_REQUESTS)
-                .header(header::RETRY_AFTER, seconds.to_string())
-                .body(Body::empty())
-                .unwrap();
+            return too_many_requests(seconds);
         }
         window.push_back(now);
     }

@@ -57,11 +57,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-
-mod neighbour;
 use clap::Parser;
 use fake_polar::{API_VERSION, FakePolar, FixedWindow, Options, TOKEN};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+
+mod neighbour;
 
 #[derive(Parser)]
 #[command(about = "Benchmark source-polar read against the fake Polar server")]

@@ -6,17 +6,8 @@ use std::time::Duration;
 
 use fake_polar::{FakePolar, FixedWindow, Options, TokenBucket};
 
-/// The eight original streams: what 0.4.0 and this build both read.
-const STREAMS: [&str; 8] = [
-    "customers",
-    "products",
-    "orders",
-    "subscriptions",
-    "refunds",
-    "checkouts",
-    "benefits",
-    "organizations",
-];
+/// The eight original streams (the head of the fake's list): what 0.4.0 and this build both read.
+const STREAMS: &[&str] = fake_polar::data::STREAMS.split_at(8).0;
 
 /// Polar's window in small: 80 requests per 10 s.
 const LIMIT: u32 = 80;
@@ -112,7 +103,7 @@ pub fn run(
 
 fn options(records: usize) -> Options {
     let mut options = Options::with_records(0);
-    for stream in STREAMS {
+    for stream in STREAMS.iter().copied() {
         options = options.count(
             stream,
             if stream == "organizations" {
@@ -243,6 +234,7 @@ fn steady(label: &str, connector: &Path, records: usize) -> anyhow::Result<()> {
     let pages = requests.iter().filter(|r| r.status == 200).count();
     let refused = requests.iter().filter(|r| r.status == 429).count();
     let ideal = pages as f64 / (f64::from(per_minute) / 60.0);
+    // `BENCH_REQUESTS=1`: every request the fake saw, when it came, and its answer, on stderr.
     if std::env::var_os("BENCH_REQUESTS").is_some() {
         for request in &requests {
             eprintln!(
