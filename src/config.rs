@@ -45,7 +45,8 @@ pub struct ConfigSpec {
 
     /// Optional. The most API requests per minute this connector may send. Polar allows about 500 per minute
     /// in production and 100 in sandbox per organization, shared by everything that uses the organization's
-    /// tokens: lower this to leave room for your own production traffic. Default: 400 (production), 80 (sandbox).
+    /// tokens: lower this to leave room for your own production traffic. Default: 400 (production), 80 (sandbox),
+    /// reached over the sync's first minute from 300 (60) while Polar refuses nothing.
     #[schemars(title = "Requests per minute", range(min = 1, max = 100_000), extend("order" = 3))]
     requests_per_minute: Option<u32>,
 
@@ -90,6 +91,17 @@ impl Server {
         }
         .expect("non-zero")
     }
+
+    /// Where a sync with the default rate starts (60 % of the organization's limit): before any 429 the
+    /// connector cannot know how much of the window the merchant's own traffic takes, and a window spent
+    /// early refuses the merchant for the rest of it.
+    pub fn cautious_start_per_minute(self) -> NonZeroU32 {
+        match self {
+            Server::Production => NonZeroU32::new(300),
+            Server::Sandbox => NonZeroU32::new(60),
+        }
+        .expect("non-zero")
+    }
 }
 
 /// A validated configuration.
@@ -100,6 +112,9 @@ pub struct Config {
     /// Where the API lives, without a trailing slash (`https://api.polar.sh`, or the override).
     pub base_url: Url,
     pub requests_per_minute: NonZeroU32,
+    /// The pace a sync starts at: `requests_per_minute` when the user set it, else a cautious start under the
+    /// default ([`Server::cautious_start_per_minute`]).
+    pub pace_start: NonZeroU32,
     /// How far before the previous cursor incremental syncs look again for changes.
     pub lookback: std::time::Duration,
 }
@@ -177,13 +192,19 @@ impl Config {
             Some(Value::String(text)) => validate_base_url(text.trim())?,
             Some(other) => return Err(ConfigError::BaseUrlNotString(json_type(other))),
         };
-        let requests_per_minute = match present(fields, "requests_per_minute") {
-            None => server.default_requests_per_minute(),
-            Some(value) => value
-                .as_u64()
-                .filter(|n| (1..=u64::from(MAX_REQUESTS_PER_MINUTE)).contains(n))
-                .and_then(|n| NonZeroU32::new(n as u32))
-                .ok_or_else(|| ConfigError::BadRate(describe(value)))?,
+        let (requests_per_minute, pace_start) = match present(fields, "requests_per_minute") {
+            None => (
+                server.default_requests_per_minute(),
+                server.cautious_start_per_minute(),
+            ),
+            Some(value) => {
+                let rate = value
+                    .as_u64()
+                    .filter(|n| (1..=u64::from(MAX_REQUESTS_PER_MINUTE)).contains(n))
+                    .and_then(|n| NonZeroU32::new(n as u32))
+                    .ok_or_else(|| ConfigError::BadRate(describe(value)))?;
+                (rate, rate)
+            }
         };
         let lookback_minutes = match present(fields, "lookback_minutes") {
             None => DEFAULT_LOOKBACK_MINUTES,
@@ -197,6 +218,7 @@ impl Config {
             token,
             base_url,
             requests_per_minute,
+            pace_start,
             lookback: std::time::Duration::from_secs(u64::from(lookback_minutes) * 60),
         })
     }
@@ -352,6 +374,11 @@ mod tests {
             config(json!({"organization_access_token": "polar_oat_abc", "extra": 1})).unwrap();
         assert_eq!(config.base_url.as_str(), "https://api.polar.sh/");
         assert_eq!(config.requests_per_minute.get(), 400);
+        assert_eq!(
+            config.pace_start.get(),
+            300,
+            "a cautious start under the default"
+        );
         assert_eq!(config.token.expose_secret(), "polar_oat_abc");
         assert!(!format!("{config:?}").contains("polar_oat_abc"));
         assert_eq!(
@@ -372,6 +399,11 @@ mod tests {
             "http://127.0.0.1:8080/proxy/v1/orders/"
         );
         assert_eq!(config.requests_per_minute.get(), 30);
+        assert_eq!(
+            config.pace_start.get(),
+            30,
+            "a rate the user chose is used from the start"
+        );
         for (written, endpoint) in [
             ("https://api.polar.sh/v1", "https://api.polar.sh/v1/orders/"),
             (

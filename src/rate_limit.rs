@@ -13,9 +13,13 @@
 //!
 //! # How it learns ([`Pacer`], pure: time comes in)
 //!
-//! - **Until the first 429**, requests are spaced evenly at the configured `requests_per_minute` (1 % under
-//!   it, so network jitter at the server's window edges does not count one request too many). Where nothing
-//!   else competes, that is as fast as the user allows, on a token bucket and a fixed window alike.
+//! - **Until the first 429**, requests are spaced evenly at the configured `requests_per_minute` (3 % under
+//!   it, and the first 16 wider still while connections open, so that jitter in when requests reach the
+//!   server does not make a strict limiter count one too many). Where nothing else competes, that is as fast
+//!   as the user allows, on a token bucket and a fixed window alike. Left to the default, the pace starts at
+//!   60 % of Polar's limit and rises to the default's 80 % over a minute while nothing is refused: before a 429
+//!   nothing says how much of the window the merchant takes, and a window spent early refuses the merchant for
+//!   the rest of it.
 //! - **A 429 opens an episode.** Every request pauses, and the pause is probed with one request every
 //!   twentieth of the window (from half a second to 3 s) until one succeeds: the window has reset. Probing a
 //!   spent window costs nobody anything (it is spent already), and the reset is found within a twentieth of a
@@ -47,6 +51,8 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+/// A pace that starts under its ceiling reaches it over this long while nothing is refused.
+const RAMP: Duration = Duration::from_secs(60);
 /// The longest window our own requests are remembered over (Polar's is 60 s; its `Retry-After` says which).
 const MAX_WINDOW: Duration = Duration::from_secs(120);
 /// A `Retry-After` this short is waited whole.
@@ -83,6 +89,8 @@ const JITTER_MARGIN: f64 = 0.97;
 pub struct Pacer {
     /// Requests per second.
     ceiling: f64,
+    /// Where the pace started, below the ceiling when the user left it to the default.
+    start: f64,
     rate: f64,
     /// The earliest time the next request may go.
     next_slot: Instant,
@@ -138,12 +146,20 @@ pub struct Backoff {
 }
 
 impl Pacer {
-    /// A pace of at most `per_minute` requests a minute.
+    /// A pace of at most `per_minute` requests a minute, from the start.
     pub fn new(per_minute: f64, now: Instant) -> Pacer {
+        Pacer::starting_at(per_minute, per_minute, now)
+    }
+
+    /// A pace that starts at `start_per_minute` and, while nothing is refused, rises to `per_minute` over
+    /// [`RAMP`].
+    pub fn starting_at(start_per_minute: f64, per_minute: f64, now: Instant) -> Pacer {
         let ceiling = per_minute / 60.0;
+        let start = (start_per_minute / 60.0).min(ceiling);
         Pacer {
             ceiling,
-            rate: ceiling,
+            start,
+            rate: start,
             next_slot: now,
             paused_until: None,
             episode: None,
@@ -327,7 +343,13 @@ impl Pacer {
     /// While requests succeed: towards the last measure of the budget left, slowly, and past it faster.
     fn grow(&mut self, now: Instant) {
         let Some(window) = self.window else {
-            self.rate = self.ceiling;
+            // Nothing refused yet: from the start towards the ceiling, evenly over the ramp.
+            let elapsed = now
+                .saturating_duration_since(self.last_growth)
+                .as_secs_f64();
+            self.last_growth = now;
+            let step = (self.ceiling - self.start) * elapsed / RAMP.as_secs_f64();
+            self.rate = (self.rate + step).min(self.ceiling);
             return;
         };
         let width = window.as_secs_f64();
@@ -411,9 +433,11 @@ pub struct AdaptiveRateLimit {
 }
 
 impl AdaptiveRateLimit {
-    pub fn new(per_minute: NonZeroU32) -> Self {
+    /// A pace that starts at `start` requests a minute and never goes above `per_minute`.
+    pub fn new(per_minute: NonZeroU32, start: NonZeroU32) -> Self {
         AdaptiveRateLimit {
-            pacer: Mutex::new(Pacer::new(
+            pacer: Mutex::new(Pacer::starting_at(
+                f64::from(start.get()) * JITTER_MARGIN,
                 f64::from(per_minute.get()) * JITTER_MARGIN,
                 Instant::now(),
             )),
@@ -478,6 +502,8 @@ mod tests {
         merchant_first: bool,
         latency: f64,
         ceiling: f64,
+        /// Where the pace starts (requests per second).
+        start: f64,
         in_flight: usize,
     }
 
@@ -509,7 +535,7 @@ mod tests {
         let t0 = Instant::now();
         let at = |s: f64| t0 + secs(s);
         let micros = |s: f64| (s * 1e6).round() as u64;
-        let mut pacer = Pacer::new(shop.ceiling * 60.0, t0);
+        let mut pacer = Pacer::starting_at(shop.start * 60.0, shop.ceiling * 60.0, t0);
         let mut events: BinaryHeap<Reverse<(u64, Event)>> = (0..shop.in_flight)
             .map(|_| Reverse((0, Event::Ready)))
             .collect();
@@ -596,6 +622,7 @@ mod tests {
             merchant_first: false,
             latency: 0.3,
             ceiling: 400.0 / 60.0 * JITTER_MARGIN,
+            start: 400.0 / 60.0 * JITTER_MARGIN,
             in_flight: 8,
         }
     }
@@ -812,6 +839,40 @@ mod tests {
     }
 
     #[test]
+    fn a_cautious_start_spares_the_merchants_first_window_and_reaches_the_ceiling_alone() {
+        // The default config starts at 300 a minute and rises to its 400 over a minute while nothing is
+        // refused. With the merchant taking half of every window, the first spend comes late in its window.
+        let cautious = 300.0 / 60.0 * JITTER_MARGIN;
+        for phase in [0.0, 2.0, 5.0, 7.5] {
+            let outcome = simulate(
+                Shop {
+                    start: cautious,
+                    phase,
+                    ..shop(40)
+                },
+                110.0,
+            );
+            let merchant = outcome.merchant_served + outcome.merchant_refused;
+            assert!(
+                outcome.merchant_refused * 1000 <= merchant * 15,
+                "phase {phase}: the merchant lost {} of {merchant}",
+                outcome.merchant_refused
+            );
+        }
+        // Alone, the pace is at the ceiling once the ramp is over.
+        let alone = Shop {
+            start: cautious,
+            ..shop(0)
+        };
+        let after_ramp = simulate_served_between(alone, 60.0, 120.0);
+        assert!(
+            after_ramp >= 400.0 * JITTER_MARGIN - 8.0,
+            "{after_ramp} in the minute after the ramp"
+        );
+        assert_eq!(simulate(alone, 120.0).refused, 0);
+    }
+
+    #[test]
     fn with_nothing_else_competing_the_pace_is_the_ceiling() {
         // A limit above our ceiling: no 429 ever, and every slot used.
         let outcome = simulate(shop(0), 120.0);
@@ -913,6 +974,7 @@ mod tests {
                 merchant_first,
                 latency,
                 ceiling,
+                start: ceiling,
                 // Enough requests in flight for the pace to be the only limit.
                 in_flight: (ceiling * latency * 2.0) as usize + 2,
             };
