@@ -217,6 +217,54 @@ fn a_fixed_window_shared_with_other_traffic_is_waited_out_with_one_cut_per_episo
 }
 
 #[test]
+fn the_pace_learns_what_the_merchant_leaves_and_stops_spending_the_window() {
+    // A window long enough to learn from: 60 requests per 6 s for the organization, the merchant's own traffic
+    // sending half of it; the connector's ceiling (450 a minute) is above what is left. In both merchant models ("first come": the
+    // merchant is refused once the window is spent; "merchant first": only we are), after the first windows
+    // the sync stays under what is left: few later windows refuse it, and the merchant keeps nearly all its
+    // requests.
+    for merchant_first in [false, true] {
+        let mut options = Options::with_records(0)
+            .count("customers", 7_000)
+            .count("refunds", 7_000);
+        options.latency = Duration::from_millis(100);
+        options.fixed_window = Some(FixedWindow {
+            merchant_first,
+            ..FixedWindow::shared(60, Duration::from_secs(6), 30)
+        });
+        let server = FakePolar::start(options);
+        let files = Files::new();
+        let mut config = server.config();
+        config["requests_per_minute"] = json!(450);
+        let catalog = files.json("catalog.json", &catalog(&["customers", "refunds"]));
+        let run = read(&files.json("config.json", &config), Some(&catalog), None);
+        run.compliant();
+        assert_eq!(run.code, 0, "{}", run.stdout);
+        for stream in ["customers", "refunds"] {
+            assert_same_records(&run, &server, stream);
+        }
+        let stats = server.window_stats();
+        // About 5 windows of our 30 pages each; learning takes the first one or two.
+        assert!(stats.windows >= 4, "{stats:?}");
+        assert!(
+            stats.windows_refusing_us <= 3,
+            "merchant first: {merchant_first}: {stats:?}"
+        );
+        let merchant = stats.others_served + stats.others_refused;
+        assert!(
+            stats.others_refused * 20 <= merchant,
+            "merchant first: {merchant_first}: {stats:?}"
+        );
+        if merchant_first {
+            assert_eq!(
+                stats.others_refused, 0,
+                "the merchant's requests always count"
+            );
+        }
+    }
+}
+
+#[test]
 fn a_server_that_promises_endless_pages_is_not_followed() {
     // A misbehaving proxy answers every page after the first with no items and a million pages to come.
     let server = FakePolar::start(Options::with_records(250));

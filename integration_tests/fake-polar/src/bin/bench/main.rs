@@ -34,6 +34,8 @@
 //!   events arrive (one in ten late) and 0.1% of the customers change (half created, 40% updated, 10%
 //!   deleted), with their system events; the incremental sync that follows is measured against the first.
 //!   Target: at most 5% of the full sync's requests and time. Requests are reported per stream.
+//!   `--scale K` runs it K times faster (rate limit and rate times K, latency over K) and reports times scaled
+//!   back; `--changed-permille N` sets the share that changes (default 5).
 //!
 //! - `neighbour`: Polar's fixed window in small (80 requests per 10 s for the organization, `Retry-After: 10`),
 //!   300 ms latency, the default config (400 a minute), the eight original streams at `--neighbour-records`
@@ -81,6 +83,14 @@ struct Cli {
     /// Customers, orders, subscriptions and checkouts of the shop in `incremental`.
     #[arg(long, default_value_t = 100_000)]
     incremental_records: usize,
+    /// `incremental` at this many times Polar's pace: the rate limit and the connector's rate multiplied, the
+    /// latency divided, so that a large organization takes minutes; times are reported scaled back.
+    #[arg(long, default_value_t = 1)]
+    scale: u32,
+    /// `incremental`: the share of orders, subscriptions, checkouts, customer meters and events that change
+    /// between the two syncs, per thousand (customers: always one per thousand).
+    #[arg(long, default_value_t = 5)]
+    changed_permille: usize,
     /// Records in each of the eight original streams for `neighbour` and `steady`.
     #[arg(long, default_value_t = 3_000)]
     neighbour_records: usize,
@@ -176,7 +186,13 @@ fn main() -> anyhow::Result<()> {
     );
     for name in names {
         if name == "incremental" {
-            incremental(&connector, use_time, cli.incremental_records)?;
+            incremental(
+                &connector,
+                use_time,
+                cli.incremental_records,
+                cli.scale.max(1),
+                cli.changed_permille,
+            )?;
             continue;
         }
         if name == "neighbour" || name == "steady" {
@@ -646,7 +662,13 @@ async fn fetch(
 }
 
 /// The `incremental` scenario (see the module's documentation).
-fn incremental(connector: &Path, use_time: bool, records: usize) -> anyhow::Result<()> {
+fn incremental(
+    connector: &Path,
+    use_time: bool,
+    records: usize,
+    scale: u32,
+    changed_permille: usize,
+) -> anyhow::Result<()> {
     let mut options = Options::with_records(0)
         .count("customers", records)
         .count("orders", records)
@@ -658,15 +680,15 @@ fn incremental(connector: &Path, use_time: bool, records: usize) -> anyhow::Resu
         .count("products", 40)
         .count("benefits", 15)
         .count("organizations", 1);
-    options.latency = Duration::from_millis(150);
-    options.rate_limit_per_minute = Some(500);
+    options.latency = Duration::from_millis(150) / scale;
+    options.rate_limit_per_minute = Some(500 * scale);
     eprintln!(
         "[incremental] starting the fake with {records} customers, orders, subscriptions, checkouts, customer \
          meters and events"
     );
     let server = FakePolar::start(options);
     let mut config = server.config();
-    config["requests_per_minute"] = 500.into();
+    config["requests_per_minute"] = (500 * scale).into();
     let dir = std::env::temp_dir().join(format!(
         "source-polar-bench-incremental-{}",
         std::process::id()
@@ -705,7 +727,7 @@ fn incremental(connector: &Path, use_time: bool, records: usize) -> anyhow::Resu
 
     // What changed since: 0.5% of orders, subscriptions and checkouts (half created, half updated: checkouts
     // only change until they expire, so the updated ones are among the new), 0.1% of customers.
-    let changed = records / 200;
+    let changed = records * changed_permille / 1000;
     for stream in ["orders", "subscriptions", "checkouts"] {
         for _ in 0..changed / 2 {
             server.create(stream, Duration::ZERO);
@@ -788,12 +810,25 @@ fn incremental(connector: &Path, use_time: bool, records: usize) -> anyhow::Resu
         "all requests",
         incremental_total as f64 / full_total as f64
     );
+    let scaled = f64::from(scale);
     println!(
         "incremental: {:<22} {:>9.1} {:>9.1} {:>9.3}",
-        "wall s",
-        first.wall,
-        second.wall,
+        if scale > 1 {
+            "wall s (scaled back)"
+        } else {
+            "wall s"
+        },
+        first.wall * scaled,
+        second.wall * scaled,
         second.wall / first.wall
+    );
+    // The rate-limit bound at Polar's 500 a minute.
+    let bound = |requests: usize| requests as f64 / (500.0 / 60.0);
+    println!(
+        "incremental: {:<22} {:>9.1} {:>9.1}",
+        "bound s (500/min)",
+        bound(full_total),
+        bound(incremental_total)
     );
     println!(
         "incremental: {:<22} {:>9} {:>9} {:>9.3}",
