@@ -452,10 +452,12 @@ impl PolarClient {
             // A rate-limited request waits in the pace (which holds every request until the window is probed);
             // any other failure waits its backoff, or the server's `Retry-After`.
             let (resume_at, rate_limited) = if retryable.rate_limited {
+                // The server's `Retry-After` as given (a token bucket's "1" is one second, not the first
+                // backoff's two), never below the first backoff delay or a second, whichever is shorter.
                 let retry_after = retryable
                     .retry_after
                     .unwrap_or(self.tuning.backoff_max)
-                    .max(self.tuning.backoff_base);
+                    .max(self.tuning.backoff_base.min(Duration::from_secs(1)));
                 // A wait past the retry budget is not waited at all: the request fails now, and the shared
                 // pace is left alone, so that the other streams are not held by a wait nobody will finish.
                 let pause = crate::rate_limit::probe_interval(retry_after);
