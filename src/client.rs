@@ -566,6 +566,7 @@ impl PolarClient {
             .expect("the semaphore is never closed");
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         let sent = Instant::now();
+        let sent_at = crate::time::system_micros(std::time::SystemTime::now());
         let response = self.http.get(url.clone()).send().await;
         let response = match response {
             Ok(response) => response,
@@ -627,6 +628,8 @@ impl PolarClient {
                 Ok(mut page) => {
                     self.rate_limit.succeeded(sent);
                     page.date = server_date;
+                    page.sent_at = sent_at;
+                    page.answered_at = crate::time::system_micros(std::time::SystemTime::now());
                     Ok(Ok(Some(page)))
                 }
                 Err(OffContract::NotJson(reason)) => Err(Retryable {

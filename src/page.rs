@@ -78,6 +78,10 @@ pub struct Page {
     pub total_count: u64,
     /// The server's clock when it answered (its `Date` header), set by the client.
     pub date: Option<std::time::SystemTime>,
+    /// This machine's clock when the request that brought the page was sent, and when its answer arrived
+    /// (Unix microseconds; 0 where unknown), set by the client: the span in which the server read it.
+    pub sent_at: i64,
+    pub answered_at: i64,
 }
 
 /// Where a response keeps its records, what identifies each, and whether it is paged.
@@ -187,6 +191,8 @@ impl Page {
             items,
             total_count,
             date: None,
+            sent_at: 0,
+            answered_at: 0,
         })
     }
 

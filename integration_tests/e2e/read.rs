@@ -152,8 +152,9 @@ fn requests_follow_polar_conventions() {
         .partition(|request| request.stream == "metrics");
     assert_eq!(
         requests.len(),
-        STREAMS.len() * 2 + 1,
-        "two pages for each stream of 150 records, and the page of subscriptions not started yet"
+        STREAMS.len() * 2 + 2,
+        "two pages for each stream of 150 records, the page of subscriptions not started yet, and the change \
+         log's deletions of the customers' pass"
     );
     // Metrics: the limits, then the days in spans of at most 366 (the fake's limit, as Polar's).
     let spans = server.metrics_periods().len().div_ceil(366);
@@ -255,9 +256,10 @@ fn a_catalog_selects_streams_and_incremental_where_unsupported_reads_in_full() {
     );
     let asked: std::collections::HashSet<_> =
         server.requests().iter().map(|r| r.stream.clone()).collect();
+    // Besides the three streams, the change log, for the deletions during the customers' pass.
     assert_eq!(
         asked,
-        ["orders", "customers", "benefits"]
+        ["orders", "customers", "benefits", "events"]
             .into_iter()
             .map(String::from)
             .collect()

@@ -35,7 +35,8 @@ use crate::reader::boundary::{NullPrefix, Probe};
 use crate::reader::checkpoint::Resume;
 use crate::reader::core::{StreamCore, StreamSummary};
 use crate::reader::{
-    Checkpoints, Prefetch, Records, StreamError, StreamReader, report, with_reports,
+    Checkpoints, Prefetch, Records, StreamError, StreamReader, read_system_events, report,
+    with_reports,
 };
 use crate::streams::{Refetch, SYSTEM_EVENTS, StreamDef, Window};
 
@@ -102,7 +103,7 @@ pub async fn read_feed(
         visit: Some(&mut visit),
         ..Records::write()
     };
-    let outcome = read_feed_from(client, output, prefetch, listing, start, records).await?;
+    let outcome = read_system_events(client, output, prefetch, listing, start, records).await?;
     Ok(match (outcome, bad) {
         (Err(StreamError::Api(ApiError::MissingScope { .. })), _) => Err(FeedError::MissingScope),
         (Err(error), _) => Err(FeedError::Failed(error)),
@@ -113,26 +114,6 @@ pub async fn read_feed(
             events,
         }),
     })
-}
-
-/// Reads the system events `listing` selects from `start` (Unix microseconds) on, by key, handing them to
-/// `records`: no STATE, RUNNING or ESTIMATE of its own.
-async fn read_feed_from(
-    client: Arc<PolarClient>,
-    output: &Output,
-    prefetch: &Prefetch,
-    listing: Listing,
-    start: i64,
-    records: Records<'_>,
-) -> Result<Result<StreamSummary, StreamError>, OutputClosed> {
-    let from = Resume {
-        page: 1,
-        last_id: None,
-        created_after: Some(crate::time::format(start)),
-    };
-    StreamReader::new(client, output, listing, prefetch, Checkpoints::Silent)
-        .run(Some(from), records)
-        .await
 }
 
 /// What an incremental pass over one stream did.
@@ -718,7 +699,7 @@ async fn stream_deletions(
         render: Some(&mut render),
         ..Records::write()
     };
-    let outcome = read_feed_from(
+    let outcome = read_system_events(
         Arc::clone(client),
         output,
         prefetch,

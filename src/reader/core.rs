@@ -63,6 +63,7 @@ use crate::protocol::LogLevel;
 use crate::streams::StreamDef;
 
 use super::checkpoint::{Checkpoint, Resume, StreamState};
+use super::witness::{Next, PageSeen, Search, Witness, covering_window};
 
 /// Pages whose ids are remembered to drop duplicates after a shift.
 const REMEMBERED_PAGES: usize = 16;
@@ -86,6 +87,8 @@ pub enum Purpose {
     TieWindow,
     /// The end of the stream, read again after the count changed.
     Tail,
+    /// A page searched for a record a deletion the change log names may have hidden (see `witness`).
+    Witness,
 }
 
 /// One page to fetch.
@@ -102,6 +105,9 @@ pub struct PageRequest {
 #[derive(Debug)]
 pub enum Step {
     Fetch(PageRequest),
+    /// Read the change log's deletions of the stream from this time (Polar's clock, Unix microseconds,
+    /// strict) and hand their times to [`StreamCore::witnessed`].
+    Witness(i64),
     Done,
     Fail(LossError),
 }
@@ -144,6 +150,11 @@ pub enum LossError {
          run the sync again when fewer records are being deleted"
     )]
     TooMuchChurn { stream: &'static str, change: u64 },
+    #[error(
+        "{stream} were deleted while the sync read them, and the records around page {page} kept moving while \
+         the sync searched them for one the deletions may have hidden; run the sync again"
+    )]
+    WitnessLost { stream: &'static str, page: u32 },
     #[error(
         "more than a page of {stream} share one creation time and their number kept changing while the sync \
          read them; run the sync again"
@@ -324,6 +335,14 @@ pub struct StreamCore {
     /// The page a window's pass starts from: past 1 only when the pages before hold records whose window
     /// time is still null (see [`StreamCore::starting_at`]).
     window_start: u32,
+    /// The change log witnesses the pass: its boundaries, kept for the deletions it names (see `witness`).
+    witness: Option<Witness>,
+    /// The change log was asked for (or found not readable).
+    witness_asked: bool,
+    /// The searches still to run, the front one under way.
+    searches: VecDeque<Search>,
+    /// Records the searches found.
+    witness_found: u64,
 }
 
 impl StreamCore {
@@ -394,6 +413,69 @@ impl StreamCore {
             window_from: None,
             nulls_only: false,
             window_start: 1,
+            witness: None,
+            witness_asked: false,
+            searches: VecDeque::new(),
+            witness_found: 0,
+        }
+    }
+
+    /// Lets the change log witness the pass (a list sorted by creation time, read by offset, whose deletions
+    /// Polar records as events): after the pass, [`Step::Witness`] asks for the deletions of its span.
+    pub fn witnessed_by_change_log(mut self) -> StreamCore {
+        if self.appends && !self.keyset {
+            self.witness = Some(Witness::new());
+        }
+        self
+    }
+
+    /// Takes the times of the deletions the change log names for the pass (`None`: it could not be read, and
+    /// `why` says so), and plans the searches of the boundaries they may have shifted.
+    pub fn witnessed(&mut self, deletions: Option<&[i64]>, why: &str) {
+        let Some(witness) = self.witness.take() else {
+            return;
+        };
+        let Some(deletions) = deletions else {
+            self.log(
+                LogLevel::Info,
+                format!(
+                    "{}: {why}, so a record deleted during the sync can make one other record be missed where \
+                     the count did not change (a creation balanced it); the next sync reads it",
+                    self.name
+                ),
+            );
+            return;
+        };
+        let suspects = witness.suspects(deletions);
+        if !deletions.is_empty() {
+            self.log(
+                LogLevel::Info,
+                format!(
+                    "{}: the change log names {} deletions during the pass; {} of its {} page boundaries were read \
+                     while one happened and are searched for a record it may have moved",
+                    self.name,
+                    deletions.len(),
+                    suspects.len(),
+                    witness.boundaries()
+                ),
+            );
+        }
+        self.searches = suspects
+            .into_iter()
+            .map(|edge| Search::new(edge, self.limit))
+            .collect();
+        self.queue_search();
+    }
+
+    fn queue_search(&mut self) {
+        if let Some(search) = self.searches.front() {
+            let (page, limit) = search.request();
+            self.queue.push_back(PageRequest {
+                page,
+                limit,
+                purpose: Purpose::Witness,
+                after: None,
+            });
         }
     }
 
@@ -515,6 +597,12 @@ impl StreamCore {
                 self.queue.push_back(request);
                 continue;
             }
+            if !self.witness_asked {
+                self.witness_asked = true;
+                if let Some(from) = self.witness.as_ref().and_then(Witness::feed_from) {
+                    return Step::Witness(from);
+                }
+            }
             let delivered = self.summary.records;
             let owed = self.owed();
             if self.first_page == 1 && delivered < owed {
@@ -569,6 +657,7 @@ impl StreamCore {
             // by the counts of the main pages on either side of it, whatever was fetched in between.
             Purpose::Shift => self.emit(page, None),
             Purpose::TieWindow => self.accept_tie_window(request, page),
+            Purpose::Witness => self.accept_search(page),
             Purpose::Tail => {
                 self.tail = Some(TailSeen {
                     page: request.page,
@@ -630,6 +719,17 @@ impl StreamCore {
         }
         self.summary.pages += 1;
         self.first_total.get_or_insert(page.total_count);
+        if let Some(witness) = self.witness.as_mut() {
+            witness.page(
+                PageSeen {
+                    number,
+                    sent: page.sent_at,
+                    answered: page.answered_at,
+                    records: creation_times(page),
+                },
+                page.date.map(crate::time::system_micros),
+            );
+        }
         let change = self
             .last_total
             .map_or(0, |total| total.abs_diff(page.total_count));
@@ -1018,7 +1118,18 @@ impl StreamCore {
             }
         }
         self.count(emitted.len());
+        self.witness_emitted(page, &emitted);
         emitted
+    }
+
+    /// Tells the witness what was emitted, for the records it must not search out again.
+    fn witness_emitted(&mut self, page: &Page, indices: &[u32]) {
+        if let Some(witness) = self.witness.as_mut() {
+            for &index in indices {
+                let item = &page.items[index as usize];
+                witness.emitted(creation_time(page, item), item.id);
+            }
+        }
     }
 
     /// Whether the record falls in the window being read (always, when reading a whole list). A null time
@@ -1034,6 +1145,56 @@ impl StreamCore {
                     .and_then(|raw| crate::time::micros(&filter_value(raw)))
                     .is_none_or(|at| at >= from),
             })
+    }
+
+    /// A page of a witness's search: the records it finds that were not read are emitted.
+    fn accept_search(&mut self, page: &Page) -> Vec<u32> {
+        let times = creation_times(page);
+        let Some(search) = self.searches.front_mut() else {
+            return Vec::new();
+        };
+        let (hidden, next) = search.accept(&times);
+        let (searched_page, searched_limit) = search.request();
+        self.recent.start_page();
+        let mut emitted = Vec::new();
+        for index in hidden {
+            let id = page.items[index].id;
+            if !self.seen(id) {
+                self.recent.insert(id);
+                emitted.push(index as u32);
+            }
+        }
+        self.count(emitted.len());
+        self.witness_found += emitted.len() as u64;
+        match next {
+            Next::Fetch(number) => self.queue.push_back(PageRequest {
+                page: number,
+                limit: searched_limit,
+                purpose: Purpose::Witness,
+                after: None,
+            }),
+            Next::Done => {
+                self.searches.pop_front();
+                if self.searches.is_empty() && self.witness_found > 0 {
+                    self.log(
+                        LogLevel::Info,
+                        format!(
+                            "{}: {} records that deletions during the pass had moved across a page boundary were \
+                             found and delivered",
+                            self.name, self.witness_found
+                        ),
+                    );
+                }
+                self.queue_search();
+            }
+            Next::GaveUp => {
+                self.failure = Some(LossError::WitnessLost {
+                    stream: self.name,
+                    page: searched_page,
+                });
+            }
+        }
+        emitted
     }
 
     fn count(&mut self, emitted: usize) {
@@ -1177,6 +1338,7 @@ impl StreamCore {
             group.members.insert(item.id);
         }
         self.count(missing.len());
+        self.witness_emitted(page, &missing);
         if !(bounded_before && bounded_after) {
             // The group has moved past the window's edge: look again, wider.
             self.request_window(group, true);
@@ -1212,19 +1374,23 @@ fn quoted(raw: &str) -> String {
 }
 
 /// The value to send in a creation filter for a sort field's raw JSON: a string's content, anything else as is.
-fn filter_value(raw: &str) -> String {
-    serde_json::from_str::<String>(raw).unwrap_or_else(|_| raw.to_owned())
+/// The creation times (the first sort field, Unix microseconds) and id hashes of a page's records; a record
+/// without a readable time counts as the earliest, which only makes a search look further.
+fn creation_times(page: &Page) -> Vec<(i64, u64)> {
+    page.items
+        .iter()
+        .map(|item| (creation_time(page, item), item.id))
+        .collect()
 }
 
-/// A page (number, limit) whose single window holds offsets `first..=last` (0-based), if one exists.
-fn covering_window(first: u64, last: u64, page_size: u32) -> Option<(u32, u32)> {
-    let size = last - first + 1;
-    (size..=u64::from(page_size))
-        .find(|limit| first / limit == last / limit)
-        .map(|limit| {
-            let page = first / limit + 1;
-            (u32::try_from(page).unwrap_or(u32::MAX), limit as u32)
-        })
+fn creation_time(page: &Page, item: &crate::page::Item) -> i64 {
+    page.first_sort_json(item)
+        .and_then(|raw| crate::time::micros(&filter_value(raw)))
+        .unwrap_or(i64::MIN)
+}
+
+fn filter_value(raw: &str) -> String {
+    serde_json::from_str::<String>(raw).unwrap_or_else(|_| raw.to_owned())
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ pub mod boundary;
 pub mod checkpoint;
 pub mod core;
 mod recent;
+pub mod witness;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -210,7 +211,14 @@ impl<'a> StreamReader<'a> {
             .null_tail
             .filter(|_| self.listing.key_filter.is_some() && self.listing.filters.is_empty());
         let Some(tail_sorting) = tail else {
-            let core = StreamCore::new(&self.listing, PAGE_SIZE, resume);
+            let mut core = StreamCore::new(&self.listing, PAGE_SIZE, resume);
+            // A whole list, as a full read reads it, whose deletions the change log names.
+            let whole = self.listing.filters.is_empty()
+                && self.listing.key_filter.is_none()
+                && !matches!(self.checkpoints, Checkpoints::Silent);
+            if whole && deletion_event(&self.listing).is_some() {
+                core = core.witnessed_by_change_log();
+            }
             return self.run_core(core, records).await;
         };
         let keyed = resume.filter(|resume| resume.created_after.is_some());
@@ -307,6 +315,15 @@ impl<'a> StreamReader<'a> {
                     }));
                 }
                 Step::Fail(loss) => return Ok(Err(loss.into())),
+                Step::Witness(from) => {
+                    // Pages fetched ahead past the end hold permits the change log's read may need.
+                    ahead.clear();
+                    match self.read_deletions(from).await? {
+                        Ok(deletions) => core.witnessed(Some(&deletions), ""),
+                        Err(why) => core.witnessed(None, &why),
+                    }
+                    continue;
+                }
             };
             let fetching = if request.purpose == Purpose::Main {
                 self.fetch_main(&mut ahead, &core, &request).await
@@ -346,6 +363,57 @@ impl<'a> StreamReader<'a> {
                 self.log_progress(core.summary(), started).await?;
             }
         }
+    }
+
+    /// The times (Polar's clock, Unix microseconds) of the deletions of the listing's records that the change
+    /// log names from `from` on (strict), or why it could not be read.
+    async fn read_deletions(&self, from: i64) -> Result<Result<Vec<i64>, String>, OutputClosed> {
+        let Some(name) = deletion_event(&self.listing) else {
+            return Ok(Err("Polar records no event for its deletions".to_owned()));
+        };
+        let listing = Listing::of(&crate::streams::SYSTEM_EVENTS).filtered(vec![
+            ("source", "system".to_owned()),
+            ("name", name.to_owned()),
+        ]);
+        let mut times = Vec::new();
+        let mut unreadable = false;
+        let mut visit = |page: &Page, emit: &[u32]| {
+            for &index in emit {
+                let at = page
+                    .updated_json(&page.items[index as usize])
+                    .and_then(|raw| serde_json::from_str::<String>(raw).ok())
+                    .and_then(|text| crate::time::micros(&text));
+                match at {
+                    Some(at) => times.push(at),
+                    None => unreadable = true,
+                }
+            }
+        };
+        let records = Records {
+            visit: Some(&mut visit),
+            ..Records::write()
+        };
+        let read = Box::pin(read_system_events(
+            Arc::clone(&self.client),
+            self.output,
+            self.prefetch,
+            listing,
+            from,
+            records,
+        ))
+        .await?;
+        Ok(match read {
+            Err(StreamError::Api(ApiError::MissingScope { .. })) => Err(
+                "the access token lacks 'events:read', so Polar's change log cannot witness the sync".to_owned(),
+            ),
+            Err(error) => Err(format!(
+                "Polar's change log could not be read to witness the sync ({error})"
+            )),
+            Ok(_) if unreadable => Err(format!(
+                "Polar's change log held a '{name}' event without a readable time"
+            )),
+            Ok(_) => Ok(times),
+        })
     }
 
     /// The fetch of main-pass page `request.page`, after topping up the pages fetched ahead of it.
@@ -503,6 +571,31 @@ impl<'a> StreamReader<'a> {
         );
         self.output.log(LogLevel::Info, message).await
     }
+}
+
+/// The system event that names a deletion of the listing's records, where Polar writes one.
+fn deletion_event(listing: &Listing) -> Option<&'static str> {
+    listing.stream.followed()?.deleted_by
+}
+
+/// Reads the system events `listing` selects from `start` (Unix microseconds, strict) on, by key, handing them
+/// to `records`: no STATE, RUNNING or ESTIMATE of its own.
+pub async fn read_system_events(
+    client: Arc<PolarClient>,
+    output: &Output,
+    prefetch: &Prefetch,
+    listing: Listing,
+    start: i64,
+    records: Records<'_>,
+) -> Result<Result<StreamSummary, StreamError>, OutputClosed> {
+    let from = Resume {
+        page: 1,
+        last_id: None,
+        created_after: Some(crate::time::format(start)),
+    };
+    StreamReader::new(client, output, listing, prefetch, Checkpoints::Silent)
+        .run(Some(from), records)
+        .await
 }
 
 /// Runs one request (`fetch`, given the channel for the client's events) at once, then reports its retries

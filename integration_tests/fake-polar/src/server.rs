@@ -1540,11 +1540,19 @@ fn churn(shared: &Shared, resource: &str) {
         // Delete from the first half, where the sync has already been: the case that shifts later records.
         let position = rng.usize(..rows.len().div_ceil(2));
         let row = store.stream(stream).remove(position);
-        shared
-            .deleted
-            .lock()
-            .unwrap()
-            .push(data::object_id(stream, seed, row.index));
+        let id = data::object_id(stream, seed, row.index);
+        // With the system event Polar writes for it, where it writes one (a customer's deletion).
+        let object = row.render(stream, seed);
+        if let Some((name, metadata)) = system_event(stream, Change::Deleted, &object) {
+            push_event(
+                &mut store,
+                name,
+                Some(id.clone().into()),
+                metadata,
+                now_micros(),
+            );
+        }
+        shared.deleted.lock().unwrap().push(id);
     }
     for _ in 0..churn.creates_per_request {
         let now = chrono::Utc::now().timestamp_millis();
@@ -1553,6 +1561,12 @@ fn churn(shared: &Shared, resource: &str) {
             .last()
             .map_or(now, |row| row.created_at_ms + 1);
         let index = store.stream(stream).push(stream, seed, now.max(last));
+        let position = store.streams[stream].rows.len() - 1;
+        let row = &store.streams[stream].rows[position];
+        let (customer, object) = (row.customer_id.clone(), row.render(stream, seed));
+        if let Some((name, metadata)) = system_event(stream, Change::Created, &object) {
+            push_event(&mut store, name, customer, metadata, now_micros());
+        }
         shared
             .created
             .lock()
