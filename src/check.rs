@@ -53,7 +53,7 @@ async fn probe(
 ) -> Result<(), ApiError> {
     match stream.shape {
         Shape::List => client
-            .fetch_page(&Listing::of(stream), 1, 1, None, events)
+            .fetch_page(&Listing::of(stream), 1, 1, (None, None), events)
             .await
             .map(drop),
         Shape::Periods { limits, .. } => client
@@ -142,7 +142,7 @@ async fn verdict(
     }
     // Incremental syncs track changes through the system events feed: without its scope they read in full.
     let feed = Listing::of(&SYSTEM_EVENTS).filtered(vec![("source", "system".to_owned())]);
-    match client.fetch_page(&feed, 1, 1, None, events).await {
+    match client.fetch_page(&feed, 1, 1, (None, None), events).await {
         Ok(_) => {}
         Err(ApiError::MissingScope { .. }) => notes.push(format!(
             "The access token lacks the '{}' scope, so {} cannot track their changes: incremental syncs of \

@@ -318,9 +318,13 @@ impl PolarClient {
         listing: &Listing,
         page: u32,
         limit: u32,
-        after: Option<Arc<str>>,
+        (after, until): (Option<Arc<str>>, Option<Arc<str>>),
         events: &Events,
     ) -> Result<Page, ApiError> {
+        let until = listing
+            .key_filter
+            .and_then(crate::streams::until_filter)
+            .zip(until);
         let after = match (listing.key_filter, after) {
             (Some(filter), Some(value)) => Some((filter, value)),
             _ => None,
@@ -353,6 +357,9 @@ impl PolarClient {
                 query.append_pair("sorting", criterion);
             }
             if let Some((filter, value)) = &label.after {
+                query.append_pair(filter, value);
+            }
+            if let Some((filter, value)) = &until {
                 query.append_pair(filter, value);
             }
             for (name, value) in listing.filters.iter() {

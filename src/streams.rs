@@ -52,6 +52,17 @@ pub enum Shape {
     },
 }
 
+/// The strict upper bound Polar pairs with a strict creation filter: read by key through one instant, a list
+/// holds only that instant's records (see `reader::core`).
+pub fn until_filter(after: &str) -> Option<&'static str> {
+    match after {
+        "created_after" => Some("created_before"),
+        "started_after" => Some("started_before"),
+        "start_timestamp" => Some("end_timestamp"),
+        _ => None,
+    }
+}
+
 impl StreamDef {
     /// The field that identifies a record: its primary key.
     pub fn primary_key(&self) -> &'static str {

@@ -418,3 +418,37 @@ fn without_events_read_customers_say_that_balanced_churn_can_hide_one() {
         assert!(run.error_message().contains("customers"), "{}", run.stdout);
     }
 }
+
+#[test]
+fn a_thousand_events_in_one_millisecond_arrive_exactly_once() {
+    // A bulk import: 1,000 usage events stamped with the same millisecond, among the organization's others.
+    // Polar orders the feed by timestamp alone, so offsets inside that millisecond mean nothing (the fake
+    // reshuffles them on every request). The reader reads that millisecond alone (`start_timestamp` just
+    // before it, `end_timestamp` just after) until the distinct events account for its count.
+    let server = FakePolar::start(Options::with_records(0).count("events", 300));
+    let burst = server.burst_of_events(1000, Duration::from_secs(3600));
+    let before = server.ids("events");
+    assert_eq!(before.len(), 1300);
+    let files = Files::new();
+    let catalog = files.json("catalog.json", &catalog(&["events"]));
+    let run = read(&config_file(&files, &server), Some(&catalog), None);
+    run.compliant();
+    assert_eq!(run.code, 0, "{}", run.stdout);
+    // Exactly once each (record_ids asserts no id came twice), the whole burst among them.
+    let delivered: std::collections::HashSet<String> =
+        run.record_ids("events").into_iter().collect();
+    assert_eq!(delivered.len(), before.len());
+    assert!(burst.iter().all(|id| delivered.contains(id)));
+    let requests = server.requests();
+    assert!(
+        requests
+            .iter()
+            .any(|r| r.page > 1 && r.created_after.is_some()),
+        "the instant was paged within"
+    );
+    let logs = log_lines(&run);
+    assert!(
+        logs.iter().any(|line| line.contains("share the instant")),
+        "{logs:?}"
+    );
+}

@@ -620,7 +620,7 @@ async fn fetch_reported(
 ) -> Result<Result<Page, ApiError>, OutputClosed> {
     with_reports(output, |events| async move {
         client
-            .fetch_page(listing, number, limit, None, &events)
+            .fetch_page(listing, number, limit, (None, None), &events)
             .await
     })
     .await

@@ -73,6 +73,27 @@ const MAX_RECOVERED_PAGES: u64 = 3;
 const MAX_TAIL_READS: u32 = 4;
 /// Paging by key: restarts of one instant's records (more than a page of them) when their count moves.
 const MAX_GROUP_RESTARTS: u32 = 3;
+/// Paging by key through one instant (see [`InstantRead`]): whole reads of it before the stream fails.
+const MAX_INSTANT_ROUNDS: u32 = 40;
+
+/// More than a page of records created in one instant (a bulk import of events in one millisecond), read by
+/// key through the instant alone: the creation filter from before it and its upper bound just after it, so the
+/// list holds that instant's records only and its count is theirs. Polar orders them in no fixed way, so
+/// offsets within the instant prove nothing; instead the instant is read whole, again and again, until the
+/// distinct ids gathered account for its count (in one read where the order holds still, as a database's
+/// usually does), and only then does the pass go on after it.
+#[derive(Debug)]
+struct InstantRead {
+    /// The instant, as the filter takes it.
+    at: Arc<str>,
+    /// The upper bound's value: the instant plus one microsecond (the bound is strict).
+    until: Arc<str>,
+    /// The ids the instant's answers held (the proof).
+    counted: HashedSet,
+    /// The ids emitted before the instant was read alone (the pages before it), not to emit again.
+    emitted_before: HashedSet,
+    rounds: u32,
+}
 
 /// Why a request is made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,6 +120,9 @@ pub struct PageRequest {
     pub purpose: Purpose,
     /// When paging by key: the value of the stream's creation filter (records created strictly after it).
     pub after: Option<Arc<str>>,
+    /// When paging by key through one instant: the value of the filter's upper bound (records created
+    /// strictly before it; see `streams::until_filter`).
+    pub until: Option<Arc<str>>,
 }
 
 /// What the core wants next.
@@ -337,6 +361,9 @@ pub struct StreamCore {
     window_start: u32,
     /// The change log witnesses the pass: its boundaries, kept for the deletions it names (see `witness`).
     witness: Option<Witness>,
+    /// Paging by key, the filter has an upper bound (see `streams::until_filter`).
+    bounded_key: bool,
+    instant: Option<InstantRead>,
     /// The change log was asked for (or found not readable).
     witness_asked: bool,
     /// The searches still to run, the front one under way.
@@ -367,6 +394,7 @@ impl StreamCore {
                     limit,
                     purpose: Purpose::Overlap,
                     after: None,
+                    until: None,
                 });
                 Some(resume)
             }
@@ -414,6 +442,11 @@ impl StreamCore {
             nulls_only: false,
             window_start: 1,
             witness: None,
+            bounded_key: listing
+                .key_filter
+                .and_then(crate::streams::until_filter)
+                .is_some(),
+            instant: None,
             witness_asked: false,
             searches: VecDeque::new(),
             witness_found: 0,
@@ -475,6 +508,7 @@ impl StreamCore {
                 limit,
                 purpose: Purpose::Witness,
                 after: None,
+                until: None,
             });
         }
     }
@@ -574,6 +608,7 @@ impl StreamCore {
                     limit: self.limit,
                     purpose: Purpose::Main,
                     after: self.after.clone(),
+                    until: self.instant.as_ref().map(|instant| instant.until.clone()),
                 });
             }
             if self.keyset {
@@ -823,6 +858,9 @@ impl StreamCore {
             });
             return Vec::new();
         }
+        if self.instant.is_some() {
+            return self.accept_instant(page);
+        }
         let shifted = self.next_main > 1 && self.last_total != Some(page.total_count);
         self.last_total = Some(page.total_count);
         let emitted = self.emit(page, None);
@@ -876,9 +914,81 @@ impl StreamCore {
                 self.keyset_reached = 0;
                 self.group_restarts = 0;
             }
-            // A whole page created in one instant: page on within the same filter.
+            // A whole page created in one instant: read that instant alone, where the filter has a bound.
+            None if self.bounded_key => {
+                let at = last.map(filter_value).unwrap_or_default();
+                match crate::time::micros(&at) {
+                    Some(micros) => {
+                        let mut emitted_before: HashedSet = self.recent.ids().collect();
+                        emitted_before.extend(page.items.iter().map(|item| item.id));
+                        self.instant = Some(InstantRead {
+                            at: at.into(),
+                            until: crate::time::format(micros.saturating_add(1)).into(),
+                            counted: HashedSet::default(),
+                            emitted_before,
+                            rounds: 0,
+                        });
+                        self.next_main = 1;
+                        self.checkpoint_due = false;
+                    }
+                    None => self.next_main = self.next_main.saturating_add(1),
+                }
+            }
+            // Page on within the same filter.
             None => self.next_main = self.next_main.saturating_add(1),
         }
+        emitted
+    }
+
+    /// A page of one instant read alone (see [`InstantRead`]).
+    fn accept_instant(&mut self, page: &Page) -> Vec<u32> {
+        let reached = self.base_offset(self.next_main) + page.items.len() as u64;
+        let instant = self.instant.as_mut().expect("reading an instant");
+        self.recent.start_page();
+        let mut emitted = Vec::new();
+        for (index, item) in page.items.iter().enumerate() {
+            if instant.counted.insert(item.id) && !instant.emitted_before.contains(&item.id) {
+                self.recent.insert(item.id);
+                emitted.push(index as u32);
+            }
+        }
+        let full = page.items.len() >= self.limit as usize;
+        let round_over = !full || reached >= page.total_count;
+        let (counted, rounds) = (instant.counted.len() as u64, instant.rounds);
+        self.count(emitted.len());
+        if !round_over {
+            self.next_main = self.next_main.saturating_add(1);
+            return emitted;
+        }
+        if counted >= page.total_count {
+            // Every record of the instant arrived: the pass goes on after it.
+            let instant = self.instant.take().expect("reading an instant");
+            if rounds > 0 {
+                self.log(
+                    LogLevel::Info,
+                    format!(
+                        "{}: {counted} records share the instant {} and Polar returns them in no fixed order: \
+                         all arrived after {} reads of that instant",
+                        self.name,
+                        instant.at,
+                        rounds + 1
+                    ),
+                );
+            }
+            self.after = Some(instant.at);
+            self.next_main = 1;
+            self.keyset_reached = 0;
+            self.group_restarts = 0;
+            self.remember_last_id(page);
+            self.checkpoint_due = true;
+            return emitted;
+        }
+        let instant = self.instant.as_mut().expect("reading an instant");
+        instant.rounds += 1;
+        if instant.rounds >= MAX_INSTANT_ROUNDS {
+            self.failure = Some(LossError::BusyInstant { stream: self.name });
+        }
+        self.next_main = 1;
         emitted
     }
 
@@ -1029,6 +1139,7 @@ impl StreamCore {
                 limit: self.limit,
                 purpose: Purpose::Shift,
                 after: None,
+                until: None,
             });
         }
     }
@@ -1072,6 +1183,7 @@ impl StreamCore {
             limit: self.limit,
             purpose: Purpose::Tail,
             after: None,
+            until: None,
         })
     }
 
@@ -1172,6 +1284,7 @@ impl StreamCore {
                 limit: searched_limit,
                 purpose: Purpose::Witness,
                 after: None,
+                until: None,
             }),
             Next::Done => {
                 self.searches.pop_front();
@@ -1296,6 +1409,7 @@ impl StreamCore {
             limit,
             purpose: Purpose::TieWindow,
             after: None,
+            until: None,
         };
         if again {
             self.queue.push_front(request);

@@ -476,12 +476,12 @@ impl<'a> StreamReader<'a> {
         let client = Arc::clone(&self.client);
         let events = self.events.clone();
         let listing = Arc::clone(&self.listing);
-        let (page, limit, after) = (request.page, request.limit, request.after.clone());
-        let task = tokio::spawn(async move {
-            client
-                .fetch_page(&listing, page, limit, after, &events)
-                .await
-        });
+        let (page, limit) = (request.page, request.limit);
+        let key = (request.after.clone(), request.until.clone());
+        let task =
+            tokio::spawn(
+                async move { client.fetch_page(&listing, page, limit, key, &events).await },
+            );
         Fetching {
             request: request.clone(),
             task,

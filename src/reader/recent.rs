@@ -50,6 +50,11 @@ impl Recent {
     pub fn contains(&self, id: u64) -> bool {
         self.counts.contains_key(&id)
     }
+
+    /// Every id remembered.
+    pub fn ids(&self) -> impl Iterator<Item = u64> + '_ {
+        self.counts.keys().copied()
+    }
 }
 
 #[cfg(test)]

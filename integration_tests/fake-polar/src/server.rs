@@ -527,6 +527,20 @@ impl FakePolar {
         self.shared.metrics_periods()
     }
 
+    /// Ingests `count` usage events stamped with one millisecond, `ago` before now (a bulk import): the
+    /// events list orders them in no fixed way, as Polar's does. Returns their ids.
+    pub fn burst_of_events(&self, count: usize, ago: Duration) -> Vec<String> {
+        let mut store = self.shared.store.lock().unwrap();
+        let seed = store.seed;
+        let at_ms = (now_micros() - micros(ago)) / 1000;
+        (0..count)
+            .map(|_| {
+                let index = store.stream("events").push("events", seed, at_ms);
+                data::object_id("events", seed, index)
+            })
+            .collect()
+    }
+
     /// How many system events the feed holds.
     pub fn event_count(&self) -> usize {
         self.shared.store.lock().unwrap().events.len()
@@ -1029,6 +1043,17 @@ async fn answer(
                 Ok(at) => filters.started_after_us = Some(at),
                 Err(response) => return *response,
             },
+            // Their strict upper bounds.
+            ("created_before", "orders") | ("end_timestamp", "events") => {
+                match time(&value, &key) {
+                    Ok(at) => filters.before_us = Some(at),
+                    Err(response) => return *response,
+                }
+            }
+            ("started_before", "subscriptions") => match time(&value, "started_before") {
+                Ok(at) => filters.started_before_us = Some(at),
+                Err(response) => return *response,
+            },
             ("start_timestamp", "events") => {
                 logged.created_after = Some(value.to_string());
                 match time(&value, "start_timestamp") {
@@ -1238,8 +1263,8 @@ fn render_events(
     // Cached like other pages (for the benchmark): the key holds every filter, the version every change.
     let mut key_sorting = sorting.to_vec();
     key_sorting.push(format!(
-        "after={:?} source={:?} names={:?}",
-        filters.created_after_us, filters.source, filters.names
+        "after={:?} before={:?} source={:?} names={:?}",
+        filters.created_after_us, filters.before_us, filters.source, filters.names
     ));
     let key = ("events".to_owned(), key_sorting, page, limit);
     let version = store.streams["events"].version + store.events.len() as u64;
@@ -1261,6 +1286,7 @@ fn render_events(
         filters
             .created_after_us
             .is_none_or(|after| timestamp_us > after)
+            && filters.before_us.is_none_or(|before| timestamp_us < before)
     };
     // (timestamp, a usage event's row position or a system event's index)
     let mut order: Vec<(i64, Result<usize, usize>)> = Vec::new();
@@ -1332,6 +1358,9 @@ struct Filters {
     /// `created_after` on orders, `start_timestamp` on events (Unix microseconds, strict).
     created_after_us: Option<i64>,
     started_after_us: Option<i64>,
+    /// `created_before` on orders, `end_timestamp` on events (strict).
+    before_us: Option<i64>,
+    started_before_us: Option<i64>,
     customer_ids: Vec<String>,
     ids: Vec<String>,
     source: Option<String>,
@@ -1343,12 +1372,18 @@ impl Filters {
     fn is_empty(&self) -> bool {
         self.created_after_us.is_none()
             && self.started_after_us.is_none()
+            && self.before_us.is_none()
+            && self.started_before_us.is_none()
             && self.customer_ids.is_empty()
             && self.ids.is_empty()
     }
 
     fn only_created_after(&self) -> bool {
-        self.started_after_us.is_none() && self.customer_ids.is_empty() && self.ids.is_empty()
+        self.started_after_us.is_none()
+            && self.before_us.is_none()
+            && self.started_before_us.is_none()
+            && self.customer_ids.is_empty()
+            && self.ids.is_empty()
     }
 }
 
@@ -1597,7 +1632,9 @@ fn render_page(
         && fault.is_none()
         && filters.customer_ids.is_empty()
         && filters.ids.is_empty()
-        && filters.started_after_us.is_none();
+        && filters.before_us.is_none()
+        && filters.started_after_us.is_none()
+        && filters.started_before_us.is_none();
     let stream: &'static str = data::STREAMS
         .iter()
         .find(|name| **name == resource)
@@ -1634,20 +1671,28 @@ fn render_page(
             let rows = &data_for_stream.rows;
             let keep = |position: &usize| {
                 let row = &rows[*position];
+                let started = || {
+                    started_field.and_then(|field| match &row.values[field] {
+                        Some(store::SortValue::Text(text)) => {
+                            chrono::DateTime::parse_from_rfc3339(text)
+                                .ok()
+                                .map(|at| at.timestamp_micros())
+                        }
+                        _ => None,
+                    })
+                };
                 filters
                     .created_after_us
                     .is_none_or(|after| row.created_at_ms * 1000 > after)
-                    && filters.started_after_us.is_none_or(|after| {
-                        let started = started_field.and_then(|field| match &row.values[field] {
-                            Some(store::SortValue::Text(text)) => {
-                                chrono::DateTime::parse_from_rfc3339(text)
-                                    .ok()
-                                    .map(|at| at.timestamp_micros())
-                            }
-                            _ => None,
-                        });
-                        started.is_some_and(|started| started > after)
-                    })
+                    && filters
+                        .before_us
+                        .is_none_or(|before| row.created_at_ms * 1000 < before)
+                    && filters
+                        .started_after_us
+                        .is_none_or(|after| started().is_some_and(|started| started > after))
+                    && filters
+                        .started_before_us
+                        .is_none_or(|before| started().is_some_and(|started| started < before))
                     && (filters.customer_ids.is_empty()
                         || row.customer_id.as_deref().is_some_and(|customer| {
                             filters.customer_ids.iter().any(|wanted| wanted == customer)
