@@ -102,6 +102,8 @@ pub struct Followed {
     pub id_key: &'static str,
     /// The system event that says a record was deleted.
     pub deleted_by: Option<&'static str>,
+    /// The system event that says a record was created, where one names every creation.
+    pub created_by: Option<&'static str>,
     pub refetch: Refetch,
 }
 
@@ -155,6 +157,7 @@ pub const STREAMS: &[StreamDef] = &[
                 events: &["customer.created", "customer.updated", "customer.deleted"],
                 id_key: "customer_id",
                 deleted_by: Some("customer.deleted"),
+                created_by: Some("customer.created"),
                 refetch: Refetch::One,
             }),
             catches: "creates, updates and deletes",
@@ -204,6 +207,7 @@ pub const STREAMS: &[StreamDef] = &[
                 ],
                 id_key: "order_id",
                 deleted_by: None,
+                created_by: None,
                 refetch: Refetch::ByCustomer("customer_id"),
             }),
             catches: "creates, and updates: payment, refunds, voids, disputes (orders are never deleted)",
@@ -255,6 +259,7 @@ pub const STREAMS: &[StreamDef] = &[
                 ],
                 id_key: "subscription_id",
                 deleted_by: None,
+                created_by: None,
                 refetch: Refetch::ByCustomer("customer_id"),
             }),
             catches: "creates and the updates Polar records an event for (status, product, seats, billing \
@@ -280,6 +285,7 @@ pub const STREAMS: &[StreamDef] = &[
                 events: &["balance.refund", "balance.refund_reversal"],
                 id_key: "refund_id",
                 deleted_by: None,
+                created_by: None,
                 refetch: Refetch::ById("id"),
             }),
             catches: "creates, and updates that move money (a refund succeeding or being reversed)",

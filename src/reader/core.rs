@@ -73,6 +73,9 @@ const MAX_RECOVERED_PAGES: u64 = 3;
 const MAX_TAIL_READS: u32 = 4;
 /// Paging by key: restarts of one instant's records (more than a page of them) when their count moves.
 const MAX_GROUP_RESTARTS: u32 = 3;
+/// Records created during a pass, at most, that its driver reads by id where the pass missed them: the pass
+/// remembers the ids of its last pages only (where records created during it land), a third of this many.
+pub const MAX_READS_BY_ID: usize = 500;
 /// Paging by key through one instant (see [`InstantRead`]): whole reads of it before the stream fails.
 const MAX_INSTANT_ROUNDS: u32 = 40;
 
@@ -498,6 +501,18 @@ impl StreamCore {
             .map(|edge| Search::new(edge, self.limit))
             .collect();
         self.queue_search();
+    }
+
+    /// Whether the pass delivered the record with id hash `id` in its last pages (where records created during
+    /// it land).
+    pub fn delivered_lately(&self, id: u64) -> bool {
+        self.seen(id)
+    }
+
+    /// Counts a record the driver read by id for the pass, and remembers it as delivered.
+    pub fn delivered_by_id(&mut self, id: u64) {
+        self.recent.insert(id);
+        self.count(1);
     }
 
     fn queue_search(&mut self) {

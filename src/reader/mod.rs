@@ -318,8 +318,16 @@ impl<'a> StreamReader<'a> {
                 Step::Witness(from) => {
                     // Pages fetched ahead past the end hold permits the change log's read may need.
                     ahead.clear();
-                    match self.read_deletions(from).await? {
-                        Ok(deletions) => core.witnessed(Some(&deletions), ""),
+                    match self.read_change_log(from).await? {
+                        Ok(changes) => {
+                            core.witnessed(Some(&changes.deletions), "");
+                            let read = self
+                                .read_created(&mut core, changes.created, records.cdc)
+                                .await?;
+                            if let Err(error) = read {
+                                return Ok(Err(error.into()));
+                            }
+                        }
                         Err(why) => core.witnessed(None, &why),
                     }
                     continue;
@@ -365,27 +373,38 @@ impl<'a> StreamReader<'a> {
         }
     }
 
-    /// The times (Polar's clock, Unix microseconds) of the deletions of the listing's records that the change
-    /// log names from `from` on (strict), or why it could not be read.
-    async fn read_deletions(&self, from: i64) -> Result<Result<Vec<i64>, String>, OutputClosed> {
-        let Some(name) = deletion_event(&self.listing) else {
+    /// What the change log says of the listing's records from `from` on (Polar's clock, Unix microseconds,
+    /// strict): the times of their deletions and the ids of those created, or why it could not be read.
+    async fn read_change_log(
+        &self,
+        from: i64,
+    ) -> Result<Result<PassChanges, String>, OutputClosed> {
+        let followed = self.listing.stream.followed();
+        let Some((followed, name)) = followed.and_then(|f| Some((f, f.deleted_by?))) else {
             return Ok(Err("Polar records no event for its deletions".to_owned()));
         };
-        let listing = Listing::of(&crate::streams::SYSTEM_EVENTS).filtered(vec![
-            ("source", "system".to_owned()),
-            ("name", name.to_owned()),
-        ]);
-        let mut times = Vec::new();
+        let mut filters = vec![("source", "system".to_owned()), ("name", name.to_owned())];
+        filters.extend(
+            followed
+                .created_by
+                .map(|created| ("name", created.to_owned())),
+        );
+        let listing = Listing::of(&crate::streams::SYSTEM_EVENTS).filtered(filters);
+        let mut changes = PassChanges::default();
         let mut unreadable = false;
         let mut visit = |page: &Page, emit: &[u32]| {
             for &index in emit {
-                let at = page
-                    .updated_json(&page.items[index as usize])
-                    .and_then(|raw| serde_json::from_str::<String>(raw).ok())
-                    .and_then(|text| crate::time::micros(&text));
-                match at {
-                    Some(at) => times.push(at),
-                    None => unreadable = true,
+                let event: serde_json::Value =
+                    serde_json::from_str(page.text(&page.items[index as usize]))
+                        .unwrap_or_default();
+                let at = event["timestamp"].as_str().and_then(crate::time::micros);
+                let id = event["metadata"][followed.id_key].as_str();
+                match (event["name"].as_str(), at, id) {
+                    (Some(event_name), Some(at), _) if event_name == name => {
+                        changes.deletions.push(at)
+                    }
+                    (Some(_), _, Some(id)) => changes.created.push(id.to_owned()),
+                    _ => unreadable = true,
                 }
             }
         };
@@ -410,10 +429,71 @@ impl<'a> StreamReader<'a> {
                 "Polar's change log could not be read to witness the sync ({error})"
             )),
             Ok(_) if unreadable => Err(format!(
-                "Polar's change log held a '{name}' event without a readable time"
+                "Polar's change log held an event of '{name}' or its creation without a readable time or id"
             )),
-            Ok(_) => Ok(times),
+            Ok(_) => Ok(changes),
         })
+    }
+
+    /// Reads by id the records the change log says were created during the pass and the pass did not deliver
+    /// (created after its last read of the list's end, or moved past it), and emits them; a deleted one (404)
+    /// is skipped.
+    async fn read_created(
+        &mut self,
+        core: &mut StreamCore,
+        created: Vec<String>,
+        cdc: bool,
+    ) -> Result<Result<(), ApiError>, OutputClosed> {
+        if created.len() > self::core::MAX_READS_BY_ID {
+            // More than the pass remembers as delivered: what it missed of them arrives with the next sync.
+            return Ok(Ok(()));
+        }
+        let unseen: Vec<(String, u64)> = created
+            .into_iter()
+            .map(|id| {
+                let hash =
+                    crate::page::hash(&serde_json::to_string(&id).expect("a string serializes"));
+                (id, hash)
+            })
+            .filter(|(_, hash)| !core.delivered_lately(*hash))
+            .collect();
+        for (id, hash) in unseen {
+            if core.delivered_lately(hash) {
+                continue;
+            }
+            let events = self.events.clone();
+            let client = Arc::clone(&self.client);
+            let stream = self.listing.stream;
+            let mut task =
+                tokio::spawn(async move { client.fetch_record(stream, &id, &events).await });
+            let joined = loop {
+                tokio::select! {
+                    biased;
+                    Some(event) = self.event_source.recv() => report(self.output, event).await?,
+                    joined = &mut task => break joined,
+                }
+            };
+            while let Ok(event) = self.event_source.try_recv() {
+                report(self.output, event).await?;
+            }
+            let page = match joined {
+                Ok(page) => page,
+                Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
+                Err(error) => unreachable!("a read by id is never aborted: {error}"),
+            };
+            match page {
+                Ok(Some(page)) => {
+                    core.delivered_by_id(hash);
+                    let frame = RecordFrame::new(self.listing.name(), now_millis(), cdc);
+                    self.output
+                        .send_records(Arc::new(page), frame, vec![0])
+                        .await?;
+                }
+                Ok(None) => {}
+                Err(error) => return Ok(Err(error)),
+            }
+        }
+        Ok(Ok(()))
     }
 
     /// The fetch of main-pass page `request.page`, after topping up the pages fetched ahead of it.
@@ -571,6 +651,15 @@ impl<'a> StreamReader<'a> {
         );
         self.output.log(LogLevel::Info, message).await
     }
+}
+
+/// What the change log says happened to a stream's records during a pass.
+#[derive(Debug, Default)]
+struct PassChanges {
+    /// When records were deleted (Polar's clock, Unix microseconds).
+    deletions: Vec<i64>,
+    /// The ids of records created.
+    created: Vec<String>,
 }
 
 /// The system event that names a deletion of the listing's records, where Polar writes one.
