@@ -466,21 +466,7 @@ impl<'a> StreamReader<'a> {
             let stream = self.listing.stream;
             let mut task =
                 tokio::spawn(async move { client.fetch_record(stream, &id, &events).await });
-            let joined = loop {
-                tokio::select! {
-                    biased;
-                    Some(event) = self.event_source.recv() => report(self.output, event).await?,
-                    joined = &mut task => break joined,
-                }
-            };
-            while let Ok(event) = self.event_source.try_recv() {
-                report(self.output, event).await?;
-            }
-            let page = match joined {
-                Ok(page) => page,
-                Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
-                Err(error) => unreachable!("a read by id is never aborted: {error}"),
-            };
+            let page = self.wait_reporting(&mut task).await?;
             match page {
                 Ok(Some(page)) => {
                     core.delivered_by_id(hash);
@@ -574,18 +560,24 @@ impl<'a> StreamReader<'a> {
         &mut self,
         mut fetching: Fetching,
     ) -> Result<Result<Page, ApiError>, OutputClosed> {
+        self.wait_reporting(&mut fetching.task).await
+    }
+
+    /// Waits for a task of this reader's (a fetch, which is never aborted while waited for), reporting the
+    /// client's events meanwhile and those left when it ends.
+    async fn wait_reporting<T>(&mut self, task: &mut JoinHandle<T>) -> Result<T, OutputClosed> {
         let outcome = loop {
             tokio::select! {
                 biased;
                 Some(event) = self.event_source.recv() => report(self.output, event).await?,
-                joined = &mut fetching.task => break joined,
+                joined = &mut *task => break joined,
             }
         };
         while let Ok(event) = self.event_source.try_recv() {
             report(self.output, event).await?;
         }
         match outcome {
-            Ok(page) => Ok(page),
+            Ok(value) => Ok(value),
             Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
             Err(error) => unreachable!("a fetch being waited for is never aborted: {error}"),
         }
