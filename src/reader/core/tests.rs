@@ -7,6 +7,7 @@ use std::collections::{HashMap, HashSet};
 use proptest::prelude::*;
 
 use super::*;
+use crate::reader::witness::covering_window;
 use crate::streams::Shape;
 
 const SORTING: &[&str] = &["created_at"];
