@@ -272,6 +272,11 @@ impl Page {
     }
 }
 
+/// The hash a page gives the record whose id is `id` (see [`Item::id`]).
+pub fn id_hash(id: &str) -> u64 {
+    hash(&serde_json::to_string(id).expect("a string serializes"))
+}
+
 /// The hash of a raw JSON text, stable within a process. (Ids come from Polar, not from an adversary, so a
 /// fast non-cryptographic hash with 64 well-mixed bits is enough.)
 pub fn hash(text: &str) -> u64 {

@@ -29,7 +29,7 @@ use tokio::sync::mpsc;
 use crate::client::{ApiError, ClientEvent, PAGE_SIZE, PolarClient};
 use crate::listing::Listing;
 use crate::output::{Output, OutputClosed};
-use crate::page::{HashedSet, Page};
+use crate::page::{HashedSet, Page, id_hash};
 use crate::protocol::{LogLevel, Message, RecordFrame, StreamStatus, now_millis};
 use crate::reader::boundary::{NullPrefix, Probe};
 use crate::reader::checkpoint::Resume;
@@ -628,11 +628,6 @@ async fn fetch_reported(
 
 /// Query parameters of a list request (a parameter may repeat).
 type Filters = Vec<(&'static str, String)>;
-
-/// The hash a page gives the record whose id is `id` (see `page::Item::id`).
-fn id_hash(id: &str) -> u64 {
-    crate::page::hash(&serde_json::to_string(id).expect("a string serializes"))
-}
 
 /// The cursor of a record deleted at `deleted` (Unix microseconds) found by a sync whose horizon is `horizon`.
 ///

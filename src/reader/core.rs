@@ -451,14 +451,16 @@ impl StreamCore {
         self
     }
 
-    /// Takes the times of the deletions the change log names for the pass (`None`: it could not be read, and
-    /// `why` says so), and plans the searches of the boundaries they may have shifted.
-    pub fn witnessed(&mut self, deletions: Option<&[i64]>, why: &str) {
+    /// Takes the times of the deletions the change log names for the pass (or why it could not be read), and
+    /// plans the searches of the boundaries they may have shifted.
+    pub fn witnessed(&mut self, deletions: Result<&[i64], &str>) {
         let Some(witness) = self.witness.take() else {
             return;
         };
-        let Some(deletions) = deletions else {
-            self.log(
+        let deletions = match deletions {
+            Ok(deletions) => deletions,
+            Err(why) => {
+                self.log(
                 LogLevel::Info,
                 format!(
                     "{}: {why}, so a record deleted during the sync can make one other record be missed where \
@@ -466,7 +468,8 @@ impl StreamCore {
                     self.name
                 ),
             );
-            return;
+                return;
+            }
         };
         let suspects = witness.suspects(deletions);
         if !deletions.is_empty() {
@@ -1267,7 +1270,7 @@ impl StreamCore {
             return Vec::new();
         };
         let (hidden, next) = search.accept(&times);
-        let (searched_page, searched_limit) = search.request();
+        let (searched_page, _) = search.request();
         self.recent.start_page();
         let mut emitted = Vec::new();
         for index in hidden {
@@ -1280,13 +1283,7 @@ impl StreamCore {
         self.count(emitted.len());
         self.witness_found += emitted.len() as u64;
         match next {
-            Next::Fetch(number) => self.queue.push_back(PageRequest {
-                page: number,
-                limit: searched_limit,
-                purpose: Purpose::Witness,
-                after: None,
-                until: None,
-            }),
+            Next::Fetch => self.queue_search(),
             Next::Done => {
                 self.searches.pop_front();
                 if self.searches.is_empty() && self.witness_found > 0 {

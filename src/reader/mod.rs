@@ -320,7 +320,7 @@ impl<'a> StreamReader<'a> {
                     ahead.clear();
                     match self.read_change_log(from).await? {
                         Ok(changes) => {
-                            core.witnessed(Some(&changes.deletions), "");
+                            core.witnessed(Ok(&changes.deletions));
                             let read = self
                                 .read_created(&mut core, changes.created, records.cdc)
                                 .await?;
@@ -328,7 +328,7 @@ impl<'a> StreamReader<'a> {
                                 return Ok(Err(error.into()));
                             }
                         }
-                        Err(why) => core.witnessed(None, &why),
+                        Err(why) => core.witnessed(Err(&why)),
                     }
                     continue;
                 }
@@ -403,7 +403,17 @@ impl<'a> StreamReader<'a> {
                     (Some(event_name), Some(at), _) if event_name == name => {
                         changes.deletions.push(at)
                     }
-                    (Some(_), _, Some(id)) => changes.created.push(id.to_owned()),
+                    // Only creations of the pass's span: an older record was the pass's to read.
+                    (Some(event_name), Some(at), Some(id))
+                        if Some(event_name) == followed.created_by =>
+                    {
+                        if at > from {
+                            changes.created.push(id.to_owned());
+                        }
+                    }
+                    // Events not asked for (a server that ignores `name`) say nothing of this stream.
+                    (Some(event_name), _, _)
+                        if Some(event_name) != followed.created_by && event_name != name => {}
                     _ => unreadable = true,
                 }
             }
@@ -448,16 +458,9 @@ impl<'a> StreamReader<'a> {
             // More than the pass remembers as delivered: what it missed of them arrives with the next sync.
             return Ok(Ok(()));
         }
-        let unseen: Vec<(String, u64)> = created
-            .into_iter()
-            .map(|id| {
-                let hash =
-                    crate::page::hash(&serde_json::to_string(&id).expect("a string serializes"));
-                (id, hash)
-            })
-            .filter(|(_, hash)| !core.delivered_lately(*hash))
-            .collect();
-        for (id, hash) in unseen {
+        for id in created {
+            // Also skips an id the change log names twice, once read.
+            let hash = crate::page::id_hash(&id);
             if core.delivered_lately(hash) {
                 continue;
             }

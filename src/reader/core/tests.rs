@@ -280,7 +280,7 @@ fn drive_core(mut core: StreamCore, model: &mut Model, churn: Churn, ahead: u32)
                     .copied()
                     .filter(|at| *at > from)
                     .collect();
-                core.witnessed(Some(&deletions), "");
+                core.witnessed(Ok(&deletions));
                 continue;
             }
         };
