@@ -292,7 +292,11 @@ impl PolarClient {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|error| anyhow::anyhow!("cannot set up the HTTP client: {error}"))?;
-        let rate_limit = AdaptiveRateLimit::new(config.requests_per_minute, config.pace_start);
+        let rate_limit = AdaptiveRateLimit::new(
+            config.requests_per_minute,
+            config.pace_start,
+            config.documented_limit,
+        );
         let in_flight = Semaphore::new(tuning.max_in_flight);
         let bytes_in_flight = Semaphore::new(kib(tuning.max_bytes_in_flight) as usize);
         Ok(PolarClient {

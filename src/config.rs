@@ -83,6 +83,16 @@ impl Server {
         }
     }
 
+    /// The rate limit Polar documents for an organization on this server, per minute (an organization in its
+    /// restricted group gets less).
+    pub fn documented_limit_per_minute(self) -> NonZeroU32 {
+        match self {
+            Server::Production => NonZeroU32::new(500),
+            Server::Sandbox => NonZeroU32::new(100),
+        }
+        .expect("non-zero")
+    }
+
     /// A safe share (80 %) of the organization's default rate limit on this server.
     pub fn default_requests_per_minute(self) -> NonZeroU32 {
         match self {
@@ -115,6 +125,9 @@ pub struct Config {
     /// The pace a sync starts at: `requests_per_minute` when the user set it, else a cautious start under the
     /// default ([`Server::cautious_start_per_minute`]).
     pub pace_start: NonZeroU32,
+    /// The organization's rate limit per minute that Polar documents for the server
+    /// ([`Server::documented_limit_per_minute`]): the pace measures its first spent window against it.
+    pub documented_limit: NonZeroU32,
     /// How far before the previous cursor incremental syncs look again for changes.
     pub lookback: std::time::Duration,
 }
@@ -219,6 +232,7 @@ impl Config {
             base_url,
             requests_per_minute,
             pace_start,
+            documented_limit: server.documented_limit_per_minute(),
             lookback: std::time::Duration::from_secs(u64::from(lookback_minutes) * 60),
         })
     }

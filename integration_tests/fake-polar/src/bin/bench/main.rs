@@ -42,8 +42,9 @@
 //!   (default 3000) each, with the merchant's own traffic spending 0 %, 25 %, 50 % and 75 % of every window
 //!   (spread evenly), and 25 % turning into 75 % 15 s in. Reported per build: time against the ideal (pages
 //!   over the budget left, or over the ceiling when that is lower), our 429s, windows spent and windows that
-//!   refused us, and the merchant's requests refused. "First come" (the merchant is refused once the window is
-//!   spent), or "merchant first" with `--merchant-first`. `steady`: a token bucket at exactly the configured
+//!   refused us, and the merchant's requests refused. Both merchant models in one run (`--merchant` picks one): "first
+//!   come" (the merchant is refused once the window is spent) and "merchant first" (its requests are always
+//!   counted, so only ours are refused). `steady`: a token bucket at exactly the configured
 //!   600 a minute (burst 1), 150 ms latency, nothing else competing: time against pages / rate.
 //!   `--compare LABEL=PATH` runs another build of the connector beside this one.
 //!
@@ -98,9 +99,10 @@ struct Cli {
     /// `0.4.0=/tmp/v040-target/release/source-polar`).
     #[arg(long)]
     compare: Option<String>,
-    /// `neighbour` with the "merchant first" model (its requests always counted) instead of "first come".
-    #[arg(long)]
-    merchant_first: bool,
+    /// `neighbour`'s merchant models: `first-come` (the merchant is refused once the window is spent),
+    /// `merchant-first` (its requests are always counted), or `both`, one after the other in one run.
+    #[arg(long, default_value = "both")]
+    merchant: String,
     /// cost, cost10x, paced, shared, latency, latency-serial, plain, incremental, neighbour, steady, or all.
     #[arg(long, default_value = "all")]
     scenario: String,
@@ -204,7 +206,15 @@ fn main() -> anyhow::Result<()> {
                 builds.push((label.to_owned(), PathBuf::from(path)));
             }
             builds.push(("this build".to_owned(), connector.clone()));
-            neighbour::run(name, &builds, cli.neighbour_records, cli.merchant_first)?;
+            let models: &[bool] = match cli.merchant.as_str() {
+                "first-come" => &[false],
+                "merchant-first" => &[true],
+                "both" => &[false, true],
+                other => {
+                    bail!("--merchant takes first-come, merchant-first or both, not {other:?}")
+                }
+            };
+            neighbour::run(name, &builds, cli.neighbour_records, models)?;
             continue;
         }
         let latency = Duration::from_millis(150);

@@ -56,7 +56,7 @@ pub fn run(
     scenario: &str,
     builds: &[(String, PathBuf)],
     records: usize,
-    merchant_first: bool,
+    merchant_models: &[bool],
 ) -> anyhow::Result<()> {
     println!();
     if scenario == "steady" {
@@ -69,33 +69,35 @@ pub fn run(
         }
         return Ok(());
     }
-    println!(
-        "neighbour: {LIMIT} per {} s window, 300 ms latency, default config, merchant {}",
-        WINDOW.as_secs(),
-        if merchant_first {
-            "first"
-        } else {
-            "first come"
-        }
-    );
-    println!(
-        "{:<12} {:<11} {:>6} {:>8} {:>8} {:>8} {:>10} {:>5} {:>7} {:>9} {:>7} {:>17}",
-        "build",
-        "share",
-        "pages",
-        "requests",
-        "wall s",
-        "ideal s",
-        "wall/ideal",
-        "429s",
-        "windows",
-        "spent",
-        "refused",
-        "merchant refused"
-    );
-    for share in &SHARES {
-        for (label, connector) in builds {
-            neighbour(label, connector, records, share, merchant_first)?;
+    for &merchant_first in merchant_models {
+        println!(
+            "neighbour: {LIMIT} per {} s window, 300 ms latency, default config, merchant {}",
+            WINDOW.as_secs(),
+            if merchant_first {
+                "first"
+            } else {
+                "first come"
+            }
+        );
+        println!(
+            "{:<12} {:<11} {:>6} {:>8} {:>8} {:>8} {:>10} {:>5} {:>7} {:>9} {:>7} {:>17}",
+            "build",
+            "share",
+            "pages",
+            "requests",
+            "wall s",
+            "ideal s",
+            "wall/ideal",
+            "429s",
+            "windows",
+            "spent",
+            "refused",
+            "merchant refused"
+        );
+        for share in &SHARES {
+            for (label, connector) in builds {
+                neighbour(label, connector, records, share, merchant_first)?;
+            }
         }
     }
     Ok(())
