@@ -19,6 +19,13 @@ products and every order, subscription, checkout, refund and organization status
 SDK's literals). With --strict-fields it also walks every object against the SDK's dataclasses
 and fails on a missing field (even an optional one) or an unknown one, which the loader tolerates.
 Exits 0 when everything passes.
+
+Stream facts come from the connector's stream table (``source-polar streams --json``, run from
+``--connector``, default ``target/release/source-polar``; or ``--facts FILE``): the streams, their paths,
+and the SDK types (``ListResource<Singular>``, else ``ListResource<Singular>Read``). Before any page is
+read, the table itself is checked against the SDK's services: each stream's path is a GET endpoint, its
+scope one that endpoint takes, every sort key the connector sends one the endpoint allows, every filter one
+of its parameters, and every system event it follows one the SDK knows.
 """
 
 from __future__ import annotations
@@ -26,7 +33,12 @@ from __future__ import annotations
 import argparse
 import collections
 import dataclasses
+import importlib
+import inspect
 import json
+import pkgutil
+import re
+import subprocess
 import types
 import sys
 import typing
@@ -45,33 +57,114 @@ except ImportError:  # pragma: no cover - depends on the environment
 API_VERSION = "2026-10"
 PAGE_LIMIT = 100
 
-# stream -> (page type, item type)
-STREAMS: dict[str, tuple[typing.Any, typing.Any]] = {
-    "customers": (outputs.ListResourceCustomer, outputs.Customer),
-    "products": (outputs.ListResourceProduct, outputs.Product),
-    "orders": (outputs.ListResourceOrder, outputs.Order),
-    "subscriptions": (outputs.ListResourceSubscription, outputs.Subscription),
-    "refunds": (outputs.ListResourceRefund, outputs.Refund),
-    "checkouts": (outputs.ListResourceCheckout, outputs.Checkout),
-    "benefits": (outputs.ListResourceBenefit, outputs.Benefit),
-    "organizations": (outputs.ListResourceOrganization, outputs.Organization),
-    "meters": (outputs.ListResourceMeter, outputs.Meter),
-    "custom_fields": (outputs.ListResourceCustomField, outputs.CustomField),
-    "disputes": (outputs.ListResourceDispute, outputs.Dispute),
-    "discounts": (outputs.ListResourceDiscount, outputs.Discount),
-    "payments": (outputs.ListResourcePayment, outputs.Payment),
-    "checkout_links": (outputs.ListResourceCheckoutLink, outputs.CheckoutLink),
-    "license_keys": (outputs.ListResourceLicenseKeyRead, outputs.LicenseKeyRead),
-    "benefit_grants": (outputs.ListResourceBenefitGrant, outputs.BenefitGrant),
-    "customer_meters": (outputs.ListResourceCustomerMeter, outputs.CustomerMeter),
-    # Usage events, and Polar's system events: the change log incremental syncs read (served with changes by
-    # `fake-polar serve --change-rounds`).
-    "events": (outputs.ListResourceEvent, outputs.Event),
-    # Not a list: one response per span of days, its records the `periods` (served with --base-url only).
-    "metrics": (outputs.MetricsResponse, outputs.MetricPeriod),
-}
-# Where a response keeps its records (`items` unless named here).
-ITEMS_KEY = {"metrics": "periods"}
+REPO = Path(__file__).resolve().parent.parent
+
+
+def load_facts(connector: Path | None, facts_file: Path | None) -> dict[str, typing.Any]:
+    """The connector's stream table, as `source-polar streams --json` prints it."""
+    if facts_file is not None:
+        return json.loads(facts_file.read_text())
+    binary = connector or REPO / "target/release/source-polar"
+    out = subprocess.run([str(binary), "streams", "--json"], check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
+
+
+def sdk_types(stream: dict[str, typing.Any]) -> tuple[typing.Any, typing.Any]:
+    """(page type, item type) of a stream: `ListResource<Singular>` (or `...Read`) and its `items` type; the
+    metrics response and its periods for a stream of periods."""
+    if stream["shape"]["kind"] == "periods":
+        return outputs.MetricsResponse, outputs.MetricPeriod
+    singular = "".join(part.capitalize() for part in stream["name"].removesuffix("s").split("_"))
+    for name in (f"ListResource{singular}", f"ListResource{singular}Read"):
+        page = getattr(outputs, name, None)
+        if page is not None:
+            return page, typing.get_args(typing.get_type_hints(page)["items"])[0]
+    raise SystemExit(f"no ListResource type in the SDK for stream {stream['name']}")
+
+
+def sdk_endpoints() -> dict[str, dict[str, typing.Any]]:
+    """Every GET endpoint of the SDK's services: path -> {scopes, parameters, sort keys (None: no `sorting`)}."""
+    import polar.v2026_10.services as services
+
+    endpoints: dict[str, dict[str, typing.Any]] = {}
+    modules = [services] + [
+        importlib.import_module(info.name)
+        for info in pkgutil.walk_packages(services.__path__, services.__name__ + ".")
+    ]
+    for module in modules:
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            if not cls.__name__.endswith("Sync") or cls.__module__ != module.__name__:
+                continue
+            for _, method in inspect.getmembers(cls, inspect.isfunction):
+                source = inspect.getsource(method)
+                found = re.search(r'method="GET",\s*url="([^"]+)"', source)
+                if not found:
+                    continue
+                scopes = re.findall(r"`([a-z_]+:(?:read|write))`", (method.__doc__ or "").split("Args:")[0])
+                signature = inspect.signature(method)
+                sort_keys = None
+                if "sorting" in signature.parameters:
+                    annotation = typing.get_type_hints(method).get("sorting")
+                    sort_keys = {
+                        str(value)
+                        for arg in typing.get_args(annotation)
+                        for literal in typing.get_args(arg)
+                        for value in typing.get_args(literal)
+                    }
+                endpoints[found.group(1)] = {
+                    "scopes": set(scopes),
+                    "parameters": set(signature.parameters),
+                    "sort_keys": sort_keys,
+                }
+    return endpoints
+
+
+def system_event_names() -> set[str]:
+    return {
+        str(value)
+        for variant in typing.get_args(outputs.SystemEvent)
+        for value in typing.get_args(typing.get_type_hints(variant)["name"])
+    }
+
+
+def facts_problems(facts: dict[str, typing.Any]) -> list[str]:
+    """Where the stream table disagrees with the SDK (see the module's doc)."""
+    endpoints = sdk_endpoints()
+    events = system_event_names()
+    problems = []
+    for stream in facts["streams"] + [facts["change_log"]]:
+        name, path = stream["name"], stream["path"]
+        endpoint = endpoints.get(path) or endpoints.get(path.rstrip("/"))
+        if endpoint is None:
+            problems.append(f"{name}: the SDK has no GET {path}")
+            continue
+        if stream["scope"] not in endpoint["scopes"]:
+            problems.append(f"{name}: {path} takes {sorted(endpoint['scopes'])}, not {stream['scope']}")
+        sortings = [stream["sorting"], stream["null_tail"] or []]
+        sortings += [window["sorting"] for window in (stream["incremental"] or {}).get("windows", [])]
+        criteria = {criterion for sorting in sortings for criterion in sorting}
+        if endpoint["sort_keys"] is None:
+            if criteria and stream["name"] != "license_keys":
+                problems.append(f"{name}: {path} takes no sorting, the table sends {sorted(criteria)}")
+        else:
+            problems += [
+                f"{name}: {path} does not sort by {criterion}"
+                for criterion in sorted(criteria - endpoint["sort_keys"])
+            ]
+        problems += [
+            f"{name}: {path} has no filter {filter}"
+            for filter in stream["filters"]
+            if filter not in endpoint["parameters"]
+        ]
+        followed = ((stream["incremental"] or {}).get("followed")) or {}
+        problems += [
+            f"{name}: the SDK knows no system event {event}"
+            for event in followed.get("events", [])
+            if event not in events
+        ]
+    return problems
+
+
 
 
 def literal_values(alias: typing.Any) -> set[str]:
@@ -125,7 +218,8 @@ def variants(stream: str, item: typing.Any) -> list[tuple[str, str]]:
                 seen.append(("dispute", item.dispute.status))
             return seen
         case _:
-            return [("status", item.status)]
+            status = getattr(item, "status", None)
+            return [("status", status)] if status is not None else []
 
 
 def expected_variants(all_variants: bool) -> dict[str, dict[str, set[str]]]:
@@ -192,14 +286,14 @@ def metrics_from_api(base_url: str, token: str) -> typing.Iterator[typing.Any]:
         day = end + datetime.timedelta(days=1)
 
 
-def pages_from_api(base_url: str, token: str, stream: str) -> typing.Iterator[typing.Any]:
+def pages_from_api(base_url: str, token: str, stream: str, path: str) -> typing.Iterator[typing.Any]:
     if stream == "metrics":
         yield from metrics_from_api(base_url, token)
         return
     page = 1
     while True:
         query = urllib.parse.urlencode({"page": page, "limit": PAGE_LIMIT})
-        url = f"{base_url.rstrip('/')}/v1/{stream.replace('_', '-')}/?{query}"
+        url = f"{base_url.rstrip('/')}{path}?{query}"
         request = urllib.request.Request(
             url,
             headers={
@@ -286,13 +380,15 @@ def first_item_error(item_type: typing.Any, items: list[typing.Any]) -> tuple[in
 
 
 def check_stream(
-    stream: str,
+    facts: dict[str, typing.Any],
     pages: typing.Iterable[typing.Any],
     expected: dict[str, set[str]],
     strict_fields: bool = False,
 ) -> bool:
-    page_type, item_type = STREAMS[stream]
-    items_key = ITEMS_KEY.get(stream, "items")
+    stream = facts["name"]
+    page_type, item_type = sdk_types(facts)
+    # Where a response keeps its records: a list's `items`, the metrics' `periods`.
+    items_key = "periods" if facts["shape"]["kind"] == "periods" else "items"
     seen: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
     checked = 0
     ok = True
@@ -360,25 +456,34 @@ def main() -> int:
         action="store_true",
         help="also fail on fields missing from (even optional) or unknown to the SDK types",
     )
+    parser.add_argument("--connector", type=Path, help="the source-polar binary (default target/release/source-polar)")
+    parser.add_argument("--facts", type=Path, help="the output of `source-polar streams --json`, instead of --connector")
     args = parser.parse_args()
     if args.base_url and not args.token:
         parser.error("--base-url needs --token")
 
-    streams = list(STREAMS) if not args.streams else [s.strip() for s in args.streams.split(",") if s.strip()]
+    facts = load_facts(args.connector, args.facts)
+    problems = facts_problems(facts)
+    for problem in problems:
+        print(f"FAIL stream table: {problem}")
+    print(f"stream table: {len(facts['streams'])} streams checked against the SDK's services")
+    by_name = {stream["name"]: stream for stream in facts["streams"]}
+    streams = list(by_name) if not args.streams else [s.strip() for s in args.streams.split(",") if s.strip()]
     if args.dump_dir is not None and not args.streams:
-        streams = [s for s in streams if s not in ITEMS_KEY]  # the dump holds the lists only
-    unknown = [s for s in streams if s not in STREAMS]
+        # The dump holds the lists only.
+        streams = [s for s in streams if by_name[s]["shape"]["kind"] == "list"]
+    unknown = [s for s in streams if s not in by_name]
     if unknown:
         parser.error(f"unknown streams: {', '.join(unknown)}")
 
     expected = expected_variants(args.all_variants)
-    all_ok = True
+    all_ok = not problems
     for stream in streams:
         if args.dump_dir is not None:
             pages = pages_from_dump(args.dump_dir, stream)
         else:
-            pages = pages_from_api(args.base_url, args.token, stream)
-        all_ok &= check_stream(stream, pages, expected.get(stream, {}), args.strict_fields)
+            pages = pages_from_api(args.base_url, args.token, stream, by_name[stream]["path"])
+        all_ok &= check_stream(by_name[stream], pages, expected.get(stream, {}), args.strict_fields)
     print("all streams passed" if all_ok else "some streams failed")
     return 0 if all_ok else 1
 

@@ -19,13 +19,12 @@ pub fn discover() -> Value {
             let mut entry = json!({
                 "name": stream.name,
                 "description": stream.description,
-                "supported_sync_modes": ["full_refresh"],
+                "supported_sync_modes": stream.sync_modes(),
                 "source_defined_primary_key": [[stream.primary_key()]],
                 "is_resumable": true,
             });
             if stream.incremental.is_some() {
                 add_cdc_fields(&mut schema);
-                entry["supported_sync_modes"] = json!(["full_refresh", "incremental"]);
                 entry["source_defined_cursor"] = json!(true);
                 entry["default_cursor_field"] = json!([UPDATED_AT]);
             }

@@ -50,6 +50,13 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         state: Option<PathBuf>,
     },
+    /// For tools, not Airbyte: print the stream table (paths, scopes, sorting, filters, sync modes, change
+    /// events) as one JSON document.
+    Streams {
+        /// Print JSON (the only form today; required so that a later text form stays compatible).
+        #[arg(long, required = true)]
+        json: bool,
+    },
 }
 
 impl Cli {

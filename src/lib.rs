@@ -23,6 +23,7 @@ pub mod reader;
 pub mod redact;
 pub mod signals;
 pub mod state;
+pub mod stream_facts;
 pub mod streams;
 pub mod sync;
 pub mod time;

@@ -51,6 +51,13 @@ enum Outcome {
 
 fn main() -> ExitCode {
     let cli = Cli::from_env();
+    if let Command::Streams { .. } = cli.command {
+        // A tool's command, not Airbyte's: one JSON document, no messages.
+        let facts = serde_json::to_string_pretty(&source_polar::stream_facts::facts())
+            .expect("the facts serialize");
+        println!("{facts}");
+        return ExitCode::SUCCESS;
+    }
     let (output, writer) = Output::start(std::io::stdout(), cli.debug_enabled());
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -143,6 +150,7 @@ async fn run(command: Command, output: &Output) -> Result<Outcome, OutputClosed>
             catalog,
             state,
         } => read(&config, catalog.as_deref(), state.as_deref(), output).await,
+        Command::Streams { .. } => unreachable!("answered before the runtime starts"),
     }
 }
 

@@ -72,6 +72,68 @@ impl StreamDef {
         }
     }
 
+    /// The Airbyte sync modes the stream supports: full refresh, and incremental where Polar gives a signal
+    /// for its changes.
+    pub fn sync_modes(&self) -> &'static [&'static str] {
+        if self.incremental.is_some() {
+            &["full_refresh", "incremental"]
+        } else {
+            &["full_refresh"]
+        }
+    }
+
+    /// The record fields any request of the stream sorts by (its pass, its unstarted tail, its incremental
+    /// windows), each once, in the table's order.
+    pub fn sort_fields(&self) -> Vec<&'static str> {
+        let windows = self
+            .incremental
+            .iter()
+            .flat_map(|incremental| incremental.windows)
+            .map(Window::sorting);
+        let mut fields: Vec<&'static str> = Vec::new();
+        for field in std::iter::once(self.sorting)
+            .chain(self.null_tail)
+            .chain(windows)
+            .flatten()
+            .map(|criterion| criterion.trim_start_matches('-'))
+        {
+            if !fields.contains(&field) {
+                fields.push(field);
+            }
+        }
+        fields
+    }
+
+    /// The list filters any request of the stream sends (its creation filter and that filter's upper bound,
+    /// its windows', and the one that reads changed records again), each once.
+    pub fn filters(&self) -> Vec<&'static str> {
+        let windows = self
+            .incremental
+            .iter()
+            .flat_map(|incremental| incremental.windows)
+            .filter_map(|window| match window {
+                Window::After { filter, .. } => Some(*filter),
+                _ => None,
+            });
+        let refetch = self.followed().and_then(|followed| match followed.refetch {
+            Refetch::ById(filter) | Refetch::ByCustomer(filter) => Some(filter),
+            Refetch::One => None,
+        });
+        let mut filters: Vec<&'static str> = Vec::new();
+        for filter in self
+            .creation_filter
+            .into_iter()
+            .chain(windows)
+            .flat_map(|after| std::iter::once(after).chain(until_filter(after)))
+            .chain(refetch)
+        {
+            if !filters.contains(&filter) {
+                filters.push(filter);
+            }
+        }
+        filters
+    }
+
     /// The system events that name the stream's changed records, if Polar records any: its incremental syncs
     /// then read the change log.
     pub fn followed(&self) -> Option<&Followed> {
@@ -123,6 +185,17 @@ pub enum Window {
     /// `reader::boundary`) and goes on until that time passes the cursor. Records never changed are not in
     /// it: a `Newest` window by creation time finds the new ones.
     ChangedNewest { sorting: &'static [&'static str] },
+}
+
+impl Window {
+    /// The `sorting` the window's requests send.
+    pub fn sorting(&self) -> &'static [&'static str] {
+        match self {
+            Window::After { sorting, .. }
+            | Window::Newest { sorting }
+            | Window::ChangedNewest { sorting } => sorting,
+        }
+    }
 }
 
 /// How records named by events are read again.

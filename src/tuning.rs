@@ -1,7 +1,7 @@
 //! Operational limits of the HTTP client and the reader: timeouts, retry budget, concurrency.
 //!
-//! The defaults suit a production sync; each can be changed through an environment variable (listed in the
-//! README) so that operators and tests can tighten them without a config change. Every value is checked: one
+//! The defaults suit a production sync; each can be changed through an environment variable (listed in
+//! `docs/design.md`, "Operating limits") so that operators and tests can tighten them without a config change. Every value is checked: one
 //! that is not a whole number in its range fails the command as a config error.
 
 use std::time::Duration;

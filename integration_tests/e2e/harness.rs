@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{LazyLock, OnceLock};
 
 use jsonschema::Validator;
 use serde_json::{Value, json};
@@ -16,8 +16,23 @@ pub use fake_polar::{
 /// `metrics`, is not a list (see [`PERIODS`]).
 pub use fake_polar::data::STREAMS;
 
-/// The streams that are not lists: Polar's metrics, a period per day.
-pub const PERIODS: &[&str] = &["metrics"];
+/// The streams that are not lists (Polar's metrics, a period per day), by the stream table.
+pub static PERIODS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    source_polar::streams::STREAMS
+        .iter()
+        .filter(|stream| stream.shape != source_polar::streams::Shape::List)
+        .map(|stream| stream.name)
+        .collect()
+});
+
+/// The streams that sync incrementally (Polar gives a signal for their changes), by the stream table.
+pub static INCREMENTAL: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    source_polar::streams::STREAMS
+        .iter()
+        .filter(|stream| stream.incremental.is_some())
+        .map(|stream| stream.name)
+        .collect()
+});
 
 /// The repository's root.
 pub fn repo() -> PathBuf {

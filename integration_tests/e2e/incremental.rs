@@ -2,27 +2,23 @@
 //! between and during syncs, with their system events (some late), merged as a deduplicating destination
 //! would merge them.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use crate::harness::*;
 
-/// The streams Polar gives a change signal for.
-const INCREMENTAL: [&str; 7] = [
-    "customers",
-    "orders",
-    "subscriptions",
-    "refunds",
-    "checkouts",
-    "customer_meters",
-    "events",
-];
-
-/// The incremental streams whose changes Polar's system events name (the others' lists show them).
-const FOLLOWING_EVENTS: [&str; 4] = ["customers", "orders", "subscriptions", "refunds"];
+/// The incremental streams whose changes Polar's system events name (the others' lists show them), by the
+/// stream table.
+static FOLLOWING_EVENTS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    source_polar::streams::STREAMS
+        .iter()
+        .filter(|stream| stream.followed().is_some())
+        .map(|stream| stream.name)
+        .collect()
+});
 
 /// A catalog syncing the incremental streams incrementally and products in full.
 fn incremental_catalog() -> Value {
@@ -78,7 +74,7 @@ fn incremental_syncs_keep_a_deduplicating_destination_equal_to_polar() {
     first.compliant();
     assert_eq!(first.code, 0, "{}", first.stdout);
     destination.merge(&first);
-    for stream in INCREMENTAL {
+    for stream in INCREMENTAL.iter().copied() {
         destination.assert_equals_server(&server, stream, &[]);
         let state = first
             .last_states()
@@ -152,7 +148,7 @@ fn incremental_syncs_keep_a_deduplicating_destination_equal_to_polar() {
             "round {round}: an incremental sync made {requests:?} requests, a full one {full_requests}"
         );
         destination.merge(&run);
-        for stream in INCREMENTAL {
+        for stream in INCREMENTAL.iter().copied() {
             destination.assert_equals_server(&server, stream, &touched);
         }
         state = next_state(&state, &run);
@@ -164,7 +160,7 @@ fn incremental_syncs_keep_a_deduplicating_destination_equal_to_polar() {
     last.compliant();
     assert_eq!(last.code, 0, "{}", last.stdout);
     destination.merge(&last);
-    for stream in INCREMENTAL {
+    for stream in INCREMENTAL.iter().copied() {
         destination.assert_equals_server(&server, stream, &[]);
     }
     assert!(
@@ -229,7 +225,7 @@ fn an_interrupted_incremental_sync_resumes_from_its_last_state() {
     resumed.compliant();
     assert_eq!(resumed.code, 0, "{}", resumed.stdout);
     destination.merge(&resumed);
-    for stream in INCREMENTAL {
+    for stream in INCREMENTAL.iter().copied() {
         destination.assert_equals_server(&server, stream, &[]);
     }
     let mut state = next_state(&state, &resumed);
@@ -270,7 +266,7 @@ fn an_interrupted_incremental_sync_resumes_from_its_last_state() {
     caught_up.compliant();
     assert_eq!(caught_up.code, 0, "{}", caught_up.stdout);
     destination.merge(&caught_up);
-    for stream in INCREMENTAL {
+    for stream in INCREMENTAL.iter().copied() {
         destination.assert_equals_server(&server, stream, &[]);
     }
 }
@@ -300,7 +296,8 @@ fn without_events_read_incremental_streams_are_read_in_full_and_check_says_why()
     );
 
     let without_events: Vec<&str> = INCREMENTAL
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|stream| *stream != "events")
         .collect();
     let catalog = files.json("catalog.json", &incremental_catalog_of(&without_events));
@@ -320,7 +317,7 @@ fn without_events_read_incremental_streams_are_read_in_full_and_check_says_why()
         "a WARN says why, and what is not seen: {}",
         second.stdout
     );
-    for stream in FOLLOWING_EVENTS {
+    for stream in FOLLOWING_EVENTS.iter().copied() {
         // Read in full, so every current record arrives (deleted customers are simply absent).
         assert_same_records(&second, &server, stream);
     }

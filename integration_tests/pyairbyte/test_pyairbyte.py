@@ -17,6 +17,7 @@ Binaries: `$SOURCE_POLAR_BIN_DIR` (default `<repo>/target/release`) must hold `s
 from __future__ import annotations
 
 import atexit
+import json
 import os
 import re
 import shutil
@@ -54,32 +55,16 @@ FAKE_BIN = BIN_DIR / "fake-polar"
 
 TOKEN = "polar_oat_FAKE0123456789abcdefghijklmnopqrstuvwx"  # fake_polar::TOKEN
 RECORDS = 230
-STREAMS = [
-    "customers",
-    "products",
-    "orders",
-    "subscriptions",
-    "refunds",
-    "checkouts",
-    "benefits",
-    "organizations",
-    "meters",
-    "custom_fields",
-    "disputes",
-    "discounts",
-    "payments",
-    "checkout_links",
-    "license_keys",
-    "benefit_grants",
-    "customer_meters",
-    "events",
-    "metrics",
-]
+# The connector's stream table (`source-polar streams --json`): every stream, and those that sync incrementally.
+_FACTS = json.loads(
+    subprocess.run([str(SOURCE_BIN), "streams", "--json"], check=True, capture_output=True, text=True).stdout
+)
+STREAMS = [stream["name"] for stream in _FACTS["streams"]]
 EXPECTED_ROWS = {name: (1 if name == "organizations" else RECORDS) for name in STREAMS}
 # Metrics: one row per day from the organization's first to today (set from the server once it runs).
 EXPECTED_ROWS["metrics"] = -1
 # The streams that sync incrementally (Polar records their changes); the others are read in full every time.
-INCREMENTAL = ["customers", "orders", "subscriptions", "refunds", "checkouts", "customer_meters", "events"]
+INCREMENTAL = [stream["name"] for stream in _FACTS["streams"] if "incremental" in stream["sync_modes"]]
 
 
 def created_column(stream: str) -> str:
@@ -88,8 +73,8 @@ def created_column(stream: str) -> str:
 
 
 def primary_key(stream: str) -> str:
-    """The connector's primary key: `id`, a metrics period's `timestamp`."""
-    return "timestamp" if stream == "metrics" else "id"
+    """The connector's primary key (`id`; a metrics period's `timestamp`), by the stream table."""
+    return next(facts["primary_key"] for facts in _FACTS["streams"] if facts["name"] == stream)
 
 
 # Columns whose DuckDB type the schemas decide: (table, column) -> accepted type names.

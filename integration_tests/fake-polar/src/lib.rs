@@ -3,6 +3,7 @@
 //! (`store`), and the HTTP behaviour with auth, scopes, rate limits, faults and churn (`server`).
 
 pub mod data;
+pub mod facts;
 pub mod server;
 pub mod store;
 

@@ -16,6 +16,7 @@ use axum::routing::get;
 use serde_json::{Value, json};
 
 use crate::data;
+use crate::facts;
 use crate::store::{self, Store};
 
 pub const API_VERSION: &str = "2026-10";
@@ -838,12 +839,9 @@ fn error(status: StatusCode, name: &str, detail: &str) -> Response {
     (status, axum::Json(json!({"error": name, "detail": detail}))).into_response()
 }
 
-/// The read scope of a list: its own, except benefit grants, which `benefits:read` covers.
+/// The read scope of a list, from the stream table.
 fn scope_of(resource: &str) -> String {
-    match resource {
-        "benefit_grants" => "benefits:read".to_owned(),
-        _ => format!("{resource}:read"),
-    }
+    facts::scope(resource).map_or_else(|| format!("{resource}:read"), str::to_owned)
 }
 
 async fn list(
@@ -891,8 +889,8 @@ async fn handle(
     query: Option<String>,
     headers: HeaderMap,
 ) -> Response {
-    // Paths spell streams with hyphens (`/v1/custom-fields/`), scopes and names with underscores.
-    let resource = resource.replace('-', "_");
+    // The stream the path names, by the connector's stream table (`/v1/custom-fields/` is `custom_fields`).
+    let resource = facts::stream_at(&resource).map_or(resource, str::to_owned);
     let header_text = |name: header::HeaderName| {
         headers
             .get(name)
@@ -1031,34 +1029,28 @@ async fn answer(
             ("page", _) => page = value.parse().unwrap_or(-1),
             ("limit", _) => limit = value.parse().unwrap_or(-1),
             ("sorting", _) => sorting.push(value.into_owned()),
-            // Polar's strict time filters: orders by creation, subscriptions by start, events by timestamp.
-            ("created_after", "orders") => {
-                logged.created_after = Some(value.to_string());
-                match time(&value, "created_after") {
-                    Ok(at) => filters.created_after_us = Some(at),
-                    Err(response) => return *response,
-                }
-            }
-            ("started_after", "subscriptions") => match time(&value, "started_after") {
-                Ok(at) => filters.started_after_us = Some(at),
-                Err(response) => return *response,
-            },
-            // Their strict upper bounds.
-            ("created_before", "orders") | ("end_timestamp", "events") => {
-                match time(&value, &key) {
-                    Ok(at) => filters.before_us = Some(at),
-                    Err(response) => return *response,
-                }
-            }
-            ("started_before", "subscriptions") => match time(&value, "started_before") {
-                Ok(at) => filters.started_before_us = Some(at),
-                Err(response) => return *response,
-            },
-            ("start_timestamp", "events") => {
-                logged.created_after = Some(value.to_string());
-                match time(&value, "start_timestamp") {
-                    Ok(at) => filters.created_after_us = Some(at),
-                    Err(response) => return *response,
+            // The filters the connector sends, as the stream table says: strict time bounds on the first
+            // sort field (orders by creation, subscriptions by start, events by timestamp), customers, ids.
+            (filter, _) if let Some(kind) = facts::filter_kind(resource, filter) => {
+                let by_start = facts::filtered_field(resource) == Some("started_at");
+                match kind {
+                    facts::FilterKind::After | facts::FilterKind::Before => {
+                        let at = match time(&value, filter) {
+                            Ok(at) => at,
+                            Err(response) => return *response,
+                        };
+                        match (kind, by_start) {
+                            (facts::FilterKind::After, false) => {
+                                logged.created_after = Some(value.to_string());
+                                filters.created_after_us = Some(at);
+                            }
+                            (facts::FilterKind::After, true) => filters.started_after_us = Some(at),
+                            (_, false) => filters.before_us = Some(at),
+                            (_, true) => filters.started_before_us = Some(at),
+                        }
+                    }
+                    facts::FilterKind::CustomerIds => filters.customer_ids.push(value.into_owned()),
+                    facts::FilterKind::Ids => filters.ids.push(value.into_owned()),
                 }
             }
             ("source", "events") => {
@@ -1066,10 +1058,10 @@ async fn answer(
                 filters.source = Some(value.into_owned());
             }
             ("name", "events") => filters.names.push(value.into_owned()),
-            ("customer_id", "orders" | "subscriptions" | "checkouts" | "refunds") => {
+            // Polar also takes customers on lists the connector never filters so.
+            ("customer_id", "checkouts" | "refunds") => {
                 filters.customer_ids.push(value.into_owned());
             }
-            ("id", "refunds") => filters.ids.push(value.into_owned()),
             _ => {}
         }
     }

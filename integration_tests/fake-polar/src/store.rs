@@ -8,57 +8,57 @@
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 
 use crate::data;
+use crate::facts;
 
-/// The sortable fields of each stream (Polar's allowed sort keys that are plain fields of the object).
+/// The sortable fields of each stream: those the connector's requests sort by (from its stream table), then
+/// Polar's other allowed sort keys that are plain fields of the object.
 pub fn sort_fields(stream: &str) -> &'static [&'static str] {
+    static FIELDS: OnceLock<HashMap<&'static str, &'static [&'static str]>> = OnceLock::new();
+    let fields = FIELDS.get_or_init(|| {
+        data::STREAMS
+            .iter()
+            .map(|stream| {
+                let mut fields = facts::sort_fields(stream);
+                for key in more_sort_keys(stream) {
+                    if !fields.contains(key) {
+                        fields.push(key);
+                    }
+                }
+                (*stream, &*Vec::leak(fields))
+            })
+            .collect()
+    });
+    fields.get(stream).copied().unwrap_or(&[])
+}
+
+/// Polar's allowed sort keys beyond those the connector sends, that are plain fields of the object.
+fn more_sort_keys(stream: &str) -> &'static [&'static str] {
     match stream {
-        "customers" => &["created_at", "email", "name"],
-        "products" => &["created_at", "name", "price_amount_type", "price_amount"],
-        "orders" => &[
-            "created_at",
-            "status",
-            "invoice_number",
-            "amount",
-            "net_amount",
-        ],
+        "customers" => &["name"],
+        "products" => &["price_amount_type", "price_amount"],
+        "orders" => &["status", "amount", "net_amount"],
         // `customer` sorts by the nested customer object (by its JSON text here: one order per customer).
-        "subscriptions" => &[
-            "status",
-            "started_at",
-            "current_period_end",
-            "ended_at",
-            "ends_at",
-            "amount",
-            "customer",
-        ],
-        "refunds" => &["created_at", "amount"],
-        "checkouts" => &["created_at", "expires_at", "status"],
-        "benefits" => &["created_at", "description", "type"],
-        "organizations" => &["created_at", "slug", "name"],
-        "meters" => &["created_at", "name"],
-        "custom_fields" => &["created_at", "slug", "name", "type"],
-        "disputes" => &["created_at", "amount"],
-        "discounts" => &["created_at", "name", "code", "redemptions_count", "ends_at"],
-        "payments" => &["created_at", "status", "amount", "method"],
-        "checkout_links" => &["created_at", "label", "success_url", "allow_discount_codes"],
-        // Polar lists license keys in one fixed order and takes no `sorting` (see `fixed_order`).
-        "license_keys" => &["created_at"],
-        "benefit_grants" => &["created_at", "granted_at", "revoked_at"],
+        "subscriptions" => &["status", "current_period_end", "ended_at", "ends_at"],
+        "checkouts" => &["status"],
+        "benefits" => &["type"],
+        "organizations" => &["name"],
+        "custom_fields" => &["name", "type"],
+        "discounts" => &["code", "redemptions_count", "ends_at"],
+        "payments" => &["status", "method"],
+        "checkout_links" => &["success_url", "allow_discount_codes"],
+        "benefit_grants" => &["granted_at", "revoked_at"],
         "customer_meters" => &[
-            "created_at",
-            "modified_at",
             "customer_id",
             "meter_id",
             "consumed_units",
             "credited_units",
             "balance",
         ],
-        "events" => &["timestamp"],
         _ => &[],
     }
 }

@@ -568,26 +568,16 @@ fn plain_client(base: &str) -> anyhow::Result<Measured> {
     })
 }
 
-/// The `sorting` parameters the connector sends per stream (src/streams.rs), so the fake does the same work.
-fn sorting(stream: &str) -> &'static str {
-    match stream {
-        "customers" => "&sorting=created_at&sorting=email",
-        "products" => "&sorting=created_at&sorting=name",
-        "orders" => "&sorting=created_at&sorting=invoice_number",
-        "subscriptions" => "&sorting=started_at&sorting=customer&sorting=amount",
-        "refunds" => "&sorting=created_at&sorting=amount",
-        "benefits" => "&sorting=created_at&sorting=description",
-        "organizations" => "&sorting=created_at&sorting=slug",
-        "meters" => "&sorting=created_at&sorting=name",
-        "custom_fields" => "&sorting=created_at&sorting=slug",
-        "disputes" => "&sorting=created_at&sorting=amount",
-        "discounts" => "&sorting=created_at&sorting=name",
-        "payments" => "&sorting=created_at&sorting=amount",
-        "checkout_links" => "&sorting=created_at&sorting=label",
-        "license_keys" => "",
-        "benefit_grants" => "&sorting=created_at",
-        _ => "&sorting=created_at",
-    }
+/// A first page's path and the `sorting` parameters the connector sends for `stream` (from its stream table),
+/// so the fake does the same work.
+fn page_path(stream: &str) -> (&'static str, String) {
+    let def = source_polar::streams::find(stream).expect("a stream of the table");
+    let sorting = def
+        .sorting
+        .iter()
+        .map(|criterion| format!("&sorting={criterion}"))
+        .collect();
+    (def.path, sorting)
 }
 
 type Conn = tokio::io::BufReader<tokio::net::TcpStream>;
@@ -608,10 +598,10 @@ async fn fetch(
             tokio::io::BufReader::with_capacity(64 * 1024, socket)
         }
     };
+    let (path, sorting) = page_path(stream);
     let request = format!(
-        "GET /v1/{stream}/?page={page}&limit=100{} HTTP/1.1\r\nHost: {addr}\r\n\
-         Authorization: Bearer {TOKEN}\r\nPolar-Version: {API_VERSION}\r\nAccept: application/json\r\n\r\n",
-        sorting(stream)
+        "GET {path}?page={page}&limit=100{sorting} HTTP/1.1\r\nHost: {addr}\r\n\
+         Authorization: Bearer {TOKEN}\r\nPolar-Version: {API_VERSION}\r\nAccept: application/json\r\n\r\n"
     );
     conn.get_mut().write_all(request.as_bytes()).await?;
     let mut line = String::new();
