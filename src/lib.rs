@@ -26,5 +26,6 @@ pub mod state;
 pub mod stream_facts;
 pub mod streams;
 pub mod sync;
+pub mod sync_plan;
 pub mod time;
 pub mod tuning;

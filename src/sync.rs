@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 
 use crate::client::{PAGE_SIZE, PolarClient};
-use crate::incremental::changes::StreamChanges;
 use crate::incremental::state::Start;
 use crate::incremental::{self, FeedError};
 use crate::listing::Listing;
@@ -20,7 +19,8 @@ use crate::reader::checkpoint;
 use crate::reader::core::StreamSummary;
 use crate::reader::{Checkpoints, Prefetch, Records, StreamError, StreamReader};
 use crate::state::InputState;
-use crate::streams::{Shape, StreamDef};
+use crate::streams::StreamDef;
+use crate::sync_plan::{self, ChangeLog, Plan};
 use crate::tuning::Tuning;
 
 /// A stream the catalog selects, and how.
@@ -41,33 +41,6 @@ impl Selected {
     pub fn incremental_unsupported(&self) -> bool {
         self.asked_incremental && self.stream.incremental.is_none()
     }
-}
-
-/// How each stream's read begins.
-#[derive(Debug)]
-enum Plan {
-    /// Not a list: Polar's metrics, read whole (see `periods`).
-    Periods {
-        limits: &'static str,
-        interval: &'static str,
-    },
-    FullRefresh,
-    /// Read in full, leaving an incremental state: the first incremental sync, or one resumed.
-    IncrementalFull {
-        resume: Option<checkpoint::Resume>,
-        cursor: Option<i64>,
-    },
-    /// Read what changed since `cursor`, from the feed's changes and `horizon` (`None`: the stream follows no
-    /// events, and its own first answer is the horizon).
-    Changes {
-        cursor: i64,
-        /// Where the window paged by key resumes, when an earlier pass checkpointed midway.
-        window_after: Option<String>,
-        changes: StreamChanges,
-        horizon: Option<i64>,
-    },
-    /// The feed could not be read: fail with this.
-    FeedFailed(StreamError),
 }
 
 /// How a whole sync ended.
@@ -111,21 +84,19 @@ pub async fn read(
     let prefetch = Prefetch::new(tuning.pages_ahead, tuning.pages_buffered);
     // The streams synced from a cursor whose changes Polar's system events name need the change log, read
     // once for all of them.
-    let tracked: Vec<(&'static StreamDef, i64)> = streams
-        .iter()
-        .filter(|selected| selected.stream.followed().is_some())
-        .filter_map(|selected| match starts.get(selected.stream.name) {
-            Some(Start::Since { cursor, .. }) => Some((
-                selected.stream,
-                incremental::window_start(*cursor, lookback),
-            )),
-            _ => None,
-        })
-        .collect();
-    let mut feed = None;
-    let mut feed_failure: Option<(FailureType, String)> = None;
+    let tracked = sync_plan::tracked(&streams, &starts, lookback);
+    let mut change_log = ChangeLog::NotRead;
     if !tracked.is_empty() {
-        match incremental::read_feed(client.clone(), output, &prefetch, &tracked).await? {
+        let names = || {
+            tracked
+                .iter()
+                .map(|(stream, _)| stream.name)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        change_log = match incremental::read_feed(client.clone(), output, &prefetch, &tracked)
+            .await?
+        {
             Ok(read) => {
                 output
                     .log(
@@ -133,15 +104,11 @@ pub async fn read(
                         format!(
                             "Read {} system events from Polar's change log for {}",
                             read.events,
-                            tracked
-                                .iter()
-                                .map(|(stream, _)| stream.name)
-                                .collect::<Vec<_>>()
-                                .join(", ")
+                            names()
                         ),
                     )
                     .await?;
-                feed = Some(read);
+                ChangeLog::Read(read)
             }
             Err(FeedError::MissingScope) => {
                 output
@@ -152,90 +119,30 @@ pub async fn read(
                              tracked: they are read in full this sync (and every sync until a token with \
                              'events:read' replaces this one), and customers deleted in Polar stay in a \
                              deduplicating destination until a full refresh that overwrites it",
-                            tracked.iter().map(|(stream, _)| stream.name).collect::<Vec<_>>().join(", ")
+                            names()
                         ),
                     )
                     .await?;
+                ChangeLog::Unreadable
             }
-            Err(FeedError::Failed(error)) => {
-                feed_failure = Some((
-                    error.failure_type(),
-                    format!("reading Polar's change log (system events) failed: {error}"),
-                ));
-            }
-            Err(FeedError::BadEvent(bad)) => {
-                feed_failure = Some((FailureType::SystemError, bad.to_string()));
-            }
-        }
+            Err(FeedError::Failed(error)) => ChangeLog::Failed {
+                failure_type: error.failure_type(),
+                message: format!("reading Polar's change log (system events) failed: {error}"),
+            },
+            Err(FeedError::BadEvent(bad)) => ChangeLog::Failed {
+                failure_type: FailureType::SystemError,
+                message: bad.to_string(),
+            },
+        };
     }
     let mut plans: Vec<(&'static StreamDef, Plan)> = Vec::with_capacity(streams.len());
     for selected in &streams {
-        let stream = selected.stream;
-        let plan = if let Shape::Periods { limits, interval } = stream.shape {
-            Plan::Periods { limits, interval }
-        } else if !selected.incremental() {
-            Plan::FullRefresh
-        } else {
-            match starts.get(stream.name) {
-                Some(Start::Since {
-                    cursor,
-                    window_after,
-                }) if stream.followed().is_none() => Plan::Changes {
-                    cursor: *cursor,
-                    window_after: window_after.clone(),
-                    changes: StreamChanges::default(),
-                    horizon: None,
-                },
-                Some(Start::Since {
-                    cursor,
-                    window_after,
-                }) => match (&mut feed, &feed_failure) {
-                    (Some(feed), _) => Plan::Changes {
-                        cursor: *cursor,
-                        window_after: window_after.clone(),
-                        changes: feed.log.take(stream.name),
-                        horizon: Some(feed.horizon),
-                    },
-                    (None, Some((failure_type, message))) => {
-                        Plan::FeedFailed(StreamError::ChangeLog {
-                            failure_type: *failure_type,
-                            message: message.clone(),
-                        })
-                    }
-                    (None, None) => Plan::IncrementalFull {
-                        resume: None,
-                        cursor: None,
-                    },
-                },
-                Some(Start::ResumeFull { resume, cursor }) => Plan::IncrementalFull {
-                    resume: resume.clone(),
-                    cursor: Some(*cursor),
-                },
-                Some(Start::Fresh { replaced }) => {
-                    if let Some(replaced) = replaced {
-                        output
-                            .log(
-                                LogLevel::Info,
-                                format!(
-                                    "{}: the input state is {replaced}, not an incremental one: reading the \
-                                     stream in full once, then incrementally from the next sync",
-                                    stream.name
-                                ),
-                            )
-                            .await?;
-                    }
-                    Plan::IncrementalFull {
-                        resume: None,
-                        cursor: None,
-                    }
-                }
-                None => Plan::IncrementalFull {
-                    resume: None,
-                    cursor: None,
-                },
-            }
-        };
-        plans.push((stream, plan));
+        let (plan, note) =
+            sync_plan::plan(selected, starts.get(selected.stream.name), &mut change_log);
+        if let Some(note) = note {
+            output.log(LogLevel::Info, note).await?;
+        }
+        plans.push((selected.stream, plan));
     }
     let results: Vec<_> = futures::stream::iter(plans)
         .map(|(stream, plan)| {
@@ -388,7 +295,13 @@ async fn read_stream(
                 )
             }
         }),
-        Plan::FeedFailed(error) => Err(error),
+        Plan::FeedFailed {
+            failure_type,
+            message,
+        } => Err(StreamError::ChangeLog {
+            failure_type,
+            message,
+        }),
     };
     match outcome {
         Ok(description) => {

@@ -186,8 +186,22 @@ fn a_fixed_window_shared_with_other_traffic_is_waited_out_with_one_cut_per_episo
         .iter()
         .filter(|m| m["trace"]["stream_status"]["reasons"][0]["type"] == "RATE_LIMITED")
         .count();
+    // A request that waits a second or more for a spent window says so too, with a LOG.
+    let waits = run
+        .messages
+        .iter()
+        .filter(|m| {
+            m["log"]["message"]
+                .as_str()
+                .is_some_and(|text| text.contains("more for Polar's rate limit"))
+        })
+        .count();
     assert!(episodes >= 1, "the window was spent at least once");
-    assert_eq!(rate_limited_traces, ours_refused, "each 429 is reported");
+    assert_eq!(
+        rate_limited_traces,
+        ours_refused + waits,
+        "each 429 is reported, and each wait for the budget"
+    );
     // Several requests in flight see each spent window: the pace is cut once per episode, not per 429.
     assert!(
         episodes < ours_refused,

@@ -53,6 +53,7 @@ pub fn window_start(cursor: i64, lookback: Duration) -> i64 {
 }
 
 /// The changes the system events feed holds for the streams synced from a cursor.
+#[derive(Debug)]
 pub struct Feed {
     /// The server's time when the feed was first answered: the cursor this sync leaves.
     pub horizon: i64,

@@ -103,6 +103,9 @@ struct Cli {
     /// `merchant-first` (its requests are always counted), or `both`, one after the other in one run.
     #[arg(long, default_value = "both")]
     merchant: String,
+    /// `neighbour`'s merchant shares to run, comma-separated: 0, 25, 50, 75, 25-75 (default: all).
+    #[arg(long)]
+    shares: Option<String>,
     /// cost, cost10x, paced, shared, latency, latency-serial, plain, incremental, neighbour, steady, or all.
     #[arg(long, default_value = "all")]
     scenario: String,
@@ -214,7 +217,13 @@ fn main() -> anyhow::Result<()> {
                     bail!("--merchant takes first-come, merchant-first or both, not {other:?}")
                 }
             };
-            neighbour::run(name, &builds, cli.neighbour_records, models)?;
+            neighbour::run(
+                name,
+                &builds,
+                cli.neighbour_records,
+                models,
+                cli.shares.as_deref(),
+            )?;
             continue;
         }
         let latency = Duration::from_millis(150);

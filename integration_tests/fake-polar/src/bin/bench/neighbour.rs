@@ -19,6 +19,8 @@ const CHANGE_AT: Duration = Duration::from_secs(15);
 
 /// A merchant's share of each window: a label, the requests per window, and where it changes, what after.
 struct Share {
+    /// How `--shares` names it.
+    key: &'static str,
     label: &'static str,
     merchant: u32,
     later: Option<u32>,
@@ -26,26 +28,31 @@ struct Share {
 
 const SHARES: [Share; 5] = [
     Share {
+        key: "0",
         label: "0 %",
         merchant: 0,
         later: None,
     },
     Share {
+        key: "25",
         label: "25 %",
         merchant: 20,
         later: None,
     },
     Share {
+        key: "50",
         label: "50 %",
         merchant: 40,
         later: None,
     },
     Share {
+        key: "75",
         label: "75 %",
         merchant: 60,
         later: None,
     },
     Share {
+        key: "25-75",
         label: "25 -> 75 %",
         merchant: 20,
         later: Some(60),
@@ -57,6 +64,7 @@ pub fn run(
     builds: &[(String, PathBuf)],
     records: usize,
     merchant_models: &[bool],
+    shares: Option<&str>,
 ) -> anyhow::Result<()> {
     println!();
     if scenario == "steady" {
@@ -94,7 +102,9 @@ pub fn run(
             "refused",
             "merchant refused"
         );
-        for share in &SHARES {
+        let chosen =
+            |share: &&Share| shares.is_none_or(|keys| keys.split(',').any(|key| key == share.key));
+        for share in SHARES.iter().filter(chosen) {
             for (label, connector) in builds {
                 neighbour(label, connector, records, share, merchant_first)?;
             }
