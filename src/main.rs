@@ -20,8 +20,9 @@ use source_polar::config::{self, Config};
 use source_polar::input::{self, InputError};
 use source_polar::output::{Output, OutputClosed};
 use source_polar::protocol::{FailureType, LogLevel, Message};
+use source_polar::state::cursor;
 use source_polar::tuning::Tuning;
-use source_polar::{catalog, check, incremental, signals, state, streams, sync};
+use source_polar::{catalog, check, signals, state, streams, sync};
 
 /// A command that failed as a whole: reported as one TRACE ERROR, exit code 1.
 struct Failure {
@@ -235,7 +236,7 @@ async fn read(
         // A state an incremental stream cannot start from is the user's to fix, before any request.
         let mut starts = HashMap::new();
         for selected in streams.iter().filter(|selected| selected.incremental()) {
-            let start = incremental::state::start(
+            let start = cursor::start(
                 selected.stream,
                 client::PAGE_SIZE,
                 state.streams.get(selected.stream.name),

@@ -11,15 +11,15 @@ use futures::StreamExt;
 
 use crate::client::{PAGE_SIZE, PolarClient};
 use crate::incremental::changes::StreamChanges;
-use crate::incremental::state::Start;
 use crate::incremental::{self, FeedError};
 use crate::listing::Listing;
 use crate::output::{Output, OutputClosed};
 use crate::protocol::{FailureType, LogLevel, Message, StreamStatus};
-use crate::reader::checkpoint;
 use crate::reader::core::StreamSummary;
 use crate::reader::{Checkpoints, Prefetch, Records, StreamError, StreamReader};
 use crate::state::InputState;
+use crate::state::checkpoint;
+use crate::state::cursor::Start;
 use crate::streams::{Shape, StreamDef};
 use crate::tuning::Tuning;
 

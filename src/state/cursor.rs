@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::reader::checkpoint::{self, COMPLETE_MARKER, Resume};
+use super::checkpoint::{self, COMPLETE_MARKER, Checkpoint, Resume, StreamState};
 use crate::streams::StreamDef;
 
 /// What an incremental sync of a stream leaves: when complete, its horizon as the cursor; while its pass by
@@ -27,6 +27,27 @@ pub struct IncrementalState {
 impl IncrementalState {
     pub fn to_json(&self) -> Value {
         serde_json::to_value(self).expect("a state serializes")
+    }
+}
+
+impl StreamState {
+    /// The state of the full read of a stream synced incrementally: checkpoints carry the `cursor` it sets
+    /// once complete, and the complete read leaves the incremental state ([`IncrementalState`]).
+    pub fn to_incremental_json(&self, cursor: &str) -> Value {
+        match self {
+            StreamState::InProgress(checkpoint) => {
+                let checkpoint = Checkpoint {
+                    cursor: Some(cursor.to_owned()),
+                    ..checkpoint.clone()
+                };
+                serde_json::to_value(checkpoint).expect("a checkpoint serializes")
+            }
+            StreamState::Complete => IncrementalState {
+                created_after: None,
+                cursor: cursor.to_owned(),
+            }
+            .to_json(),
+        }
     }
 }
 

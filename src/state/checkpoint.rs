@@ -3,8 +3,8 @@
 //!
 //! A stream in progress leaves `{"page": next, "limit": 100, "sorting": [...], "last_id": id}` after every
 //! page; a finished stream leaves Airbyte's `{"__ab_full_refresh_sync_complete": true}`. A checkpoint is
-//! trusted only for the page size and sort order it was taken with (see `core` for how the overlap page
-//! proves it still holds).
+//! trusted only for the page size and sort order it was taken with (see `reader::core` for how the overlap
+//! page proves it still holds).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -33,7 +33,8 @@ pub struct Checkpoint {
     pub cursor: Option<String>,
 }
 
-/// What a STATE message of a stream carries.
+/// What a STATE message of a stream carries. Its form for the full read of a stream synced incrementally,
+/// [`StreamState::to_incremental_json`], is written in [`super::cursor`], next to the state it ends with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StreamState {
     InProgress(Checkpoint),
@@ -47,25 +48,6 @@ impl StreamState {
                 serde_json::to_value(checkpoint).expect("a checkpoint serializes")
             }
             StreamState::Complete => json!({ COMPLETE_MARKER: true }),
-        }
-    }
-
-    /// The state of the full read of a stream synced incrementally: checkpoints carry the `cursor` it sets
-    /// once complete, and the complete read leaves the incremental state (see `incremental::state`).
-    pub fn to_incremental_json(&self, cursor: &str) -> Value {
-        match self {
-            StreamState::InProgress(checkpoint) => {
-                let checkpoint = Checkpoint {
-                    cursor: Some(cursor.to_owned()),
-                    ..checkpoint.clone()
-                };
-                serde_json::to_value(checkpoint).expect("a checkpoint serializes")
-            }
-            StreamState::Complete => crate::incremental::state::IncrementalState {
-                created_after: None,
-                cursor: cursor.to_owned(),
-            }
-            .to_json(),
         }
     }
 }
