@@ -241,7 +241,7 @@ async fn read(
                 client::PAGE_SIZE,
                 state.streams.get(selected.stream.name),
             )
-            .map_err(|problem| Failure::config(capitalized(&problem)))?;
+            .map_err(|problem| Failure::config(capitalized(&problem.to_string())))?;
             starts.insert(selected.stream.name, start);
         }
         Ok((config, streams, state, tuning, starts))
