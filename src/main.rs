@@ -211,14 +211,14 @@ async fn read(
 ) -> Result<Outcome, OutputClosed> {
     let prepared = (|| -> Result<_, Failure> {
         let config = load_config(config_path, output)?;
-        let streams: Vec<sync::Selected> = match catalog_path {
+        let streams: Vec<catalog::Selected> = match catalog_path {
             Some(path) => {
                 let raw = input::read_json_file("catalog", path)?;
                 catalog::parse_configured(&path.display().to_string(), &raw)?
             }
             None => streams::STREAMS
                 .iter()
-                .map(|stream| sync::Selected {
+                .map(|stream| catalog::Selected {
                     stream,
                     asked_incremental: false,
                 })

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 
+use crate::catalog::Selected;
 use crate::client::{PAGE_SIZE, PolarClient};
 use crate::incremental::changes::StreamChanges;
 use crate::incremental::{self, FeedError};
@@ -22,26 +23,6 @@ use crate::state::checkpoint;
 use crate::state::cursor::Start;
 use crate::streams::{Shape, StreamDef};
 use crate::tuning::Tuning;
-
-/// A stream the catalog selects, and how.
-#[derive(Debug, Clone, Copy)]
-pub struct Selected {
-    pub stream: &'static StreamDef,
-    /// The catalog asks for an incremental sync.
-    pub asked_incremental: bool,
-}
-
-impl Selected {
-    /// Synced incrementally: the catalog asks for it and the stream supports it.
-    pub fn incremental(&self) -> bool {
-        self.asked_incremental && self.stream.incremental.is_some()
-    }
-
-    /// Asked to sync incrementally, which the stream does not support: read in full (and logged).
-    pub fn incremental_unsupported(&self) -> bool {
-        self.asked_incremental && self.stream.incremental.is_none()
-    }
-}
 
 /// How each stream's read begins.
 #[derive(Debug)]
