@@ -4,8 +4,27 @@ use serde_json::{Value, json};
 
 use crate::input::{InputError, json_type};
 use crate::protocol::{DELETED_AT, UPDATED_AT};
-use crate::streams::{self, STREAMS};
-use crate::sync::Selected;
+use crate::streams::{self, STREAMS, StreamDef};
+
+/// A stream the catalog selects, and how.
+#[derive(Debug, Clone, Copy)]
+pub struct Selected {
+    pub stream: &'static StreamDef,
+    /// The catalog asks for an incremental sync.
+    pub asked_incremental: bool,
+}
+
+impl Selected {
+    /// Synced incrementally: the catalog asks for it and the stream supports it.
+    pub fn incremental(&self) -> bool {
+        self.asked_incremental && self.stream.incremental.is_some()
+    }
+
+    /// Asked to sync incrementally, which the stream does not support: read in full (and logged).
+    pub fn incremental_unsupported(&self) -> bool {
+        self.asked_incremental && self.stream.incremental.is_none()
+    }
+}
 
 /// The CATALOG message's `catalog`: every stream with its primary key (`id`; a metrics period's
 /// `timestamp`), resumable; full refresh, and

@@ -14,9 +14,10 @@ use serde_json::{Map, Value, json};
 use url::Url;
 
 use crate::input::json_type;
+/// How an organization access token begins (redaction knows it too, so it lives there).
+pub use crate::redact::TOKEN_PREFIX;
 
 pub const DOCUMENTATION_URL: &str = "https://docs.airbyte.com/integrations/sources/polar";
-pub const TOKEN_PREFIX: &str = "polar_oat_";
 /// The largest `requests_per_minute` accepted. Polar's own limit is lower (500 in production); more is
 /// for proxies and local servers with higher limits, and the client still slows down on 429s.
 pub const MAX_REQUESTS_PER_MINUTE: u32 = 100_000;

@@ -8,7 +8,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use crate::page::{Envelope, Page};
-use crate::reader::checkpoint;
+use crate::state::checkpoint;
 use crate::{catalog, config, input, state, streams};
 
 /// A page body: parsed once; each item's text is the object Polar sent, with the id it reports (as a list page,

@@ -12,6 +12,8 @@ pub mod fuzzing;
 pub mod incremental;
 pub mod input;
 pub mod listing;
+#[cfg(test)]
+mod module_graph;
 pub mod output;
 pub mod page;
 #[cfg(test)]

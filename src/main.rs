@@ -20,8 +20,9 @@ use source_polar::config::{self, Config};
 use source_polar::input::{self, InputError};
 use source_polar::output::{Output, OutputClosed};
 use source_polar::protocol::{FailureType, LogLevel, Message};
+use source_polar::state::cursor;
 use source_polar::tuning::Tuning;
-use source_polar::{catalog, check, incremental, signals, state, streams, sync};
+use source_polar::{catalog, check, signals, state, streams, sync};
 
 /// A command that failed as a whole: reported as one TRACE ERROR, exit code 1.
 struct Failure {
@@ -218,14 +219,14 @@ async fn read(
 ) -> Result<Outcome, OutputClosed> {
     let prepared = (|| -> Result<_, Failure> {
         let config = load_config(config_path, output)?;
-        let streams: Vec<sync::Selected> = match catalog_path {
+        let streams: Vec<catalog::Selected> = match catalog_path {
             Some(path) => {
                 let raw = input::read_json_file("catalog", path)?;
                 catalog::parse_configured(&path.display().to_string(), &raw)?
             }
             None => streams::STREAMS
                 .iter()
-                .map(|stream| sync::Selected {
+                .map(|stream| catalog::Selected {
                     stream,
                     asked_incremental: false,
                 })
@@ -243,12 +244,12 @@ async fn read(
         // A state an incremental stream cannot start from is the user's to fix, before any request.
         let mut starts = HashMap::new();
         for selected in streams.iter().filter(|selected| selected.incremental()) {
-            let start = incremental::state::start(
+            let start = cursor::start(
                 selected.stream,
                 client::PAGE_SIZE,
                 state.streams.get(selected.stream.name),
             )
-            .map_err(|problem| Failure::config(capitalized(&problem)))?;
+            .map_err(|problem| Failure::config(capitalized(&problem.to_string())))?;
             starts.insert(selected.stream.name, start);
         }
         Ok((config, streams, state, tuning, starts))

@@ -63,7 +63,7 @@ proptest! {
         if let Err(error) = state::parse("state.json", &value) {
             prop_assert!(error.to_string().contains("state.json"));
         }
-        let _ = crate::reader::checkpoint::resume_point(&crate::streams::STREAMS[0], 100, Some(&value));
+        let _ = crate::state::checkpoint::resume_point(&crate::streams::STREAMS[0], 100, Some(&value));
     }
 
     #[test]

@@ -19,9 +19,9 @@ use crate::client::{ApiError, Body, PolarClient, RequestLabel};
 use crate::output::{Output, OutputClosed};
 use crate::page::{OffContract, Page};
 use crate::protocol::{Message, RecordFrame, StreamStatus, now_millis};
-use crate::reader::checkpoint::StreamState;
 use crate::reader::core::StreamSummary;
 use crate::reader::{StreamError, with_reports};
+use crate::state::checkpoint::StreamState;
 use crate::streams::StreamDef;
 
 /// The time zone the periods are cut in.

@@ -11,6 +11,9 @@ use std::collections::HashSet;
 
 use memchr::memmem;
 
+/// How an organization access token begins: what the config requires, and a credential redaction knows.
+pub const TOKEN_PREFIX: &str = "polar_oat_";
+
 /// What replaces a word that carries a secret.
 pub const REDACTED: &str = "[redacted]";
 
@@ -186,8 +189,7 @@ fn secret_part(token: &str) -> &str {
 fn looks_like_credential(word: &[u8]) -> bool {
     memmem::find_iter(word, b"polar_").any(|at| {
         let tail = &word[at..];
-        (tail.starts_with(crate::config::TOKEN_PREFIX.as_bytes())
-            && tail.len() > crate::config::TOKEN_PREFIX.len())
+        (tail.starts_with(TOKEN_PREFIX.as_bytes()) && tail.len() > TOKEN_PREFIX.len())
             || tail.len() - "polar_".len() >= CREDENTIAL_TAIL
     })
 }

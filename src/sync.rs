@@ -9,39 +9,20 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 
+use crate::catalog::Selected;
 use crate::client::{PAGE_SIZE, PolarClient};
-use crate::incremental::state::Start;
 use crate::incremental::{self, FeedError};
 use crate::listing::Listing;
 use crate::output::{Output, OutputClosed};
 use crate::protocol::{FailureType, LogLevel, Message, StreamStatus};
-use crate::reader::checkpoint;
 use crate::reader::core::StreamSummary;
 use crate::reader::{Checkpoints, Prefetch, Records, StreamError, StreamReader};
 use crate::state::InputState;
+use crate::state::checkpoint;
+use crate::state::cursor::Start;
 use crate::streams::StreamDef;
 use crate::sync_plan::{self, ChangeLog, Plan};
 use crate::tuning::Tuning;
-
-/// A stream the catalog selects, and how.
-#[derive(Debug, Clone, Copy)]
-pub struct Selected {
-    pub stream: &'static StreamDef,
-    /// The catalog asks for an incremental sync.
-    pub asked_incremental: bool,
-}
-
-impl Selected {
-    /// Synced incrementally: the catalog asks for it and the stream supports it.
-    pub fn incremental(&self) -> bool {
-        self.asked_incremental && self.stream.incremental.is_some()
-    }
-
-    /// Asked to sync incrementally, which the stream does not support: read in full (and logged).
-    pub fn incremental_unsupported(&self) -> bool {
-        self.asked_incremental && self.stream.incremental.is_none()
-    }
-}
 
 /// How a whole sync ended.
 pub struct SyncOutcome {

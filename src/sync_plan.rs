@@ -4,13 +4,13 @@
 
 use std::collections::HashMap;
 
+use crate::catalog::Selected;
 use crate::incremental::changes::StreamChanges;
-use crate::incremental::state::Start;
 use crate::incremental::{self, Feed};
 use crate::protocol::FailureType;
-use crate::reader::checkpoint::Resume;
+use crate::state::checkpoint::Resume;
+use crate::state::cursor::Start;
 use crate::streams::{Shape, StreamDef};
-use crate::sync::Selected;
 
 /// How a stream's read begins.
 #[derive(Debug, PartialEq)]

@@ -14,10 +14,9 @@
 //!
 //! When reading the changes again would cost more requests than reading the stream in full, the stream is
 //! read in full instead (with the deletions the events name). A stream without state, or with a full
-//! refresh's, is read in full once and leaves the cursor its next sync starts from (see [`state`]).
+//! refresh's, is read in full once and leaves the cursor its next sync starts from (see [`crate::state::cursor`]).
 
 pub mod changes;
-pub mod state;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -32,16 +31,16 @@ use crate::output::{Output, OutputClosed};
 use crate::page::{HashedSet, Page, id_hash};
 use crate::protocol::{LogLevel, Message, RecordFrame, StreamStatus, now_millis};
 use crate::reader::boundary::{NullPrefix, Probe};
-use crate::reader::checkpoint::Resume;
 use crate::reader::core::{StreamCore, StreamSummary};
 use crate::reader::{
     Checkpoints, Prefetch, Records, StreamError, StreamReader, read_system_events, report,
     with_reports,
 };
+use crate::state::checkpoint::Resume;
+use crate::state::cursor::IncrementalState;
 use crate::streams::{Refetch, SYSTEM_EVENTS, StreamDef, Window};
 
 use self::changes::{BadEvent, ChangeLog, StreamChanges};
-use self::state::IncrementalState;
 
 /// Where the window of a stream synced from `cursor` begins: the lookback before it, and one microsecond more,
 /// so that Polar's strict filters (`created_after`, `started_after`, `start_timestamp`) keep a record or event

@@ -59,11 +59,11 @@ use super::recent::Recent;
 use crate::listing::Listing;
 use crate::page::{HashedSet, Page};
 use crate::protocol::LogLevel;
+use crate::state::checkpoint::{Checkpoint, Resume, StreamState};
 #[cfg(test)]
 use crate::streams::StreamDef;
 
 use self::ties::TieGroup;
-use super::checkpoint::{Checkpoint, Resume, StreamState};
 use super::witness::{Next, PageSeen, Search, Witness};
 
 /// Pages whose ids are remembered to drop duplicates after a shift.

@@ -18,7 +18,6 @@
 //! driver drains while it waits, and become LOG and RATE_LIMITED messages in the stream's own order.
 
 pub mod boundary;
-pub mod checkpoint;
 pub mod core;
 mod recent;
 pub mod witness;
@@ -36,8 +35,9 @@ use crate::listing::Listing;
 use crate::output::{Output, OutputClosed};
 use crate::page::{HashedSet, Page};
 use crate::protocol::{FailureType, LogLevel, Message, RecordFrame, now_millis};
+use crate::state::checkpoint::{Resume, StreamState};
+use crate::state::cursor::IncrementalState;
 
-use self::checkpoint::{Resume, StreamState};
 use self::core::{LossError, Note, PageRequest, Purpose, Step, StreamCore, StreamSummary};
 
 /// Where a pass by a key that can be null starts: 1970-01-01, before any time Polar sets (the filter is
@@ -107,7 +107,7 @@ pub enum Checkpoints {
     /// A full refresh: checkpoints while in progress, Airbyte's completion marker at the end.
     FullRefresh,
     /// The full read of a stream synced incrementally: checkpoints that carry `cursor`, and the incremental
-    /// state `{"cursor": ...}` at the end (see `incremental::state`). Without a cursor yet, the read takes the
+    /// state `{"cursor": ...}` at the end (see `state::cursor`). Without a cursor yet, the read takes the
     /// server's clock (its `Date`) at the first page.
     Incremental { cursor: Option<Arc<str>> },
     /// A read inside an incremental sync (new records, records read again): no STATE, RUNNING or ESTIMATE,
@@ -115,7 +115,7 @@ pub enum Checkpoints {
     Silent,
     /// The window paged by key of an incremental sync from `cursor`: as `Silent`, but each checkpoint is an
     /// incremental state that keeps `cursor` and says how far the new records were delivered
-    /// (`incremental::state::IncrementalState::created_after`).
+    /// (`state::cursor::IncrementalState::created_after`).
     Window { cursor: Arc<str> },
 }
 
@@ -601,7 +601,7 @@ impl<'a> StreamReader<'a> {
                     let Checkpoints::Window { cursor } = &self.checkpoints else {
                         unreachable!("matched above")
                     };
-                    let state = crate::incremental::state::IncrementalState {
+                    let state = IncrementalState {
                         cursor: cursor.to_string(),
                         created_after: checkpoint.created_after,
                     };

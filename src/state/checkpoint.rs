@@ -3,8 +3,8 @@
 //!
 //! A stream in progress leaves `{"page": next, "limit": 100, "sorting": [...], "last_id": id}` after every
 //! page; a finished stream leaves Airbyte's `{"__ab_full_refresh_sync_complete": true}`. A checkpoint is
-//! trusted only for the page size and sort order it was taken with (see `core` for how the overlap page
-//! proves it still holds).
+//! trusted only for the page size and sort order it was taken with (see `reader::core` for how the overlap
+//! page proves it still holds).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -33,7 +33,8 @@ pub struct Checkpoint {
     pub cursor: Option<String>,
 }
 
-/// What a STATE message of a stream carries.
+/// What a STATE message of a stream carries. Its form for the full read of a stream synced incrementally,
+/// [`StreamState::to_incremental_json`], is written in [`super::cursor`], next to the state it ends with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StreamState {
     InProgress(Checkpoint),
@@ -49,25 +50,6 @@ impl StreamState {
             StreamState::Complete => json!({ COMPLETE_MARKER: true }),
         }
     }
-
-    /// The state of the full read of a stream synced incrementally: checkpoints carry the `cursor` it sets
-    /// once complete, and the complete read leaves the incremental state (see `incremental::state`).
-    pub fn to_incremental_json(&self, cursor: &str) -> Value {
-        match self {
-            StreamState::InProgress(checkpoint) => {
-                let checkpoint = Checkpoint {
-                    cursor: Some(cursor.to_owned()),
-                    ..checkpoint.clone()
-                };
-                serde_json::to_value(checkpoint).expect("a checkpoint serializes")
-            }
-            StreamState::Complete => crate::incremental::state::IncrementalState {
-                created_after: None,
-                cursor: cursor.to_owned(),
-            }
-            .to_json(),
-        }
-    }
 }
 
 /// A checkpoint to resume from, when the input state holds a usable one.
@@ -79,13 +61,33 @@ pub struct Resume {
     pub created_after: Option<String>,
 }
 
+/// Why a checkpoint in the input state does not fit this reader: the stream starts from page 1 instead, and
+/// the reason is logged. Each holds the checkpoint, to quote.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("the checkpoint {state} is not one this connector wrote ({problem})")]
+    NotWritten { state: Value, problem: String },
+    #[error("the checkpoint {state} has no valid 'page'")]
+    NoPage { state: Value },
+    #[error("the checkpoint was taken with another page size ({state})")]
+    OtherPageSize { state: Value },
+    #[error("the checkpoint was taken with another sort order ({state})")]
+    OtherSortOrder { state: Value },
+    #[error("the checkpoint pages by a creation filter this stream does not have ({state})")]
+    UnknownCreationFilter { state: Value },
+    #[error(
+        "the checkpoint was taken by offset paging, and this stream now pages by key ({state})"
+    )]
+    OffsetPaging { state: Value },
+}
+
 /// Reads the input state of `stream`. `Ok(None)`: start from page 1 (no state, or the stream completed).
 /// `Err`: a checkpoint that does not fit this reader, with the reason to log.
 pub fn resume_point(
     stream: &StreamDef,
     limit: u32,
     state: Option<&Value>,
-) -> Result<Option<Resume>, String> {
+) -> Result<Option<Resume>, CheckpointError> {
     let Some(state) = state.filter(|state| !state.is_null()) else {
         return Ok(None);
     };
@@ -94,32 +96,25 @@ pub fn resume_point(
     {
         return Ok(None);
     }
-    let checkpoint: Checkpoint = serde_json::from_value(state.clone()).map_err(|error| {
-        format!("the checkpoint {state} is not one this connector wrote ({error})")
-    })?;
+    let checkpoint: Checkpoint =
+        serde_json::from_value(state.clone()).map_err(|error| CheckpointError::NotWritten {
+            state: state.clone(),
+            problem: error.to_string(),
+        })?;
+    let quoted = || state.clone();
     if checkpoint.page == 0 {
-        return Err(format!("the checkpoint {state} has no valid 'page'"));
+        return Err(CheckpointError::NoPage { state: quoted() });
     }
     if checkpoint.limit != limit {
-        return Err(format!(
-            "the checkpoint was taken with another page size ({state})"
-        ));
+        return Err(CheckpointError::OtherPageSize { state: quoted() });
     }
     if checkpoint.sorting != stream.sorting {
-        return Err(format!(
-            "the checkpoint was taken with another sort order ({state})"
-        ));
+        return Err(CheckpointError::OtherSortOrder { state: quoted() });
     }
     match (stream.creation_filter, &checkpoint.created_after) {
-        (None, Some(_)) => {
-            return Err(format!(
-                "the checkpoint pages by a creation filter this stream does not have ({state})"
-            ));
-        }
+        (None, Some(_)) => return Err(CheckpointError::UnknownCreationFilter { state: quoted() }),
         (Some(_), None) if checkpoint.page > 1 => {
-            return Err(format!(
-                "the checkpoint was taken by offset paging, and this stream now pages by key ({state})"
-            ));
+            return Err(CheckpointError::OffsetPaging { state: quoted() });
         }
         _ => {}
     }
@@ -205,7 +200,9 @@ mod tests {
             (json!({"cursor": "x"}), "not one this connector wrote"),
             (json!({"page": "3"}), "not one this connector wrote"),
         ] {
-            let error = resume_point(orders(), 100, Some(&state)).unwrap_err();
+            let error = resume_point(orders(), 100, Some(&state))
+                .unwrap_err()
+                .to_string();
             assert!(error.contains(reason), "{state}: {error}");
         }
     }

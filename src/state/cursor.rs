@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::reader::checkpoint::{self, COMPLETE_MARKER, Resume};
+use super::checkpoint::{self, COMPLETE_MARKER, Checkpoint, Resume, StreamState};
 use crate::streams::StreamDef;
 
 /// What an incremental sync of a stream leaves: when complete, its horizon as the cursor; while its pass by
@@ -30,6 +30,27 @@ impl IncrementalState {
     }
 }
 
+impl StreamState {
+    /// The state of the full read of a stream synced incrementally: checkpoints carry the `cursor` it sets
+    /// once complete, and the complete read leaves the incremental state ([`IncrementalState`]).
+    pub fn to_incremental_json(&self, cursor: &str) -> Value {
+        match self {
+            StreamState::InProgress(checkpoint) => {
+                let checkpoint = Checkpoint {
+                    cursor: Some(cursor.to_owned()),
+                    ..checkpoint.clone()
+                };
+                serde_json::to_value(checkpoint).expect("a checkpoint serializes")
+            }
+            StreamState::Complete => IncrementalState {
+                created_after: None,
+                cursor: cursor.to_owned(),
+            }
+            .to_json(),
+        }
+    }
+}
+
 /// How the next incremental sync of a stream starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Start {
@@ -46,9 +67,56 @@ pub enum Start {
     },
 }
 
+/// Why an input state cannot start the incremental sync of a stream: a state this connector cannot have
+/// written, with what is wrong (a config error: the user must fix or clear it).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StartError {
+    #[error("the state of stream '{stream}' is {state}, not an object this connector wrote")]
+    NotAnObject { stream: &'static str, state: Value },
+    #[error(
+        "the state of stream '{stream}' ({state}) is not one this connector wrote: an incremental state is \
+         {{\"cursor\": \"<RFC 3339 time>\"}}. Fix it, or clear the connection's state to sync it afresh"
+    )]
+    NoCursor { stream: &'static str, state: Value },
+    #[error(
+        "the state of stream '{stream}' has the cursor {cursor}, which is not an RFC 3339 time such as \
+         \"2026-11-25T15:00:00.000000Z\". Fix it, or clear the connection's state to sync it afresh"
+    )]
+    CursorNotATime { stream: &'static str, cursor: Value },
+    /// `clock`: this machine's clock (Unix microseconds).
+    #[error(
+        "the state of stream '{stream}' has the cursor {cursor}, later than this machine's clock ({}): a sync from it \
+         would skip everything until then. It was likely left by a server or machine with a wrong clock; \
+         clear the connection's state for this stream (or set its cursor to a past time) to sync it afresh",
+        crate::time::format(*.clock)
+    )]
+    CursorAhead {
+        stream: &'static str,
+        cursor: Value,
+        clock: i64,
+    },
+    #[error(
+        "the state of stream '{stream}' ({state}) is not one this connector wrote ({problem}). Fix it, or clear \
+         the connection's state to sync it afresh"
+    )]
+    NotWritten {
+        stream: &'static str,
+        state: Value,
+        problem: String,
+    },
+    #[error(
+        "the state of stream '{stream}' has 'created_after' {created_after:?}, which is not an RFC 3339 time at or \
+         after its cursor. Fix it, or clear the connection's state to sync it afresh"
+    )]
+    WindowBeforeCursor {
+        stream: &'static str,
+        created_after: String,
+    },
+}
+
 /// Reads the input state of an incremental `stream`. `Err`: a state this connector cannot have written,
 /// with what is wrong (a config error: the user must fix or clear it).
-pub fn start(stream: &StreamDef, limit: u32, state: Option<&Value>) -> Result<Start, String> {
+pub fn start(stream: &StreamDef, limit: u32, state: Option<&Value>) -> Result<Start, StartError> {
     let now = crate::time::system_micros(std::time::SystemTime::now());
     start_at(stream, limit, state, now)
 }
@@ -60,15 +128,15 @@ pub fn start_at(
     limit: u32,
     state: Option<&Value>,
     now: i64,
-) -> Result<Start, String> {
+) -> Result<Start, StartError> {
     let Some(state) = state.filter(|state| !state.is_null()) else {
         return Ok(Start::Fresh { replaced: None });
     };
     let Some(object) = state.as_object() else {
-        return Err(format!(
-            "the state of stream '{}' is {state}, not an object this connector wrote",
-            stream.name
-        ));
+        return Err(StartError::NotAnObject {
+            stream: stream.name,
+            state: state.clone(),
+        });
     };
     if object.is_empty() {
         return Ok(Start::Fresh { replaced: None });
@@ -79,30 +147,24 @@ pub fn start_at(
                 replaced: Some("a full refresh's state".into()),
             });
         }
-        return Err(format!(
-            "the state of stream '{}' ({state}) is not one this connector wrote: an incremental state is \
-             {{\"cursor\": \"<RFC 3339 time>\"}}. Fix it, or clear the connection's state to sync it afresh",
-            stream.name
-        ));
+        return Err(StartError::NoCursor {
+            stream: stream.name,
+            state: state.clone(),
+        });
     };
     let cursor_micros = cursor
         .as_str()
         .and_then(crate::time::micros)
-        .ok_or_else(|| {
-            format!(
-                "the state of stream '{}' has the cursor {cursor}, which is not an RFC 3339 time such as \
-                 \"2026-11-25T15:00:00.000000Z\". Fix it, or clear the connection's state to sync it afresh",
-                stream.name
-            )
+        .ok_or_else(|| StartError::CursorNotATime {
+            stream: stream.name,
+            cursor: cursor.clone(),
         })?;
     if cursor_micros > now.saturating_add(crate::time::MAX_CLOCK_SKEW_MICROS) {
-        return Err(format!(
-            "the state of stream '{}' has the cursor {cursor}, later than this machine's clock ({}): a sync from it \
-             would skip everything until then. It was likely left by a server or machine with a wrong clock; \
-             clear the connection's state for this stream (or set its cursor to a past time) to sync it afresh",
-            stream.name,
-            crate::time::format(now)
-        ));
+        return Err(StartError::CursorAhead {
+            stream: stream.name,
+            cursor: cursor.clone(),
+            clock: now,
+        });
     }
     if object.contains_key("page") {
         return Ok(Start::ResumeFull {
@@ -113,22 +175,21 @@ pub fn start_at(
         });
     }
     let parsed = serde_json::from_value::<IncrementalState>(state.clone()).map_err(|error| {
-        format!(
-            "the state of stream '{}' ({state}) is not one this connector wrote ({error}). Fix it, or clear \
-             the connection's state to sync it afresh",
-            stream.name
-        )
+        StartError::NotWritten {
+            stream: stream.name,
+            state: state.clone(),
+            problem: error.to_string(),
+        }
     })?;
     let window_after = match parsed.created_after {
         Some(after) if crate::time::micros(&after).is_some_and(|at| at >= cursor_micros) => {
             Some(after)
         }
         Some(after) => {
-            return Err(format!(
-                "the state of stream '{}' has 'created_after' {after:?}, which is not an RFC 3339 time at or \
-                 after its cursor. Fix it, or clear the connection's state to sync it afresh",
-                stream.name
-            ));
+            return Err(StartError::WindowBeforeCursor {
+                stream: stream.name,
+                created_after: after,
+            });
         }
         None => None,
     };
@@ -160,7 +221,9 @@ mod tests {
             "2099-12-31T23:59:59Z",
             "9999-12-31T00:00:00Z",
         ] {
-            let problem = start_at(customers(), 100, Some(&state(future)), now).unwrap_err();
+            let problem = start_at(customers(), 100, Some(&state(future)), now)
+                .unwrap_err()
+                .to_string();
             assert!(
                 problem.contains("later than this machine's clock"),
                 "{problem}"
@@ -243,7 +306,7 @@ mod tests {
             json!({"updated_at": "2026-11-25T15:00:00Z"}),
             json!([1]),
         ] {
-            let problem = start(customers(), 100, Some(&bad)).unwrap_err();
+            let problem = start(customers(), 100, Some(&bad)).unwrap_err().to_string();
             assert!(problem.contains("customers"), "{problem}");
             assert!(
                 problem.contains("clear") || problem.contains("not an object"),
