@@ -17,8 +17,8 @@
 //! refresh's, is read in full once and leaves the cursor its next sync starts from (see [`crate::state::cursor`]).
 
 pub mod changes;
+pub mod plan;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -200,20 +200,15 @@ pub async fn read_changes(
 
     // What a full read costs, when the changes might cost more.
     let refetch = incremental.followed.map(|followed| followed.refetch);
-    let cost = refetch.map_or(0, |refetch| changes::refetch_cost(&refetch, &changes));
-    let full_pages = if changes.overflow || cost == 0 {
-        None
-    } else {
+    let full_pages = if plan::asks_full_cost(&changes, refetch) {
         summary.requests += 1;
         match probe_total(&client, output, stream).await? {
             Ok(total) => Some(total.div_ceil(u64::from(PAGE_SIZE)).max(1)),
             Err(error) => return Ok(Err(error.into())),
         }
+    } else {
+        None
     };
-    let in_full = changes.overflow
-        || refetch
-            .zip(full_pages)
-            .is_some_and(|(refetch, pages)| changes::cheaper_in_full(&refetch, &changes, pages));
     // Reading in full is decided on the feed's changes only, so the feed's horizon is there.
     let feed_horizon = || -> Arc<str> {
         crate::time::format(
@@ -221,15 +216,8 @@ pub async fn read_changes(
         )
         .into()
     };
-    if in_full {
-        let count = if changes.overflow {
-            format!("more than {}", client.tuning().max_changes_per_stream)
-        } else {
-            changes.count().to_string()
-        };
-        let why = format!(
-            "reading again the {count} records changed since the last sync would cost more"
-        );
+    let max_changes = client.tuning().max_changes_per_stream;
+    if let Some(why) = plan::in_full_because(&changes, refetch, full_pages, max_changes) {
         return read_in_full(
             client,
             output,
@@ -325,54 +313,16 @@ pub async fn read_changes(
             .filter(|(id, _)| !seen.contains(&id_hash(id)))
             .collect();
         drop(seen);
-        let mut singles: Vec<String> = Vec::new();
-        // Each batch: the list filter's values, and the ids it should bring back.
-        let batches: Vec<(Filters, Vec<String>)> = match refetch {
-            Refetch::One => {
-                singles.extend(wanted.into_iter().map(|(id, _)| id));
-                Vec::new()
-            }
-            Refetch::ById(filter) => wanted
-                .chunks(changes::IDS_PER_REQUEST)
-                .map(|chunk| {
-                    let ids: Vec<String> = chunk.iter().map(|(id, _)| id.clone()).collect();
-                    (ids.iter().map(|id| (filter, id.clone())).collect(), ids)
-                })
-                .collect(),
-            Refetch::ByCustomer(filter) => {
-                let mut by_customer: HashMap<String, Vec<String>> = HashMap::new();
-                for (id, customer) in wanted {
-                    match customer {
-                        Some(customer) => by_customer.entry(customer).or_default().push(id),
-                        None => singles.push(id),
-                    }
-                }
-                let mut customers: Vec<(String, Vec<String>)> = by_customer.into_iter().collect();
-                customers.sort();
-                customers
-                    .chunks(changes::CUSTOMERS_PER_REQUEST)
-                    .map(|chunk| {
-                        (
-                            chunk
-                                .iter()
-                                .map(|(customer, _)| (filter, customer.clone()))
-                                .collect(),
-                            chunk
-                                .iter()
-                                .flat_map(|(_, ids)| ids.iter().cloned())
-                                .collect(),
-                        )
-                    })
-                    .collect()
-            }
-        };
+        let plan::Rereads {
+            batches,
+            mut singles,
+        } = plan::rereads(refetch, wanted);
         // The batches of a customer with many records cost more than their estimate: once what was spent and
         // what is left reach a full read's cost, the stream is read in full instead.
-        let over_budget =
-            |spent: u64, left: u64| full_pages.is_some_and(|pages| spent + left > pages);
         let batch_count = batches.len() as u64;
-        for (done, (filters, ids)) in batches.into_iter().enumerate() {
-            if over_budget(
+        for (done, plan::Batch { filters, ids }) in batches.into_iter().enumerate() {
+            if plan::over_budget(
+                full_pages,
                 summary.requests,
                 batch_count - done as u64 + singles.len() as u64,
             ) {
@@ -625,9 +575,6 @@ async fn fetch_reported(
     })
     .await
 }
-
-/// Query parameters of a list request (a parameter may repeat).
-type Filters = Vec<(&'static str, String)>;
 
 /// The cursor of a record deleted at `deleted` (Unix microseconds) found by a sync whose horizon is `horizon`.
 ///
