@@ -11,6 +11,10 @@ Usage (Python 3.11, standard library + ``pip install polar-sdk==1.0.2``)::
     python3 schemas/generate.py            # (re)write schemas/<stream>.json
     python3 schemas/generate.py --check    # exit 1 and list the files that differ
     python3 schemas/generate.py --audit    # print the date-time decisions for review
+    python3 schemas/generate.py --stream payouts   # also write the schema of a new stream
+
+The streams are the schema files there are (every row of the stream table embeds one); a stream's SDK type
+comes from its name (``ListResource<Singular>``, else ``...Read``; ``NOT_LISTS`` for the metrics).
 
 Mapping rules
 -------------
@@ -89,29 +93,28 @@ import typing_extensions
 
 DEFAULT_MODULE = "polar.v2026_10"
 
-# stream name -> ListResource class in <module>.outputs (item type read from `items`), or `Class.field`.
-STREAMS: dict[str, str] = {
-    "customers": "ListResourceCustomer",
-    "products": "ListResourceProduct",
-    "orders": "ListResourceOrder",
-    "subscriptions": "ListResourceSubscription",
-    "refunds": "ListResourceRefund",
-    "checkouts": "ListResourceCheckout",
-    "benefits": "ListResourceBenefit",
-    "organizations": "ListResourceOrganization",
-    "meters": "ListResourceMeter",
-    "custom_fields": "ListResourceCustomField",
-    "disputes": "ListResourceDispute",
-    "discounts": "ListResourceDiscount",
-    "payments": "ListResourcePayment",
-    "checkout_links": "ListResourceCheckoutLink",
-    "license_keys": "ListResourceLicenseKeyRead",
-    "benefit_grants": "ListResourceBenefitGrant",
-    "customer_meters": "ListResourceCustomerMeter",
-    "events": "ListResourceEvent",
-    # Not a list: the records are the `periods` of the metrics response.
-    "metrics": "MetricsResponse.periods",
-}
+# The streams that are not lists: their records' type, as `Class.field` in <module>.outputs.
+NOT_LISTS: dict[str, str] = {"metrics": "MetricsResponse.periods"}
+
+
+def list_resource(outputs: types.ModuleType, stream: str) -> str:
+    """The SDK type of a stream's records, by its name: `ListResource<Singular>` (`customers`:
+    `ListResourceCustomer`), else `ListResource<Singular>Read` (`license_keys`), or `NOT_LISTS`'s entry."""
+    if stream in NOT_LISTS:
+        return NOT_LISTS[stream]
+    singular = "".join(part.capitalize() for part in stream.removesuffix("s").split("_"))
+    for name in (f"ListResource{singular}", f"ListResource{singular}Read"):
+        if hasattr(outputs, name):
+            return name
+    raise SystemExit(f"{stream}: no ListResource type for it in {outputs.__name__}")
+
+
+def stream_names(schemas_dir: Path, added: list[str]) -> list[str]:
+    """The streams: one per schema file (every row of the stream table has one, `include_str!` sees to it),
+    and those `--stream` adds (a new row's schema is written before the row compiles)."""
+    names = sorted(path.stem for path in schemas_dir.glob("*.json"))
+    return names + [name for name in added if name not in names]
+
 
 NON_AT_TIMESTAMPS = frozenset(
     {
@@ -500,11 +503,11 @@ def top_description(tp: object) -> str | None:
     return None
 
 
-def build(module_name: str, converter: Converter) -> dict[str, str]:
+def build(module_name: str, converter: Converter, streams: list[str]) -> dict[str, str]:
     outputs = importlib.import_module(f"{module_name}.outputs")
     files: dict[str, str] = {}
-    for stream, list_resource in STREAMS.items():
-        tp = item_type(outputs, list_resource)
+    for stream in streams:
+        tp = item_type(outputs, list_resource(outputs, stream))
         node = converter.convert(tp, ())
         if node.types != ["object"]:
             raise TypeError(f"{stream}: item type is not an object: {tp!r}")
@@ -543,10 +546,16 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="print the date-time decisions (and other time-like string fields) to stderr",
     )
+    parser.add_argument(
+        "--stream",
+        action="append",
+        default=[],
+        help="also write the schema of this new stream (before its row in src/streams.rs compiles)",
+    )
     args = parser.parse_args(argv)
 
     converter = Converter()
-    files = build(args.module, converter)
+    files = build(args.module, converter, stream_names(args.schemas_dir, args.stream))
     for warning in converter.warnings:
         print(f"warning: {warning}", file=sys.stderr)
 
