@@ -1,13 +1,20 @@
-//! The Polar API client: one list-page request made safely, and nothing else.
+//! The Polar API client: one request made safely, and nothing else.
 //!
-//! It owns the HTTP policy between "page N of this stream" and a parsed [`Page`]: the headers (token, API
-//! version, User-Agent), timeouts, the shared pace ([`AdaptiveRateLimit`]), the cap on requests in flight,
-//! retries with exponential backoff and jitter that honour `Retry-After`, and the classification of every
-//! failure into an [`ApiError`] that says what happened, to which request, and who has to act. It writes
-//! nothing: what a caller may want to report (a retry, a rate-limited wait, a request in debug mode) comes out
-//! as [`ClientEvent`]s on the channel the caller passes in.
+//! This file owns [`PolarClient`] and its retry loop: the headers (token, API version, User-Agent), timeouts,
+//! the shared pace ([`AdaptiveRateLimit`]), the cap on requests in flight and on bytes being read, and retries
+//! with exponential backoff and jitter that honour `Retry-After`. What an answer means is the table in
+//! [`policy`]; why a request failed for good, [`ApiError`] (in `error`); which request a message is about,
+//! [`RequestLabel`] (in `label`); the caps on bodies, `body`; the headers that ask for a wait, `headers`. It
+//! writes nothing: what a caller may want to report (a retry, a rate-limited wait, a request in debug mode)
+//! comes out as [`ClientEvent`]s (in `events`) on the channel the caller passes in.
 
-use std::fmt;
+mod body;
+mod error;
+mod events;
+mod headers;
+mod label;
+mod policy;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
@@ -16,16 +23,28 @@ use backon::BackoffBuilder;
 use reqwest::StatusCode;
 use reqwest::header::{self, HeaderMap, HeaderValue};
 use secrecy::ExposeSecret;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 use crate::config::Config;
 use crate::listing::Listing;
 use crate::page::{Envelope, OffContract, Page};
-use crate::protocol::FailureType;
 use crate::rate_limit::AdaptiveRateLimit;
 use crate::streams::StreamDef;
 use crate::tuning::Tuning;
+
+use body::{BodyError, kib, read_body, read_error_body};
+pub use error::ApiError;
+use error::{describe_transport_error, excerpt};
+pub use events::{ClientEvent, Events, RateLimited};
+use headers::retry_after;
+pub(crate) use headers::wait_until;
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) use headers::{MAX_WAIT, retry_after_value};
+pub use label::RequestLabel;
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) use policy::{NotFoundBody, not_found_body};
+use policy::{Policy, answer_policy};
 
 /// The Polar API version every request asks for.
 pub const API_VERSION: &str = "2026-10";
@@ -50,119 +69,6 @@ pub enum Body<'a> {
     Document,
 }
 
-/// Which page of which stream a request asked for, for messages: "GET /v1/orders/ page 7".
-#[derive(Debug, Clone)]
-pub struct RequestLabel {
-    pub path: &'static str,
-    pub page: u32,
-    pub limit: u32,
-    /// The creation filter and its value, when paging by key.
-    pub after: Option<(&'static str, Arc<str>)>,
-    /// The listing's first fixed filter and how many values it has ("customer_id x20").
-    pub filter: Option<(&'static str, usize)>,
-    /// For a read of one record by id: the id (`page` and `limit` then mean nothing).
-    pub record: Option<Arc<str>>,
-    /// For a request that is not a list page: what it asks for ("2025-01-01 to 2025-12-31"; `page` and
-    /// `limit` then mean nothing).
-    pub span: Option<Arc<str>>,
-}
-
-impl RequestLabel {
-    /// The label of a request that is not a list page: `path`, asking for `span` (may be empty).
-    pub fn other(path: &'static str, span: &str) -> RequestLabel {
-        RequestLabel {
-            path,
-            page: 1,
-            limit: 1,
-            after: None,
-            filter: None,
-            record: None,
-            span: Some(Arc::from(span)),
-        }
-    }
-}
-
-impl fmt::Display for RequestLabel {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(id) = &self.record {
-            return write!(f, "GET {}{id}", self.path);
-        }
-        if let Some(span) = &self.span {
-            return match &**span {
-                "" => write!(f, "GET {}", self.path),
-                span => write!(f, "GET {} {span}", self.path),
-            };
-        }
-        write!(f, "GET {} page {}", self.path, self.page)?;
-        if self.limit != PAGE_SIZE {
-            write!(f, " (limit {})", self.limit)?;
-        }
-        if let Some((filter, value)) = &self.after {
-            write!(f, " ({filter} {value})")?;
-        }
-        if let Some((filter, count)) = &self.filter {
-            write!(f, " ({filter} x{count})")?;
-        }
-        Ok(())
-    }
-}
-
-/// Why a request failed for good.
-#[derive(Debug, thiserror::Error)]
-pub enum ApiError {
-    #[error(
-        "Polar rejected the access token (401 Unauthorized) for {request}: it is invalid, expired or revoked. \
-         Create a new Organization Access Token in the Polar dashboard (Settings > General > Developers) and \
-         update the connector's config"
-    )]
-    Unauthorized { request: RequestLabel },
-    #[error(
-        "the access token lacks the '{scope}' scope (403 Forbidden for {request}). Create a token that has \
-         '{scope}' (Polar tokens cannot gain scopes later) or deselect this stream"
-    )]
-    MissingScope {
-        request: RequestLabel,
-        scope: &'static str,
-    },
-    #[error(
-        "Polar answered 404 Not Found for {request}, an endpoint that exists in API version {API_VERSION}: \
-         the server does not accept API version {API_VERSION}, or 'base_url' does not point at Polar's API"
-    )]
-    NotFound { request: RequestLabel },
-    #[error("Polar refused {request} with HTTP {status}: {detail}")]
-    Refused {
-        request: RequestLabel,
-        status: u16,
-        detail: String,
-    },
-    #[error("Polar kept {problem} for {request} after {attempts} attempts over {} s", waited.as_secs())]
-    Exhausted {
-        request: RequestLabel,
-        problem: String,
-        attempts: u32,
-        waited: Duration,
-    },
-    #[error("Polar answered {request} with a response this connector cannot use: {problem}")]
-    OffContract {
-        request: RequestLabel,
-        problem: OffContract,
-    },
-}
-
-impl ApiError {
-    pub fn failure_type(&self) -> FailureType {
-        match self {
-            ApiError::Unauthorized { .. } | ApiError::MissingScope { .. } => {
-                FailureType::ConfigError
-            }
-            ApiError::Exhausted { .. } => FailureType::TransientError,
-            ApiError::NotFound { .. } | ApiError::Refused { .. } | ApiError::OffContract { .. } => {
-                FailureType::SystemError
-            }
-        }
-    }
-}
-
 /// Counters over every request of a command, for the summaries.
 #[derive(Debug, Default)]
 pub struct RequestStats {
@@ -170,75 +76,6 @@ pub struct RequestStats {
     pub retries: AtomicU64,
     pub rate_limited: AtomicU64,
 }
-
-/// What happened on the way to a page, for the caller to report.
-#[derive(Debug)]
-pub enum ClientEvent {
-    /// An attempt failed and another follows after `delay`.
-    Retrying {
-        stream: &'static str,
-        request: RequestLabel,
-        /// What went wrong, phrased to follow "Polar is ...".
-        problem: String,
-        /// The retry's number, and the most there may be (rate-limited waits are bounded by time only).
-        retry: u32,
-        max_retries: Option<u32>,
-        delay: Duration,
-        /// Set when Polar answered 429: when the wait ends, and the pace's cut if this opened an episode.
-        rate_limited: Option<RateLimited>,
-    },
-    /// The server said the organization's budget is spent (`X-RateLimit-Remaining: 0` on an answer that was
-    /// not a 429): every request pauses for `pause`, which the retry budget bounds.
-    Paused {
-        stream: &'static str,
-        request: RequestLabel,
-        /// The header that said so, and how long until its reset (as the server put it).
-        header: &'static str,
-        reset_in: Duration,
-        pause: Duration,
-    },
-    /// A header's wait was far beyond the retry budget: not waited for (said once).
-    Ignored {
-        stream: &'static str,
-        request: RequestLabel,
-        what: String,
-    },
-    /// A request waits `left` before it is sent (again): for the shared pace (the organization's budget is
-    /// spent) or for a retry's backoff. Sent when the wait starts and every minute while it lasts.
-    Waiting {
-        stream: &'static str,
-        request: RequestLabel,
-        left: Duration,
-    },
-    /// The server's `Date` is far from this machine's clock: it is not used (said once).
-    ClockSkew {
-        stream: &'static str,
-        request: RequestLabel,
-        /// The `Date` as sent, and how far it is from this machine's clock (positive: ahead).
-        date: String,
-        ahead_seconds: i64,
-    },
-    /// A request was answered (sent only in debug mode).
-    Answered {
-        request: RequestLabel,
-        /// The URL requested, exactly (URLs carry no credentials).
-        url: String,
-        status: String,
-        elapsed: Duration,
-    },
-}
-
-/// A 429's consequences.
-#[derive(Debug, Clone, Copy)]
-pub struct RateLimited {
-    /// Unix milliseconds when the wait ends.
-    pub resets_at_millis: u64,
-    /// The pace's new rate (requests per minute) when this answer opened a rate-limited episode.
-    pub cut_to: Option<f64>,
-}
-
-/// Where a client's events go; a closed receiver only means nobody listens.
-pub type Events = mpsc::UnboundedSender<ClientEvent>;
 
 /// One attempt's outcome when it may be worth another attempt.
 struct Retryable {
@@ -871,436 +708,7 @@ impl PolarClient {
     }
 }
 
-/// The wait a `Retry-After` header asks for: delay-seconds, an HTTP date, or (from servers that send one) a
-/// Unix time in milliseconds. Never more than a day, whatever it says.
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    retry_after_value(headers.get(header::RETRY_AFTER)?.to_str().ok()?)
-}
-
-/// [`retry_after`] of the header's text.
-pub(crate) fn retry_after_value(value: &str) -> Option<Duration> {
-    let value = value.trim();
-    if let Ok(number) = value.parse::<f64>() {
-        if !(number.is_finite() && number >= 0.0) {
-            return None;
-        }
-        // More seconds than since year 0 is no delay: it is a millisecond timestamp.
-        let wait = if number >= MILLISECOND_EPOCH {
-            wait_until(number)
-        } else {
-            Duration::from_secs_f64(number.min(MAX_WAIT.as_secs_f64()))
-        };
-        return Some(wait.min(MAX_WAIT));
-    }
-    let at = httpdate::parse_http_date(value).ok()?;
-    Some(
-        at.duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO)
-            .min(MAX_WAIT),
-    )
-}
-
 /// Waits from this long on are said when they start.
 const ANNOUNCED_WAIT: Duration = Duration::from_secs(1);
 /// How often a long wait is said again.
 const WAIT_REPORT_EVERY: Duration = Duration::from_secs(60);
-
-/// The longest wait any header is taken to ask for.
-pub(crate) const MAX_WAIT: Duration = Duration::from_secs(86_400);
-/// Numbers from here on are Unix times in milliseconds; from [`SECOND_EPOCH`], in seconds.
-const MILLISECOND_EPOCH: f64 = 1e12;
-const SECOND_EPOCH: f64 = 1e9;
-
-/// How long until a reset given as seconds from now, a Unix time in seconds, or a Unix time in milliseconds
-/// (told apart by size), at most [`MAX_WAIT`].
-pub(crate) fn wait_until(reset: f64) -> Duration {
-    let now = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs_f64();
-    let seconds = if reset >= MILLISECOND_EPOCH {
-        reset / 1000.0 - now
-    } else if reset >= SECOND_EPOCH {
-        reset - now
-    } else {
-        reset
-    };
-    Duration::from_secs_f64(seconds.clamp(0.0, MAX_WAIT.as_secs_f64()))
-}
-
-/// What an answer that is not a success means, whatever the request: Polar's HTTP contract as one table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Policy {
-    /// Worth another attempt (429: the organization's budget is spent; its wait comes from `Retry-After`,
-    /// as a 503's does).
-    Retry { rate_limited: bool },
-    /// A record read by id is gone: Polar's own not-found answer.
-    Deleted,
-    /// 401: the token (`config_error`).
-    Unauthorized,
-    /// 403: a scope the token lacks (`config_error`).
-    MissingScope,
-    /// 404 on a route Polar serves: the API version is not served, or `base_url` is not Polar's API.
-    NotServed,
-    /// 404 on a read by id with a body that is not Polar's: no deletion follows.
-    NotPolarsNotFound,
-    /// 3xx: never followed (a redirect could carry the token elsewhere).
-    Redirect,
-    /// Anything else: refused for good, its body quoted.
-    Refused,
-}
-
-/// The [`Policy`] for an answer with `status` (not a success) to a list page or, with `record_read`, to a
-/// read by id, whose body starts with `body`.
-pub(crate) fn answer_policy(status: StatusCode, record_read: bool, body: &str) -> Policy {
-    match status {
-        StatusCode::TOO_MANY_REQUESTS => Policy::Retry { rate_limited: true },
-        StatusCode::REQUEST_TIMEOUT
-        | StatusCode::INTERNAL_SERVER_ERROR
-        | StatusCode::BAD_GATEWAY
-        | StatusCode::SERVICE_UNAVAILABLE
-        | StatusCode::GATEWAY_TIMEOUT => Policy::Retry {
-            rate_limited: false,
-        },
-        StatusCode::UNAUTHORIZED => Policy::Unauthorized,
-        StatusCode::FORBIDDEN => Policy::MissingScope,
-        StatusCode::NOT_FOUND if record_read => match not_found_body(body) {
-            NotFoundBody::ResourceNotFound => Policy::Deleted,
-            NotFoundBody::UnknownRoute => Policy::NotServed,
-            NotFoundBody::Other => Policy::NotPolarsNotFound,
-        },
-        StatusCode::NOT_FOUND => Policy::NotServed,
-        status if status.is_redirection() => Policy::Redirect,
-        _ => Policy::Refused,
-    }
-}
-
-/// What a 404's body says.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum NotFoundBody {
-    /// Polar's answer for a record that does not exist: `{"error": "ResourceNotFound", ...}`.
-    ResourceNotFound,
-    /// Polar's (FastAPI's) answer for a route it does not serve: `{"detail": "Not Found"}`.
-    UnknownRoute,
-    Other,
-}
-
-pub(crate) fn not_found_body(body: &str) -> NotFoundBody {
-    let Ok(serde_json::Value::Object(fields)) = serde_json::from_str::<serde_json::Value>(body)
-    else {
-        return NotFoundBody::Other;
-    };
-    if fields.get("error").and_then(serde_json::Value::as_str) == Some("ResourceNotFound") {
-        NotFoundBody::ResourceNotFound
-    } else if fields.get("error").is_none()
-        && fields.get("detail").and_then(serde_json::Value::as_str) == Some("Not Found")
-    {
-        NotFoundBody::UnknownRoute
-    } else {
-        NotFoundBody::Other
-    }
-}
-
-fn describe_transport_error(error: &reqwest::Error, tuning: &Tuning) -> String {
-    if error.is_timeout() {
-        format!(
-            "not answering within {} s",
-            tuning.request_timeout.as_secs_f64()
-        )
-    } else if error.is_connect() {
-        format!(
-            "refusing or dropping the connection ({})",
-            root_cause(error)
-        )
-    } else {
-        format!("dropping the connection ({})", root_cause(error))
-    }
-}
-
-/// The most body bytes set aside before they arrive, whatever `Content-Length` claims.
-const MAX_PREALLOCATED_BODY: u64 = 4 << 20;
-
-/// Why a body could not be read.
-#[derive(Debug, PartialEq, Eq)]
-enum BodyError {
-    /// It is larger than the cap (reading stopped there).
-    TooLarge,
-    /// The connection broke, or the bytes are not text; says what Polar did, to follow "Polar kept ...".
-    Broken(String),
-}
-/// An error body beyond this is cut: only its start is ever quoted.
-const MAX_ERROR_BODY_BYTES: usize = 16 << 10;
-
-/// Kibibytes, rounded up, as semaphore permits.
-fn kib(bytes: usize) -> u32 {
-    u32::try_from(bytes.div_ceil(1024)).unwrap_or(u32::MAX)
-}
-
-/// Reads a body into one buffer sized by `Content-Length` (each byte is copied once), at most `cap` bytes
-/// (stopping there, or at once when `Content-Length` says more), between `wrapping`'s two halves, and checks
-/// that it is UTF-8, as JSON must be.
-async fn read_body(
-    mut response: reqwest::Response,
-    cap: usize,
-    wrapping: (&str, &str),
-) -> Result<String, BodyError> {
-    let expected = response.content_length().unwrap_or(0);
-    if expected > cap as u64 {
-        return Err(BodyError::TooLarge);
-    }
-    let room = expected.min(MAX_PREALLOCATED_BODY).min(cap as u64) as usize;
-    let mut body = Vec::with_capacity(room + wrapping.0.len() + wrapping.1.len());
-    body.extend_from_slice(wrapping.0.as_bytes());
-    let cap = cap + wrapping.0.len();
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                if body.len() + chunk.len() > cap {
-                    return Err(BodyError::TooLarge);
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(None) => break,
-            Err(error) => {
-                return Err(BodyError::Broken(format!(
-                    "cutting the response body short ({})",
-                    describe_body_error(&error)
-                )));
-            }
-        }
-    }
-    body.extend_from_slice(wrapping.1.as_bytes());
-    // JSON is UTF-8. Checked with SIMD: a page is hundreds of kilobytes, and this is its only full pass
-    // besides the JSON parse.
-    if simdutf8::basic::from_utf8(&body).is_err() {
-        return Err(BodyError::Broken(
-            "sending a body that is not UTF-8 text".to_owned(),
-        ));
-    }
-    // SAFETY: `body` was just checked to be valid UTF-8.
-    Ok(unsafe { String::from_utf8_unchecked(body) })
-}
-
-/// The start of an error body (only its start is ever quoted), read no further than
-/// [`MAX_ERROR_BODY_BYTES`] whatever the server sends.
-async fn read_error_body(mut response: reqwest::Response) -> String {
-    let mut body = Vec::new();
-    while body.len() < MAX_ERROR_BODY_BYTES {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                let room = MAX_ERROR_BODY_BYTES - body.len();
-                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-            }
-            _ => break,
-        }
-    }
-    String::from_utf8_lossy(&body).into_owned()
-}
-
-fn describe_body_error(error: &reqwest::Error) -> String {
-    if error.is_timeout() {
-        "timed out".into()
-    } else {
-        root_cause(error)
-    }
-}
-
-/// The innermost cause of an error, which says what actually happened ("connection refused").
-fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause = error;
-    while let Some(source) = cause.source() {
-        cause = source;
-    }
-    cause.to_string()
-}
-
-/// The start of an error body, on one line, for messages (Polar's bodies are short JSON; a proxy's may be
-/// a whole HTML page).
-fn excerpt(body: &str) -> String {
-    let flat: String = body.split_whitespace().collect::<Vec<_>>().join(" ");
-    if flat.is_empty() {
-        return "(empty body)".into();
-    }
-    crate::protocol::shortened(&flat, 300)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn response(status: u16, body: Vec<u8>) -> reqwest::Response {
-        reqwest::Response::from(
-            http::Response::builder()
-                .status(status)
-                .body(body)
-                .expect("a response"),
-        )
-    }
-
-    #[tokio::test]
-    async fn error_bodies_are_read_no_further_than_their_cap() {
-        let huge = "x".repeat(8 << 20).into_bytes();
-        let body = read_error_body(response(400, huge)).await;
-        assert_eq!(body.len(), MAX_ERROR_BODY_BYTES);
-        assert!(excerpt(&body).len() <= 303, "only the start is ever quoted");
-    }
-
-    #[tokio::test]
-    async fn page_bodies_past_their_cap_are_refused() {
-        let body = read_body(response(200, vec![b' '; 64]), 16, ("", "")).await;
-        assert_eq!(body.unwrap_err(), BodyError::TooLarge);
-        let body = read_body(response(200, b"{}".to_vec()), 16, ("", "")).await;
-        assert_eq!(body.unwrap(), "{}");
-        let body = read_body(response(200, b"{}".to_vec()), 16, ("[", "]")).await;
-        assert_eq!(
-            body.unwrap(),
-            "[{}]",
-            "written between the wrapping's halves"
-        );
-    }
-
-    #[test]
-    fn retry_after_takes_seconds_or_an_http_date() {
-        let mut headers = HeaderMap::new();
-        headers.insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
-        assert_eq!(retry_after(&headers), Some(Duration::from_secs(60)));
-        let later = SystemTime::now() + Duration::from_secs(120);
-        let date = HeaderValue::from_str(&httpdate::fmt_http_date(later)).unwrap();
-        headers.insert(header::RETRY_AFTER, date);
-        let wait = retry_after(&headers).unwrap();
-        assert!(wait > Duration::from_secs(100) && wait <= Duration::from_secs(120));
-        headers.insert(header::RETRY_AFTER, HeaderValue::from_static("soon"));
-        assert_eq!(retry_after(&headers), None);
-        headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1000000000"));
-        assert_eq!(
-            retry_after(&headers),
-            Some(MAX_WAIT),
-            "a wait is at most a day"
-        );
-        let in_a_minute = SystemTime::now() + Duration::from_secs(60);
-        let millis = in_a_minute
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap()
-            .as_millis()
-            .to_string();
-        headers.insert(header::RETRY_AFTER, HeaderValue::from_str(&millis).unwrap());
-        let wait = retry_after(&headers).unwrap();
-        assert!(
-            wait > Duration::from_secs(55) && wait <= Duration::from_secs(60),
-            "{wait:?}"
-        );
-    }
-
-    #[test]
-    fn resets_are_read_as_seconds_or_unix_times_in_seconds_or_milliseconds() {
-        assert_eq!(wait_until(30.0), Duration::from_secs(30));
-        let now = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap()
-            .as_secs_f64();
-        let in_seconds = wait_until(now + 120.0);
-        assert!(in_seconds > Duration::from_secs(115) && in_seconds <= Duration::from_secs(120));
-        let in_millis = wait_until((now + 120.0) * 1000.0);
-        assert!(in_millis > Duration::from_secs(115) && in_millis <= Duration::from_secs(120));
-        assert_eq!(
-            wait_until(now - 10.0),
-            Duration::ZERO,
-            "a reset in the past"
-        );
-        assert_eq!(wait_until(1e300), MAX_WAIT);
-    }
-
-    #[test]
-    fn every_status_has_its_policy() {
-        let polars_not_found = r#"{"error": "ResourceNotFound", "detail": "Not found"}"#;
-        let unserved = r#"{"detail": "Not Found"}"#;
-        let rows: [(u16, bool, &str, Policy); 17] = [
-            (429, false, "", Policy::Retry { rate_limited: true }),
-            (
-                408,
-                false,
-                "",
-                Policy::Retry {
-                    rate_limited: false,
-                },
-            ),
-            (
-                500,
-                false,
-                "",
-                Policy::Retry {
-                    rate_limited: false,
-                },
-            ),
-            (
-                502,
-                false,
-                "<html>",
-                Policy::Retry {
-                    rate_limited: false,
-                },
-            ),
-            (
-                503,
-                false,
-                "",
-                Policy::Retry {
-                    rate_limited: false,
-                },
-            ),
-            (
-                504,
-                false,
-                "",
-                Policy::Retry {
-                    rate_limited: false,
-                },
-            ),
-            (401, false, "", Policy::Unauthorized),
-            (403, true, "", Policy::MissingScope),
-            (404, false, polars_not_found, Policy::NotServed),
-            (404, true, polars_not_found, Policy::Deleted),
-            (404, true, unserved, Policy::NotServed),
-            (
-                404,
-                true,
-                "<html>Not Found</html>",
-                Policy::NotPolarsNotFound,
-            ),
-            (301, false, "", Policy::Redirect),
-            (307, true, "", Policy::Redirect),
-            (400, false, "", Policy::Refused),
-            (422, false, "{}", Policy::Refused),
-            (501, false, "", Policy::Refused),
-        ];
-        for (status, record_read, body, policy) in rows {
-            let status = StatusCode::from_u16(status).unwrap();
-            assert_eq!(
-                answer_policy(status, record_read, body),
-                policy,
-                "{status} {body}"
-            );
-        }
-    }
-
-    #[test]
-    fn only_polars_not_found_body_reads_as_a_missing_record() {
-        assert_eq!(
-            not_found_body(r#"{"error": "ResourceNotFound", "detail": "Not found"}"#),
-            NotFoundBody::ResourceNotFound
-        );
-        assert_eq!(
-            not_found_body(r#"{"detail": "Not Found"}"#),
-            NotFoundBody::UnknownRoute
-        );
-        for other in [
-            "<html>404</html>",
-            "",
-            "null",
-            r#"{"error": "NotFound"}"#,
-            "[]",
-        ] {
-            assert_eq!(not_found_body(other), NotFoundBody::Other, "{other}");
-        }
-    }
-}
