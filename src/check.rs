@@ -9,7 +9,7 @@
 use futures::future::join_all;
 use tokio::sync::mpsc;
 
-use crate::client::{ApiError, Body, ClientEvent, PolarClient};
+use crate::client::{ApiError, ClientEvent, PolarClient};
 use crate::listing::Listing;
 use crate::output::{Output, OutputClosed};
 use crate::protocol::LogLevel;
@@ -56,10 +56,9 @@ async fn probe(
             .fetch_page(&Listing::of(stream), 1, 1, (None, None), events)
             .await
             .map(drop),
-        Shape::Periods { limits, .. } => client
-            .fetch_other(stream, limits, &[], "", Body::Document, events)
-            .await
-            .map(drop),
+        Shape::Periods { limits, .. } => {
+            client.fetch_limits(stream, limits, events).await.map(drop)
+        }
     }
 }
 

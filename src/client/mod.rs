@@ -56,19 +56,6 @@ pub const USER_AGENT: &str = concat!(
 /// The largest page Polar serves.
 pub const PAGE_SIZE: u32 = 100;
 
-/// What a successful response holds.
-#[derive(Debug, Clone, Copy)]
-pub enum Body<'a> {
-    /// A list page, its items' sort keys made of these fields.
-    List(&'a [&'a str]),
-    /// One record read by id.
-    Record,
-    /// Polar's metrics periods (`{periods, ...}`).
-    Periods,
-    /// One JSON object of its own (the metrics' limits).
-    Document,
-}
-
 /// Counters over every request of a command, for the summaries.
 #[derive(Debug, Default)]
 pub struct RequestStats {
@@ -170,7 +157,26 @@ impl PolarClient {
             (Some(filter), Some(value)) => Some((filter, value)),
             _ => None,
         };
-        let label = RequestLabel {
+        let mut url = self.config.endpoint(listing.path);
+        {
+            let mut query = url.query_pairs_mut();
+            query
+                .append_pair("page", &page.to_string())
+                .append_pair("limit", &limit.to_string());
+            for criterion in listing.sorting {
+                query.append_pair("sorting", criterion);
+            }
+            if let Some((filter, value)) = &after {
+                query.append_pair(filter, value);
+            }
+            if let Some((filter, value)) = &until {
+                query.append_pair(filter, value);
+            }
+            for (name, value) in listing.filters.iter() {
+                query.append_pair(name, value);
+            }
+        }
+        let label = RequestLabel::Page {
             path: listing.path,
             page,
             limit,
@@ -185,58 +191,55 @@ impl PolarClient {
                         .count(),
                 )
             }),
-            record: None,
-            span: None,
         };
-        let mut url = self.config.endpoint(listing.path);
-        {
-            let mut query = url.query_pairs_mut();
-            query
-                .append_pair("page", &page.to_string())
-                .append_pair("limit", &limit.to_string());
-            for criterion in listing.sorting {
-                query.append_pair("sorting", criterion);
-            }
-            if let Some((filter, value)) = &label.after {
-                query.append_pair(filter, value);
-            }
-            if let Some((filter, value)) = &until {
-                query.append_pair(filter, value);
-            }
-            for (name, value) in listing.filters.iter() {
-                query.append_pair(name, value);
-            }
-        }
         let sort_fields: Vec<&str> = listing.sort_fields().collect();
         let page = self
-            .get(
-                listing.stream,
-                &label,
-                &url,
-                Body::List(&sort_fields),
-                events,
-            )
+            .get(listing.stream, &label, &url, &sort_fields, events)
             .await?;
         page.ok_or(ApiError::NotFound { request: label })
     }
 
-    /// Fetches a response of `stream` that is not a list page: `path` with `query`, its records where
-    /// `body` says (`span` describes the request in messages).
-    pub async fn fetch_other(
+    /// Fetches the metrics' limits of `stream` (`GET <path>`, one JSON object of its own) as a page holding
+    /// them.
+    pub async fn fetch_limits(
         &self,
         stream: &'static StreamDef,
         path: &'static str,
-        query: &[(&str, &str)],
-        span: &str,
-        body: Body<'_>,
         events: &Events,
     ) -> Result<Page, ApiError> {
-        let label = RequestLabel::other(path, span);
-        let mut url = self.config.endpoint(path);
+        self.fetch_other(stream, RequestLabel::Limits { path }, &[], events)
+            .await
+    }
+
+    /// Fetches the metrics periods of `stream` that `query` asks for (`span` says which in messages: "2025-01-01
+    /// to 2025-12-31"), one record per period.
+    pub async fn fetch_metrics(
+        &self,
+        stream: &'static StreamDef,
+        query: &[(&str, &str)],
+        span: &str,
+        events: &Events,
+    ) -> Result<Page, ApiError> {
+        let label = RequestLabel::Metrics {
+            path: stream.path,
+            span: Arc::from(span),
+        };
+        self.fetch_other(stream, label, query, events).await
+    }
+
+    /// Fetches a response of `stream` that is not a list page, `label`'s path with `query`.
+    async fn fetch_other(
+        &self,
+        stream: &'static StreamDef,
+        label: RequestLabel,
+        query: &[(&str, &str)],
+        events: &Events,
+    ) -> Result<Page, ApiError> {
+        let mut url = self.config.endpoint(label.path());
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
         }
-        let page = self.get(stream, &label, &url, body, events).await?;
+        let page = self.get(stream, &label, &url, &[], events).await?;
         page.ok_or(ApiError::NotFound { request: label })
     }
 
@@ -248,14 +251,9 @@ impl PolarClient {
         id: &str,
         events: &Events,
     ) -> Result<Option<Page>, ApiError> {
-        let label = RequestLabel {
+        let label = RequestLabel::Record {
             path: stream.path,
-            page: 1,
-            limit: 1,
-            after: None,
-            filter: None,
-            record: Some(Arc::from(id)),
-            span: None,
+            id: Arc::from(id),
         };
         let mut url = self.config.endpoint(stream.path);
         url.path_segments_mut()
@@ -264,16 +262,17 @@ impl PolarClient {
             })?
             .pop_if_empty()
             .push(id);
-        self.get(stream, &label, &url, Body::Record, events).await
+        self.get(stream, &label, &url, &[], events).await
     }
 
-    /// One request with its retries; `Ok(None)`: a record read by id answered 404.
+    /// One request with its retries, its answer read as `label`'s kind says (a list page's items sorted by
+    /// `sort_fields`); `Ok(None)`: a record read by id answered 404.
     async fn get(
         &self,
         stream: &'static StreamDef,
         label: &RequestLabel,
         url: &url::Url,
-        body: Body<'_>,
+        sort_fields: &[&str],
         events: &Events,
     ) -> Result<Option<Page>, ApiError> {
         let label = label.clone();
@@ -290,7 +289,7 @@ impl PolarClient {
             let (slot, paused) = self.rate_limit.reserve();
             self.wait_announced(stream, &label, slot, !paused, events)
                 .await;
-            let retryable = match self.attempt(stream, &label, url, body, events).await {
+            let retryable = match self.attempt(stream, &label, url, sort_fields, events).await {
                 Ok(outcome) => return outcome,
                 Err(retryable) => retryable,
             };
@@ -404,7 +403,7 @@ impl PolarClient {
         stream: &'static StreamDef,
         label: &RequestLabel,
         url: &url::Url,
-        expected: Body<'_>,
+        sort_fields: &[&str],
         events: &Events,
     ) -> Result<Result<Option<Page>, ApiError>, Retryable> {
         let _slot = self
@@ -439,10 +438,10 @@ impl PolarClient {
             .and_then(|value| httpdate::parse_http_date(value.to_str().ok()?).ok())
             .and_then(|date| self.trusted_date(stream, label, date, events));
         if status.is_success() {
-            let wrapping = match expected {
-                Body::Record => crate::page::RECORD_WRAPPING,
-                Body::Document => crate::page::DOCUMENT_WRAPPING,
-                Body::List(_) | Body::Periods => ("", ""),
+            let wrapping = match label {
+                RequestLabel::Record { .. } => crate::page::RECORD_WRAPPING,
+                RequestLabel::Limits { .. } => crate::page::DOCUMENT_WRAPPING,
+                RequestLabel::Page { .. } | RequestLabel::Metrics { .. } => ("", ""),
             };
             let body = self.read_body(response, wrapping).await;
             self.answered(events, label, url, status.as_str(), sent);
@@ -466,11 +465,11 @@ impl PolarClient {
                     });
                 }
             };
-            let parsed = match expected {
-                Body::List(sort_fields) => Page::parse(body, sort_fields),
-                Body::Record => Page::parse_wrapped_record(body),
-                Body::Periods => Page::parse_envelope(body, &[], Envelope::PERIODS),
-                Body::Document => Page::parse_wrapped_document(body),
+            let parsed = match label {
+                RequestLabel::Page { .. } => Page::parse(body, sort_fields),
+                RequestLabel::Record { .. } => Page::parse_wrapped_record(body),
+                RequestLabel::Metrics { .. } => Page::parse_envelope(body, &[], Envelope::PERIODS),
+                RequestLabel::Limits { .. } => Page::parse_wrapped_document(body),
             };
             return match parsed {
                 Ok(mut page) => {
@@ -499,7 +498,7 @@ impl PolarClient {
         let body = read_error_body(response).await;
         self.answered(events, label, url, status.as_str(), sent);
         let request = label.clone();
-        match answer_policy(status, label.record.is_some(), &body) {
+        match answer_policy(status, label.is_record_read(), &body) {
             Policy::Retry { rate_limited } => {
                 if rate_limited {
                     self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
