@@ -35,7 +35,7 @@ use crate::tuning::Tuning;
 
 use body::{BodyError, kib, read_body, read_error_body};
 pub use error::ApiError;
-use error::{describe_transport_error, excerpt};
+use error::{Unusable, describe_transport_error};
 pub use events::{ClientEvent, Events, RateLimited};
 use headers::retry_after;
 pub(crate) use headers::wait_until;
@@ -43,8 +43,9 @@ pub(crate) use headers::wait_until;
 pub(crate) use headers::{MAX_WAIT, retry_after_value};
 pub use label::RequestLabel;
 #[cfg(any(test, feature = "fuzzing"))]
-pub(crate) use policy::{NotFoundBody, not_found_body};
-use policy::{Policy, answer_policy};
+pub(crate) use policy::NotFoundBody;
+pub(crate) use policy::not_found_body;
+use policy::{Action, Answer, Shape, policy};
 
 /// The Polar API version every request asks for.
 pub const API_VERSION: &str = "2026-10";
@@ -397,7 +398,8 @@ impl PolarClient {
         }
     }
 
-    /// One attempt: `Ok` when the outcome is final (a page or a non-retryable error).
+    /// One attempt: `Ok` when the outcome is final (a page or a non-retryable error). It gathers what the
+    /// answer was and held, and does what the table ([`policy`]) says of it.
     async fn attempt(
         &self,
         stream: &'static StreamDef,
@@ -419,12 +421,15 @@ impl PolarClient {
             Ok(response) => response,
             Err(error) => {
                 self.answered(events, label, url, "failed", sent);
-                return Err(Retryable {
-                    problem: describe_transport_error(&error, &self.tuning),
-                    retry_after: None,
-                    rate_limited: false,
+                let problem = describe_transport_error(&error, &self.tuning);
+                return self.act(
+                    stream,
+                    label,
+                    Answer::Nothing,
+                    Err(Unusable::Broken(problem)),
+                    None,
                     sent,
-                });
+                );
             }
         };
         let status = response.status();
@@ -437,116 +442,108 @@ impl PolarClient {
             .get(header::DATE)
             .and_then(|value| httpdate::parse_http_date(value.to_str().ok()?).ok())
             .and_then(|date| self.trusted_date(stream, label, date, events));
-        if status.is_success() {
-            let wrapping = match label {
-                RequestLabel::Record { .. } => crate::page::RECORD_WRAPPING,
-                RequestLabel::Limits { .. } => crate::page::DOCUMENT_WRAPPING,
-                RequestLabel::Page { .. } | RequestLabel::Metrics { .. } => ("", ""),
-            };
-            let body = self.read_body(response, wrapping).await;
+        if !status.is_success() {
+            let location = response
+                .headers()
+                .get(header::LOCATION)
+                .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
+            let body = read_error_body(response).await;
             self.answered(events, label, url, status.as_str(), sent);
-            let body = match body {
-                Ok(body) => body,
-                Err(BodyError::TooLarge) => {
-                    return Ok(Err(ApiError::OffContract {
-                        request: label.clone(),
-                        problem: OffContract::TooLarge {
-                            cap_bytes: self.tuning.max_page_bytes,
-                            variable: crate::tuning::MAX_PAGE_BYTES_VARIABLE,
-                        },
-                    }));
-                }
-                Err(BodyError::Broken(problem)) => {
-                    return Err(Retryable {
-                        problem,
-                        retry_after: None,
-                        rate_limited: false,
-                        sent,
-                    });
-                }
+            let answer = Answer::Status(status, not_found_body(&body));
+            let held = Unusable::Error {
+                status,
+                body,
+                location,
             };
-            let parsed = match label {
+            return self.act(stream, label, answer, Err(held), retry_after, sent);
+        }
+        let wrapping = match label {
+            RequestLabel::Record { .. } => crate::page::RECORD_WRAPPING,
+            RequestLabel::Limits { .. } => crate::page::DOCUMENT_WRAPPING,
+            RequestLabel::Page { .. } | RequestLabel::Metrics { .. } => ("", ""),
+        };
+        let body = self.read_body(response, wrapping).await;
+        self.answered(events, label, url, status.as_str(), sent);
+        let parsed = match body {
+            Ok(body) => match label {
                 RequestLabel::Page { .. } => Page::parse(body, sort_fields),
                 RequestLabel::Record { .. } => Page::parse_wrapped_record(body),
                 RequestLabel::Metrics { .. } => Page::parse_envelope(body, &[], Envelope::PERIODS),
                 RequestLabel::Limits { .. } => Page::parse_wrapped_document(body),
-            };
-            return match parsed {
-                Ok(mut page) => {
-                    self.rate_limit.succeeded(sent);
-                    page.date = server_date;
-                    page.sent_at = sent_at;
-                    page.answered_at = crate::time::system_micros(std::time::SystemTime::now());
-                    Ok(Ok(Some(page)))
-                }
-                Err(OffContract::NotJson(reason)) => Err(Retryable {
-                    problem: format!("sending a body that is not valid JSON ({reason})"),
-                    retry_after: None,
-                    rate_limited: false,
-                    sent,
-                }),
-                Err(problem) => Ok(Err(ApiError::OffContract {
-                    request: label.clone(),
-                    problem,
-                })),
-            };
-        }
-        let location = response
-            .headers()
-            .get(header::LOCATION)
-            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
-        let body = read_error_body(response).await;
-        self.answered(events, label, url, status.as_str(), sent);
-        let request = label.clone();
-        match answer_policy(status, label.is_record_read(), &body) {
-            Policy::Retry { rate_limited } => {
-                if rate_limited {
-                    self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
-                }
-                let honours_retry_after =
-                    rate_limited || status == StatusCode::SERVICE_UNAVAILABLE;
+            }
+            .map_err(Unusable::Problem),
+            Err(BodyError::TooLarge) => Err(Unusable::Problem(OffContract::TooLarge {
+                cap_bytes: self.tuning.max_page_bytes,
+                variable: crate::tuning::MAX_PAGE_BYTES_VARIABLE,
+            })),
+            Err(BodyError::Broken(problem)) => Err(Unusable::Broken(problem)),
+        };
+        let shape = match &parsed {
+            Ok(_) => Shape::Expected,
+            Err(Unusable::Problem(problem)) => Shape::of(problem),
+            Err(_) => Shape::NotJson,
+        };
+        let parsed = parsed.map(|mut page| {
+            page.date = server_date;
+            page.sent_at = sent_at;
+            page.answered_at = crate::time::system_micros(std::time::SystemTime::now());
+            page
+        });
+        self.act(
+            stream,
+            label,
+            Answer::Success(shape),
+            parsed,
+            retry_after,
+            sent,
+        )
+    }
+
+    /// Does what the table says of `answer`, which brought `held`: the page, or what it held instead.
+    fn act(
+        &self,
+        stream: &'static StreamDef,
+        label: &RequestLabel,
+        answer: Answer,
+        held: Result<Page, Unusable>,
+        retry_after: Option<Duration>,
+        sent: Instant,
+    ) -> Result<Result<Option<Page>, ApiError>, Retryable> {
+        match (policy(answer, label.is_record_read()), held) {
+            (Action::Use, Ok(page)) => {
+                self.rate_limit.succeeded(sent);
+                Ok(Ok(Some(page)))
+            }
+            (Action::Deleted, _) => Ok(Ok(None)),
+            (
+                Action::Retry {
+                    retry_after: honoured,
+                },
+                Err(unusable),
+            ) => Err(Retryable {
+                problem: unusable.problem(),
+                retry_after: retry_after.filter(|_| honoured),
+                rate_limited: false,
+                sent,
+            }),
+            (Action::Wait, Err(unusable)) => {
+                self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
                 Err(Retryable {
-                    problem: format!("answering {status}"),
-                    retry_after: retry_after.filter(|_| honours_retry_after),
-                    rate_limited,
+                    problem: unusable.problem(),
+                    retry_after,
+                    rate_limited: true,
                     sent,
                 })
             }
-            Policy::Deleted => Ok(Ok(None)),
-            Policy::Unauthorized => Ok(Err(ApiError::Unauthorized { request })),
-            Policy::MissingScope => Ok(Err(ApiError::MissingScope {
-                request,
-                scope: stream.scope,
-            })),
-            Policy::NotServed => Ok(Err(ApiError::NotFound { request })),
-            Policy::NotPolarsNotFound => Ok(Err(ApiError::Refused {
-                request,
-                status: 404,
-                detail: format!(
-                    "{} (not Polar's answer for a missing record, so no deletion is inferred: a proxy or \
-                     gateway may stand between the connector and Polar)",
-                    excerpt(&body)
-                ),
-            })),
-            Policy::Redirect => Ok(Err(ApiError::Refused {
-                request,
-                status: status.as_u16(),
-                detail: match &location {
-                    Some(location) => format!(
-                        "a redirect to '{}', not followed (it could carry the token elsewhere): point \
-                         'base_url' at the API itself",
-                        excerpt(location)
-                    ),
-                    None => "a redirect without a Location header: 'base_url' may not point at Polar's API, \
-                             or a proxy in between misbehaves"
-                        .to_owned(),
-                },
-            })),
-            Policy::Refused => Ok(Err(ApiError::Refused {
-                request,
-                status: status.as_u16(),
-                detail: excerpt(&body),
-            })),
+            (Action::Fail { failure, .. }, Err(unusable)) => Ok(Err(unusable.into_error(
+                failure,
+                label.clone(),
+                stream.scope,
+            ))),
+            (action, held) => unreachable!(
+                "{action:?} with {} a page: the table uses an answer exactly when its body is what was asked for",
+                if held.is_ok() { "" } else { "no" }
+            ),
         }
     }
 
