@@ -75,3 +75,31 @@ pub struct RateLimited {
 
 /// Where a client's events go; a closed receiver only means nobody listens.
 pub type Events = mpsc::UnboundedSender<ClientEvent>;
+
+/// Runs `work` to its end while `report`ing the client's events from `source` as they come, then reports those
+/// still in the channel when it ends (every event `work` caused is in it by then). The one loop that drains
+/// client events; `report` is how the caller says them. An error of `report` (stdout is gone) ends it at once,
+/// dropping `work`.
+pub async fn reporting<W, R, F, E>(
+    source: &mut mpsc::UnboundedReceiver<ClientEvent>,
+    work: W,
+    mut report: R,
+) -> Result<W::Output, E>
+where
+    W: std::future::Future,
+    R: FnMut(ClientEvent) -> F,
+    F: std::future::Future<Output = Result<(), E>>,
+{
+    let mut work = std::pin::pin!(work);
+    let outcome = loop {
+        tokio::select! {
+            biased;
+            Some(event) = source.recv() => report(event).await?,
+            outcome = &mut work => break outcome,
+        }
+    };
+    while let Ok(event) = source.try_recv() {
+        report(event).await?;
+    }
+    Ok(outcome)
+}

@@ -36,7 +36,7 @@ use crate::tuning::Tuning;
 use body::{BodyError, kib, read_body, read_error_body};
 pub use error::ApiError;
 use error::{Unusable, describe_transport_error};
-pub use events::{ClientEvent, Events, RateLimited};
+pub use events::{ClientEvent, Events, RateLimited, reporting};
 use headers::retry_after;
 pub(crate) use headers::wait_until;
 #[cfg(any(test, feature = "fuzzing"))]
