@@ -1,5 +1,6 @@
-//! The headers that ask for a wait: `Retry-After` (seconds, an HTTP date, or a Unix time in milliseconds) and
-//! the resets of `RateLimit-*` / `X-RateLimit-*`, each read as a bounded wait from now.
+//! The headers the client reads besides the body: those that ask for a wait, `Retry-After` (seconds, an HTTP
+//! date, or a Unix time in milliseconds) and the resets of `RateLimit-*` / `X-RateLimit-*`, each read as a
+//! bounded wait from now; and the server's `Date`.
 
 use std::time::{Duration, SystemTime};
 
@@ -9,6 +10,34 @@ use reqwest::header::{self, HeaderMap};
 /// Unix time in milliseconds. Never more than a day, whatever it says.
 pub(super) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     retry_after_value(headers.get(header::RETRY_AFTER)?.to_str().ok()?)
+}
+
+/// When `RateLimit-Remaining` (or `X-RateLimit-Remaining`) says the budget is spent and `RateLimit-Reset` (or
+/// `X-RateLimit-Reset`) says when it refills: the header that said so, and the wait until the reset.
+pub(super) fn spent_budget(headers: &HeaderMap) -> Option<(&'static str, Duration)> {
+    let number = |names: [&'static str; 2]| {
+        names.iter().find_map(|name| {
+            let value = headers
+                .get(*name)?
+                .to_str()
+                .ok()?
+                .trim()
+                .parse::<f64>()
+                .ok()?;
+            (value.is_finite() && value >= 0.0).then_some((*name, value))
+        })
+    };
+    let (header, remaining) = number(["ratelimit-remaining", "x-ratelimit-remaining"])?;
+    if remaining > 0.0 {
+        return None;
+    }
+    let (_, reset) = number(["ratelimit-reset", "x-ratelimit-reset"])?;
+    Some((header, wait_until(reset)))
+}
+
+/// The server's clock when it answered, from its `Date` header.
+pub(super) fn date(headers: &HeaderMap) -> Option<SystemTime> {
+    httpdate::parse_http_date(headers.get(header::DATE)?.to_str().ok()?).ok()
 }
 
 /// [`retry_after`] of the header's text.
@@ -93,6 +122,40 @@ mod tests {
             wait > Duration::from_secs(55) && wait <= Duration::from_secs(60),
             "{wait:?}"
         );
+    }
+
+    #[test]
+    fn a_spent_budget_is_read_from_either_header_family() {
+        let headers = |pairs: &[(&'static str, &'static str)]| {
+            let mut headers = HeaderMap::new();
+            for (name, value) in pairs {
+                headers.insert(*name, HeaderValue::from_static(value));
+            }
+            headers
+        };
+        assert_eq!(
+            spent_budget(&headers(&[
+                ("ratelimit-remaining", "0"),
+                ("ratelimit-reset", "30")
+            ])),
+            Some(("ratelimit-remaining", Duration::from_secs(30)))
+        );
+        assert_eq!(
+            spent_budget(&headers(&[
+                ("x-ratelimit-remaining", " 0 "),
+                ("x-ratelimit-reset", "5")
+            ])),
+            Some(("x-ratelimit-remaining", Duration::from_secs(5)))
+        );
+        for unspent in [
+            headers(&[("ratelimit-remaining", "1"), ("ratelimit-reset", "30")]),
+            headers(&[("ratelimit-remaining", "0")]),
+            headers(&[("ratelimit-remaining", "-1"), ("ratelimit-reset", "30")]),
+            headers(&[("ratelimit-remaining", "NaN"), ("ratelimit-reset", "30")]),
+            headers(&[("ratelimit-reset", "30")]),
+        ] {
+            assert_eq!(spent_budget(&unspent), None, "{unspent:?}");
+        }
     }
 
     #[test]

@@ -37,10 +37,9 @@ use body::{BodyError, kib, read_body, read_error_body};
 pub use error::ApiError;
 use error::{Unusable, describe_transport_error};
 pub use events::{ClientEvent, Events, RateLimited, reporting};
-use headers::retry_after;
-pub(crate) use headers::wait_until;
 #[cfg(any(test, feature = "fuzzing"))]
-pub(crate) use headers::{MAX_WAIT, retry_after_value};
+pub(crate) use headers::{MAX_WAIT, retry_after_value, wait_until};
+use headers::{date, retry_after, spent_budget};
 pub use label::RequestLabel;
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) use policy::NotFoundBody;
@@ -437,10 +436,7 @@ impl PolarClient {
             self.observe_rate_limit_headers(stream, label, response.headers(), events);
         }
         let retry_after = retry_after(response.headers());
-        let server_date = response
-            .headers()
-            .get(header::DATE)
-            .and_then(|value| httpdate::parse_http_date(value.to_str().ok()?).ok())
+        let server_date = date(response.headers())
             .and_then(|date| self.trusted_date(stream, label, date, events));
         if !status.is_success() {
             let location = response
@@ -625,29 +621,9 @@ impl PolarClient {
         headers: &HeaderMap,
         events: &Events,
     ) {
-        let number = |names: [&'static str; 2]| {
-            names.iter().find_map(|name| {
-                let value = headers
-                    .get(*name)?
-                    .to_str()
-                    .ok()?
-                    .trim()
-                    .parse::<f64>()
-                    .ok()?;
-                (value.is_finite() && value >= 0.0).then_some((*name, value))
-            })
-        };
-        let Some((header, remaining)) = number(["ratelimit-remaining", "x-ratelimit-remaining"])
-        else {
+        let Some((header, reset_in)) = spent_budget(headers) else {
             return;
         };
-        if remaining > 0.0 {
-            return;
-        }
-        let Some((_, reset)) = number(["ratelimit-reset", "x-ratelimit-reset"]) else {
-            return;
-        };
-        let reset_in = wait_until(reset);
         let budget = self.tuning.max_retry_wait.as_millis() as u64;
         // What is left of the budget is claimed in one step, so concurrent answers cannot overspend it.
         let mut pause = Duration::ZERO;

@@ -336,6 +336,7 @@ mod tests {
             r#"{"items": [{}], "pagination": {"total_count": 1, "max_page": 1}}"#,
             r#"{"items": [], "pagination": "none"}"#,
             r#"{"items": [], "pagination": {"total_count": -1, "max_page": 0}}"#,
+            r#"{"items": [], "pagination": {"total_count": 1e400, "max_page": 1}}"#,
         ] {
             assert_eq!(shape(body), Shape::OffContract, "{body}");
         }
