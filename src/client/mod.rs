@@ -2,11 +2,12 @@
 //!
 //! This file owns [`PolarClient`] and its retry loop: the headers (token, API version, User-Agent), timeouts,
 //! the shared pace ([`AdaptiveRateLimit`]), the cap on requests in flight and on bytes being read, and retries
-//! with exponential backoff and jitter that honour `Retry-After`. What an answer means is the table in
-//! [`policy`]; why a request failed for good, [`ApiError`] (in `error`); which request a message is about,
-//! [`RequestLabel`] (in `label`); the caps on bodies, `body`; the headers that ask for a wait, `headers`. It
-//! writes nothing: what a caller may want to report (a retry, a rate-limited wait, a request in debug mode)
-//! comes out as [`ClientEvent`]s (in `events`) on the channel the caller passes in.
+//! with exponential backoff and jitter that honour `Retry-After`. What an answer means (use it, retry, wait,
+//! fail) is the table in `policy`; why a request failed for good, [`ApiError`] (in `error`); which request a
+//! message is about, [`RequestLabel`] (in `label`); the caps on bodies, `body`; the headers it reads,
+//! `headers`. It writes nothing: what a caller may want to report (a retry, a rate-limited wait, a request in
+//! debug mode) comes out as [`ClientEvent`]s (in `events`) on the channel the caller passes in, and
+//! [`reporting`] is the one loop that drains them.
 
 mod body;
 mod error;
@@ -398,7 +399,7 @@ impl PolarClient {
     }
 
     /// One attempt: `Ok` when the outcome is final (a page or a non-retryable error). It gathers what the
-    /// answer was and held, and does what the table ([`policy`]) says of it.
+    /// answer was and held, and does what the table ([`policy()`]) says of it.
     async fn attempt(
         &self,
         stream: &'static StreamDef,
