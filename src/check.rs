@@ -9,7 +9,7 @@
 use futures::future::join_all;
 use tokio::sync::mpsc;
 
-use crate::client::{ApiError, Body, ClientEvent, PolarClient};
+use crate::client::{ApiError, ClientEvent, PolarClient, reporting};
 use crate::listing::Listing;
 use crate::output::{Output, OutputClosed};
 use crate::protocol::LogLevel;
@@ -23,9 +23,9 @@ pub async fn check(
     output: &Output,
 ) -> Result<Result<Option<String>, String>, OutputClosed> {
     let (events, mut event_source) = mpsc::unbounded_channel();
-    let verdict = verdict(client, &events).await;
-    drop(events);
-    while let Some(event) = event_source.recv().await {
+    // A check says only its retries, in words of its own: unlike a sync's report it sends no stream statuses
+    // (a check answers with logs and a connection status alone), and its waits end with its verdict.
+    let say = |event| async move {
         if let ClientEvent::Retrying {
             stream,
             request,
@@ -40,8 +40,9 @@ pub async fn check(
                 )
                 .await?;
         }
-    }
-    Ok(verdict)
+        Ok(())
+    };
+    reporting(&mut event_source, verdict(client, &events), say).await
 }
 
 /// The smallest request that shows whether the token can read `stream`: one record of a list, or the
@@ -56,10 +57,9 @@ async fn probe(
             .fetch_page(&Listing::of(stream), 1, 1, (None, None), events)
             .await
             .map(drop),
-        Shape::Periods { limits, .. } => client
-            .fetch_other(stream, limits, &[], "", Body::Document, events)
-            .await
-            .map(drop),
+        Shape::Periods { limits, .. } => {
+            client.fetch_limits(stream, limits, events).await.map(drop)
+        }
     }
 }
 

@@ -110,17 +110,24 @@ impl Envelope {
     };
 }
 
+/// The counts, as the raw JSON sent: any value is well-formed here (`1e400` too, which no number type holds),
+/// and [`count`] says whether it is a count.
 #[derive(Deserialize)]
 struct Pagination {
-    total_count: Option<serde_json::Value>,
-    max_page: Option<serde_json::Value>,
+    total_count: Option<Box<RawValue>>,
+    max_page: Option<Box<RawValue>>,
 }
 
 /// A pagination count as Polar promises it: a whole number, zero or more.
-fn count(field: &'static str, value: &serde_json::Value) -> Result<u64, OffContract> {
-    value.as_u64().ok_or_else(|| OffContract::BadCount {
+fn count(field: &'static str, value: &RawValue) -> Result<u64, OffContract> {
+    let text = value.get();
+    text.parse::<u64>().map_err(|_| OffContract::BadCount {
         field,
-        value: quoted(&value.to_string()),
+        // On one line, as compact JSON where it parses as such.
+        value: quoted(
+            &serde_json::from_str::<serde_json::Value>(text)
+                .map_or_else(|_| text.to_owned(), |value| value.to_string()),
+        ),
     })
 }
 
@@ -161,9 +168,14 @@ impl Page {
                 .next()
                 .unwrap_or_default()
                 .to_owned();
-            // Valid JSON of the wrong shape is not a passing fault; a syntax error or a cut body may be.
-            match error.classify() {
-                serde_json::error::Category::Data => OffContract::WrongShape(reason),
+            // Valid JSON of the wrong shape is not a passing fault; a syntax error or a cut body may be. Inside
+            // an item the only error of the data (not of the syntax) is the item's own type, as its fields are
+            // read as raw JSON.
+            match (error.classify(), parsed.failed_item) {
+                (serde_json::error::Category::Data, Some(index)) => {
+                    OffContract::ItemNotObject(index)
+                }
+                (serde_json::error::Category::Data, None) => OffContract::WrongShape(reason),
                 _ => OffContract::NotJson(reason),
             }
         })?;
@@ -178,7 +190,7 @@ impl Page {
             Some(Pagination {
                 total_count: Some(total),
                 max_page: Some(max_page),
-            }) if !total.is_null() && !max_page.is_null() => {
+            }) if total.get() != "null" && max_page.get() != "null" => {
                 count("max_page", &max_page)?;
                 count("total_count", &total)?
             }
@@ -328,6 +340,8 @@ struct Parsed {
     items: Option<Vec<Item>>,
     pagination: Option<Pagination>,
     problem: Option<OffContract>,
+    /// The index of the item whose reading failed (the error then says whether of its syntax or its type).
+    failed_item: Option<usize>,
 }
 
 /// Where a slice borrowed from `body` starts, as an offset into `body`.
@@ -377,6 +391,7 @@ impl<'de> Visitor<'de> for EnvelopeSeed<'_, '_> {
                         sorting: self.sorting,
                         key: self.envelope.key,
                         problem: &mut self.parsed.problem,
+                        failed_item: &mut self.parsed.failed_item,
                     })?;
                     self.parsed.items = items;
                 }
@@ -398,6 +413,7 @@ struct ItemsSeed<'p, 's> {
     sorting: &'s [&'s str],
     key: Option<&'static str>,
     problem: &'p mut Option<OffContract>,
+    failed_item: &'p mut Option<usize>,
 }
 
 impl<'de> DeserializeSeed<'de> for ItemsSeed<'_, '_> {
@@ -444,23 +460,14 @@ impl<'de> Visitor<'de> for ItemsSeed<'_, '_> {
                 }
                 Ok(None) => return Ok(Some(items)),
                 Err(error) => {
-                    // A value of the wrong type is named; a syntax error stays a JSON error.
-                    if self.problem.is_none() && is_type_error(&error) {
-                        *self.problem = Some(OffContract::ItemNotObject(index));
-                    }
+                    // Whether the item is of the wrong type or no JSON, the error's category says.
+                    *self.failed_item = Some(index);
                     return Err(error);
                 }
             }
         }
     }
 }
-
-/// Whether a deserializer error says "wrong type" rather than "not JSON" (see `ItemSeed::expecting`).
-fn is_type_error<E: fmt::Display>(error: &E) -> bool {
-    error.to_string().contains(ITEM_EXPECTED)
-}
-
-const ITEM_EXPECTED: &str = "a Polar record (a JSON object)";
 
 /// Why an object is not a usable item.
 enum ItemProblem {
@@ -491,7 +498,7 @@ impl<'de> Visitor<'de> for ItemSeed<'_> {
     type Value = Result<Item, ItemProblem>;
 
     fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(ITEM_EXPECTED)
+        formatter.write_str("a Polar record (a JSON object)")
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
@@ -729,6 +736,29 @@ mod tests {
                 "{body}"
             );
         }
+        for (total, shown) in [
+            ("1e400", "1e400"),
+            ("[[1], {\"a\":\n 2}]", "[[1],{\"a\":2}]"),
+        ] {
+            let body = format!(
+                r#"{{"items": [], "pagination": {{"total_count": {total}, "max_page": 1}}}}"#
+            );
+            assert_eq!(
+                parse(&body),
+                OffContract::BadCount {
+                    field: "total_count",
+                    value: shown.to_owned()
+                },
+                "well-formed JSON, though no number type holds it: {body}"
+            );
+        }
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        let body =
+            format!(r#"{{"items": [], "pagination": {{"total_count": {deep}, "max_page": 1}}}}"#);
+        assert!(
+            matches!(parse(&body), OffContract::BadCount { .. }),
+            "nested deeper than a JSON value is parsed"
+        );
         assert_eq!(
             parse(r#"{"items": [], "pagination": {"total_count": 0, "max_page": -2}}"#),
             OffContract::BadCount {
@@ -778,5 +808,22 @@ mod tests {
             ),
             OffContract::ItemNotObject(1)
         );
+        for (item, problem) in [
+            ("null", OffContract::ItemNotObject(1)),
+            ("[{\"id\": \"b\"}]", OffContract::ItemNotObject(1)),
+            (
+                "{\"id\": \"b\", \"x\": [1,}",
+                OffContract::NotJson("expected value".into()),
+            ),
+            (
+                "{\"id\": \"b\"",
+                OffContract::NotJson("expected `,` or `}`".into()),
+            ),
+        ] {
+            let body = format!(
+                r#"{{"items": [{{"id": "a"}}, {item}], "pagination": {{"total_count": 2, "max_page": 1}}}}"#
+            );
+            assert_eq!(parse(&body), problem, "{body}");
+        }
     }
 }

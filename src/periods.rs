@@ -15,7 +15,7 @@ use std::time::SystemTime;
 use chrono::{Datelike, NaiveDate, TimeDelta};
 use serde::Deserialize;
 
-use crate::client::{ApiError, Body, PolarClient, RequestLabel};
+use crate::client::{ApiError, PolarClient, RequestLabel};
 use crate::output::{Output, OutputClosed};
 use crate::page::{OffContract, Page};
 use crate::protocol::{Message, RecordFrame, StreamStatus, now_millis};
@@ -69,9 +69,7 @@ pub async fn read(
     let mut summary = StreamSummary::default();
     let client = &client;
     let limits = with_reports(output, |events| async move {
-        client
-            .fetch_other(stream, limits_path, &[], "", Body::Document, &events)
-            .await
+        client.fetch_limits(stream, limits_path, &events).await
     })
     .await?;
     let limits = match limits {
@@ -85,7 +83,7 @@ pub async fn read(
         Ok(found) => found,
         Err(problem) => {
             return Ok(Err(ApiError::OffContract {
-                request: RequestLabel::other(limits_path, ""),
+                request: RequestLabel::Limits { path: limits_path },
                 problem: OffContract::Unexpected(problem),
             }
             .into()));
@@ -110,9 +108,7 @@ pub async fn read(
         let span = format!("{start} to {end}");
         let (query, span) = (&query, &span);
         let page = with_reports(output, |events| async move {
-            client
-                .fetch_other(stream, stream.path, query, span, Body::Periods, &events)
-                .await
+            client.fetch_metrics(stream, query, span, &events).await
         })
         .await?;
         let page = match page {

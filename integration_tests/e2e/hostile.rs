@@ -492,7 +492,7 @@ fn a_page_past_the_size_cap_fails_with_a_message_naming_the_cap() {
 }
 
 #[test]
-fn off_contract_counts_and_duplicate_keys_are_named_and_not_retried() {
+fn off_contract_bodies_are_named_and_not_retried() {
     type Rewrite = Box<dyn Fn(&mut Answer) + Send + Sync>;
     let cases: Vec<(&str, Rewrite)> = vec![
         (
@@ -516,6 +516,33 @@ fn off_contract_counts_and_duplicate_keys_are_named_and_not_retried() {
             Box::new(|answer: &mut Answer| {
                 let mut page = answer.json();
                 page["pagination"]["total_count"] = json!("1");
+                answer.set_json(&page);
+            }),
+        ),
+        (
+            "'pagination.total_count' is 1e400",
+            Box::new(|answer: &mut Answer| {
+                let mut page = answer.json();
+                page["pagination"]["total_count"] = json!("big");
+                answer.set_json(&page);
+                let text = String::from_utf8(answer.body.clone()).unwrap();
+                answer.body = text.replacen("\"big\"", "1e400", 1).into_bytes();
+            }),
+        ),
+        // Well-formed JSON of the wrong shape: the server answered, but not as Polar's contract says.
+        (
+            "the body has no 'items' array",
+            Box::new(|answer: &mut Answer| answer.set_json(&json!({"detail": "Not Found"}))),
+        ),
+        (
+            "the body is JSON but not what Polar sends",
+            Box::new(|answer: &mut Answer| answer.set_json(&json!([]))),
+        ),
+        (
+            "item 0 of the page is not a JSON object",
+            Box::new(|answer: &mut Answer| {
+                let mut page = answer.json();
+                page["items"][0] = json!("not a record");
                 answer.set_json(&page);
             }),
         ),

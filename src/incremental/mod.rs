@@ -25,7 +25,7 @@ use std::time::{Duration, SystemTime};
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
-use crate::client::{ApiError, ClientEvent, PAGE_SIZE, PolarClient};
+use crate::client::{ApiError, ClientEvent, PAGE_SIZE, PolarClient, reporting};
 use crate::listing::Listing;
 use crate::output::{Output, OutputClosed};
 use crate::page::{HashedSet, Page, id_hash};
@@ -426,16 +426,17 @@ async fn read_singles(
             })
         })
         .buffer_unordered(client.max_in_flight());
-    while let Some(joined) = reads.next().await {
+    while let Some(joined) = reporting(&mut event_source, reads.next(), |event| {
+        report(output, event)
+    })
+    .await?
+    {
         let (id, page) = match joined {
             Ok(read) => read,
             Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
             Err(error) => unreachable!("a read by id is never aborted: {error}"),
         };
         summary.requests += 1;
-        while let Ok(event) = event_source.try_recv() {
-            report(output, event).await?;
-        }
         match page {
             Ok(Some(page)) => {
                 summary.read_again += 1;
@@ -450,11 +451,7 @@ async fn read_singles(
             Err(error) => return Ok(Err(error.into())),
         }
     }
-    drop(reads);
-    drop(events);
-    while let Some(event) = event_source.recv().await {
-        report(output, event).await?;
-    }
+    // Every read has ended, and `reporting` said the events each sent before it ended.
     Ok(Ok(()))
 }
 

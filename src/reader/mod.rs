@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio::task::JoinHandle;
 
-use crate::client::{ApiError, ClientEvent, PAGE_SIZE, PolarClient};
+use crate::client::{ApiError, ClientEvent, PAGE_SIZE, PolarClient, reporting};
 use crate::listing::Listing;
 use crate::output::{Output, OutputClosed};
 use crate::page::{HashedSet, Page};
@@ -569,16 +569,9 @@ impl<'a> StreamReader<'a> {
     /// Waits for a task of this reader's (a fetch, which is never aborted while waited for), reporting the
     /// client's events meanwhile and those left when it ends.
     async fn wait_reporting<T>(&mut self, task: &mut JoinHandle<T>) -> Result<T, OutputClosed> {
-        let outcome = loop {
-            tokio::select! {
-                biased;
-                Some(event) = self.event_source.recv() => report(self.output, event).await?,
-                joined = &mut *task => break joined,
-            }
-        };
-        while let Ok(event) = self.event_source.try_recv() {
-            report(self.output, event).await?;
-        }
+        let output = self.output;
+        let outcome =
+            reporting(&mut self.event_source, task, |event| report(output, event)).await?;
         match outcome {
             Ok(value) => Ok(value),
             Err(error) if error.is_panic() => std::panic::resume_unwind(error.into_panic()),
@@ -682,19 +675,18 @@ pub async fn read_system_events(
         .await
 }
 
-/// Runs one request (`fetch`, given the channel for the client's events) at once, then reports its retries
-/// and rate-limited waits.
+/// Runs one request (`fetch`, given the channel for the client's events) at once, reporting its retries and
+/// rate-limited waits.
 pub async fn with_reports<F, Fut, T>(output: &Output, fetch: F) -> Result<T, OutputClosed>
 where
     F: FnOnce(mpsc::UnboundedSender<ClientEvent>) -> Fut,
     Fut: std::future::Future<Output = T>,
 {
     let (events, mut event_source) = mpsc::unbounded_channel();
-    let outcome = fetch(events).await;
-    while let Some(event) = event_source.recv().await {
-        report(output, event).await?;
-    }
-    Ok(outcome)
+    reporting(&mut event_source, fetch(events), |event| {
+        report(output, event)
+    })
+    .await
 }
 
 /// A RATE_LIMITED status for `stream`, when it is a stream of the catalog (the change log, read for the
