@@ -57,11 +57,12 @@ use std::sync::Arc;
 
 use super::recent::Recent;
 use crate::listing::Listing;
-use crate::page::{HashedSet, Page};
+use crate::page::Page;
 use crate::protocol::LogLevel;
 #[cfg(test)]
 use crate::streams::StreamDef;
 
+use self::by_key::KeyPaging;
 use self::ties::TieGroup;
 use super::checkpoint::{Checkpoint, Resume, StreamState};
 use super::witness::{Next, PageSeen, Search, Witness};
@@ -72,32 +73,9 @@ const REMEMBERED_PAGES: usize = 16;
 const MAX_RECOVERED_PAGES: u64 = 3;
 /// Reads of the tail, after the main pass, while the count keeps growing.
 const MAX_TAIL_READS: u32 = 4;
-/// Paging by key: restarts of one instant's records (more than a page of them) when their count moves.
-const MAX_GROUP_RESTARTS: u32 = 3;
 /// Records created during a pass, at most, that its driver reads by id where the pass missed them: the pass
 /// remembers the ids of its last pages only (where records created during it land), a third of this many.
 pub const MAX_READS_BY_ID: usize = 500;
-/// Paging by key through one instant (see [`InstantRead`]): whole reads of it before the stream fails.
-const MAX_INSTANT_ROUNDS: u32 = 40;
-
-/// More than a page of records created in one instant (a bulk import of events in one millisecond), read by
-/// key through the instant alone: the creation filter from before it and its upper bound just after it, so the
-/// list holds that instant's records only and its count is theirs. Polar orders them in no fixed way, so
-/// offsets within the instant prove nothing; instead the instant is read whole, again and again, until the
-/// distinct ids gathered account for its count (in one read where the order holds still, as a database's
-/// usually does), and only then does the pass go on after it.
-#[derive(Debug)]
-struct InstantRead {
-    /// The instant, as the filter takes it.
-    at: Arc<str>,
-    /// The upper bound's value: the instant plus one microsecond (the bound is strict).
-    until: Arc<str>,
-    /// The ids the instant's answers held (the proof).
-    counted: HashedSet,
-    /// The ids emitted before the instant was read alone (the pages before it), not to emit again.
-    emitted_before: HashedSet,
-    rounds: u32,
-}
 
 /// How a read pages through its list: one way for the whole read, each with the state only it has.
 #[derive(Debug)]
@@ -105,7 +83,8 @@ enum Paging {
     /// By offset over the whole list (see the module comment): the pass ends at a short page, and the count
     /// at the end proves it complete.
     ByOffset,
-    /// By key through the stream's creation filter: `next_main` is the page within the filter's value.
+    /// By key through the stream's creation filter (see `by_key`): `next_main` is the page within the filter's
+    /// value.
     ByKey(KeyPaging),
     /// A window of a list sorted newest first by its first criterion, a time: the records at or after `from`.
     /// The pass ends at the first page that reaches past it, and owes nothing beyond.
@@ -121,28 +100,11 @@ enum Paging {
     NullsOnly,
 }
 
-/// The state of paging by key (see [`Paging::ByKey`]).
-#[derive(Debug)]
-struct KeyPaging {
-    /// The creation filter's value: the records created strictly after it (`None`: from the start).
-    after: Option<Arc<str>>,
-    /// Restarts under the current filter value of one instant's records (more than a page of them), when
-    /// their count moved.
-    group_restarts: u32,
-    /// The furthest page read under the current filter value (pages up to it may come again after a restart,
-    /// all seen).
-    reached: u32,
-    /// The filter has an upper bound (see `streams::until_filter`), so an instant can be read alone.
-    bounded: bool,
-    /// The instant being read alone, while one is (only where `bounded`).
-    instant: Option<InstantRead>,
-}
-
 impl Paging {
     /// The creation filter's value, when paging by key.
     fn after(&self) -> Option<&Arc<str>> {
         match self {
-            Paging::ByKey(key) => key.after.as_ref(),
+            Paging::ByKey(key) => key.after(),
             _ => None,
         }
     }
@@ -150,23 +112,8 @@ impl Paging {
     /// The filter's upper bound, when paging by key through one instant.
     fn until(&self) -> Option<&Arc<str>> {
         match self {
-            Paging::ByKey(key) => key.instant.as_ref().map(|instant| &instant.until),
+            Paging::ByKey(key) => key.until(),
             _ => None,
-        }
-    }
-
-    /// The state of paging by key, where the read pages by key.
-    fn key(&self) -> &KeyPaging {
-        match self {
-            Paging::ByKey(key) => key,
-            _ => unreachable!("paging by key"),
-        }
-    }
-
-    fn key_mut(&mut self) -> &mut KeyPaging {
-        match self {
-            Paging::ByKey(key) => key,
-            _ => unreachable!("paging by key"),
         }
     }
 }
@@ -443,13 +390,10 @@ impl StreamCore {
             _ => None,
         };
         let paging = match listing.key_filter {
-            Some(filter) => Paging::ByKey(KeyPaging {
+            Some(filter) => Paging::ByKey(KeyPaging::new(
                 after,
-                group_restarts: 0,
-                reached: 0,
-                bounded: crate::streams::until_filter(filter).is_some(),
-                instant: None,
-            }),
+                crate::streams::until_filter(filter).is_some(),
+            )),
             None => Paging::ByOffset,
         };
         StreamCore {
@@ -913,210 +857,6 @@ impl StreamCore {
         emitted
     }
 
-    /// A page of the listing filtered to records created after `after`, in (creation time, unique key) order.
-    /// The next request counts from the creation time just before the page's last one: the records sharing the
-    /// last creation time come again (and are dropped as seen), so none sharing it can be skipped, and no
-    /// record ever moves relative to the filter.
-    fn accept_keyset(&mut self, page: &Page) -> Vec<u32> {
-        self.start(page.total_count);
-        self.summary.pages += 1;
-        if let Some(problem) = self.keyset_order_problem(page) {
-            self.failure = Some(LossError::OutOfOrder {
-                stream: self.name,
-                after: self
-                    .paging
-                    .after()
-                    .map_or_else(|| "the start".to_owned(), |after| after.to_string()),
-                problem,
-            });
-            return Vec::new();
-        }
-        if self.paging.key().instant.is_some() {
-            return self.accept_instant(page);
-        }
-        let shifted = self.next_main > 1 && self.last_total != Some(page.total_count);
-        self.last_total = Some(page.total_count);
-        let emitted = self.emit(page, None);
-        let key = self.paging.key_mut();
-        let read_before = self.next_main <= key.reached;
-        key.reached = key.reached.max(self.next_main);
-        if shifted {
-            // Paging on inside one instant's records, and the count after the filter changed: the offsets may
-            // have moved, so that instant is read again from its start.
-            key.group_restarts += 1;
-            if key.group_restarts > MAX_GROUP_RESTARTS {
-                self.failure = Some(LossError::BusyInstant { stream: self.name });
-            }
-            self.next_main = 1;
-            return emitted;
-        }
-        let full = page.items.len() >= self.limit as usize;
-        if self.page_ignored(page, self.next_main > 1 && !read_before) {
-            // Within one instant's records, full pages of records already read with the count unchanged:
-            // the server served the same page again.
-            self.failure = Some(LossError::PageIgnored {
-                stream: self.name,
-                page: self.next_main,
-                total: page.total_count,
-            });
-            return emitted;
-        }
-        let reached = self.base_offset(self.next_main) + page.items.len() as u64;
-        if !full && reached < page.total_count && self.short_page(self.next_main, page) {
-            return emitted;
-        }
-        self.remember_last_id(page);
-        self.checkpoint_due = true;
-        if !full {
-            self.main_done = true;
-            return emitted;
-        }
-        let last = page
-            .items
-            .last()
-            .and_then(|item| page.first_sort_json(item));
-        let before_last = page
-            .items
-            .iter()
-            .rev()
-            .filter_map(|item| page.first_sort_json(item))
-            .find(|text| Some(*text) != last && *text != "null");
-        match before_last {
-            Some(text) => self.page_after(filter_value(text).into()),
-            // A whole page created in one instant: read that instant alone, where the filter has a bound.
-            None if self.paging.key().bounded => {
-                let at = last.map(filter_value).unwrap_or_default();
-                match crate::time::micros(&at) {
-                    Some(micros) => {
-                        let mut emitted_before: HashedSet = self.recent.ids().collect();
-                        emitted_before.extend(page.items.iter().map(|item| item.id));
-                        self.paging.key_mut().instant = Some(InstantRead {
-                            at: at.into(),
-                            until: crate::time::format(micros.saturating_add(1)).into(),
-                            counted: HashedSet::default(),
-                            emitted_before,
-                            rounds: 0,
-                        });
-                        self.next_main = 1;
-                        self.checkpoint_due = false;
-                    }
-                    None => self.next_main = self.next_main.saturating_add(1),
-                }
-            }
-            // Page on within the same filter.
-            None => self.next_main = self.next_main.saturating_add(1),
-        }
-        emitted
-    }
-
-    /// A page of one instant read alone (see [`InstantRead`]).
-    fn accept_instant(&mut self, page: &Page) -> Vec<u32> {
-        let reached = self.base_offset(self.next_main) + page.items.len() as u64;
-        let instant = self
-            .paging
-            .key_mut()
-            .instant
-            .as_mut()
-            .expect("reading an instant");
-        self.recent.start_page();
-        let mut emitted = Vec::new();
-        for (index, item) in page.items.iter().enumerate() {
-            if instant.counted.insert(item.id) && !instant.emitted_before.contains(&item.id) {
-                self.recent.insert(item.id);
-                emitted.push(index as u32);
-            }
-        }
-        let full = page.items.len() >= self.limit as usize;
-        let round_over = !full || reached >= page.total_count;
-        let (counted, rounds) = (instant.counted.len() as u64, instant.rounds);
-        self.count(emitted.len());
-        if !round_over {
-            self.next_main = self.next_main.saturating_add(1);
-            return emitted;
-        }
-        if counted >= page.total_count {
-            // Every record of the instant arrived: the pass goes on after it.
-            let instant = self
-                .paging
-                .key_mut()
-                .instant
-                .take()
-                .expect("reading an instant");
-            if rounds > 0 {
-                self.log(
-                    LogLevel::Info,
-                    format!(
-                        "{}: {counted} records share the instant {} and Polar returns them in no fixed order: \
-                         all arrived after {} reads of that instant",
-                        self.name,
-                        instant.at,
-                        rounds + 1
-                    ),
-                );
-            }
-            self.page_after(instant.at);
-            self.remember_last_id(page);
-            self.checkpoint_due = true;
-            return emitted;
-        }
-        let instant = self
-            .paging
-            .key_mut()
-            .instant
-            .as_mut()
-            .expect("reading an instant");
-        instant.rounds += 1;
-        if instant.rounds >= MAX_INSTANT_ROUNDS {
-            self.failure = Some(LossError::BusyInstant { stream: self.name });
-        }
-        self.next_main = 1;
-        emitted
-    }
-
-    /// Pages by key on from the filter's new value `after`: from its first page, with no restarts yet.
-    fn page_after(&mut self, after: Arc<str>) {
-        let key = self.paging.key_mut();
-        key.after = Some(after);
-        key.reached = 0;
-        key.group_restarts = 0;
-        self.next_main = 1;
-    }
-
-    /// What is wrong with a page asked for by key, if anything: every record must be created strictly after
-    /// the filter's value, in ascending order of creation. (The next filter is taken from the page, so a page
-    /// that breaks either would skip records or ask for the same ones forever.)
-    fn keyset_order_problem(&self, page: &Page) -> Option<String> {
-        let field = self.sorting.first().copied().unwrap_or("created_at");
-        let after = self.paging.after().and_then(|after| key_value(after));
-        let mut previous: Option<(f64, &str)> = None;
-        for (index, item) in page.items.iter().enumerate() {
-            let Some(raw) = page.first_sort_json(item).filter(|raw| *raw != "null") else {
-                continue;
-            };
-            let Some(at) = key_value(&filter_value(raw)) else {
-                return Some(format!(
-                    "record {index} whose '{field}' is {}, not a time",
-                    quoted(raw)
-                ));
-            };
-            if after.is_some_and(|after| at <= after) {
-                return Some(format!(
-                    "record {index} whose '{field}' is {}, not after the filter",
-                    quoted(raw)
-                ));
-            }
-            if let Some((_, earlier)) = previous.filter(|(earlier, _)| at < *earlier) {
-                return Some(format!(
-                    "record {index} whose '{field}' is {} after one at {}: not in ascending order",
-                    quoted(raw),
-                    quoted(earlier)
-                ));
-            }
-            previous = Some((at, raw));
-        }
-        None
-    }
-
     /// Whether the server ignores `page`: a full page (that `may_repeat` allows to judge) brought no record not
     /// seen before. Where the page is one tie group (ties come back in any order), it takes three such pages in
     /// a row.
@@ -1418,18 +1158,6 @@ impl StreamCore {
     }
 }
 
-/// A key's value as a number to compare: a time (Unix microseconds), or a plain number.
-fn key_value(text: &str) -> Option<f64> {
-    crate::time::micros(text)
-        .map(|micros| micros as f64)
-        .or_else(|| text.parse::<f64>().ok().filter(|number| number.is_finite()))
-}
-
-/// A raw JSON value from a response, for messages: at most 40 characters of it.
-fn quoted(raw: &str) -> String {
-    crate::protocol::shortened(raw, 40)
-}
-
 /// The creation times (the first sort field, Unix microseconds) and id hashes of a page's records; a record
 /// without a readable time counts as the earliest, which only makes a search look further.
 fn creation_times(page: &Page) -> Vec<(i64, u64)> {
@@ -1450,6 +1178,7 @@ fn filter_value(raw: &str) -> String {
     serde_json::from_str::<String>(raw).unwrap_or_else(|_| raw.to_owned())
 }
 
+mod by_key;
 mod ties;
 
 #[cfg(test)]
