@@ -57,12 +57,13 @@ use std::sync::Arc;
 
 use super::recent::Recent;
 use crate::listing::Listing;
-use crate::page::{HashedSet, Page};
+use crate::page::Page;
 use crate::protocol::LogLevel;
 use crate::state::checkpoint::{Checkpoint, Resume, StreamState};
 #[cfg(test)]
 use crate::streams::StreamDef;
 
+use self::by_key::KeyPaging;
 use self::ties::TieGroup;
 use super::witness::{Next, PageSeen, Search, Witness};
 
@@ -72,31 +73,49 @@ const REMEMBERED_PAGES: usize = 16;
 const MAX_RECOVERED_PAGES: u64 = 3;
 /// Reads of the tail, after the main pass, while the count keeps growing.
 const MAX_TAIL_READS: u32 = 4;
-/// Paging by key: restarts of one instant's records (more than a page of them) when their count moves.
-const MAX_GROUP_RESTARTS: u32 = 3;
 /// Records created during a pass, at most, that its driver reads by id where the pass missed them: the pass
 /// remembers the ids of its last pages only (where records created during it land), a third of this many.
 pub const MAX_READS_BY_ID: usize = 500;
-/// Paging by key through one instant (see [`InstantRead`]): whole reads of it before the stream fails.
-const MAX_INSTANT_ROUNDS: u32 = 40;
 
-/// More than a page of records created in one instant (a bulk import of events in one millisecond), read by
-/// key through the instant alone: the creation filter from before it and its upper bound just after it, so the
-/// list holds that instant's records only and its count is theirs. Polar orders them in no fixed way, so
-/// offsets within the instant prove nothing; instead the instant is read whole, again and again, until the
-/// distinct ids gathered account for its count (in one read where the order holds still, as a database's
-/// usually does), and only then does the pass go on after it.
+/// How a read pages through its list: one way for the whole read, each with the state only it has.
 #[derive(Debug)]
-struct InstantRead {
-    /// The instant, as the filter takes it.
-    at: Arc<str>,
-    /// The upper bound's value: the instant plus one microsecond (the bound is strict).
-    until: Arc<str>,
-    /// The ids the instant's answers held (the proof).
-    counted: HashedSet,
-    /// The ids emitted before the instant was read alone (the pages before it), not to emit again.
-    emitted_before: HashedSet,
-    rounds: u32,
+enum Paging {
+    /// By offset over the whole list (see the module comment): the pass ends at a short page, and the count
+    /// at the end proves it complete.
+    ByOffset,
+    /// By key through the stream's creation filter (see `by_key`): `next_main` is the page within the filter's
+    /// value.
+    ByKey(KeyPaging),
+    /// A window of a list sorted newest first by its first criterion, a time: the records at or after `from`.
+    /// The pass ends at the first page that reaches past it, and owes nothing beyond.
+    NewestWindow {
+        /// The window's earliest time (Unix microseconds).
+        from: i64,
+        /// The page the pass starts from: past 1 only when the pages before hold records whose window time is
+        /// still null (see [`StreamCore::starting_at`]); 1 again once that no longer holds.
+        start: u32,
+    },
+    /// A list sorted with nulls first by its first criterion: only the records where it is null are read, and
+    /// the pass ends at the first page that reaches a record where it is not (see `StreamDef::null_tail`).
+    NullsOnly,
+}
+
+impl Paging {
+    /// The creation filter's value, when paging by key.
+    fn after(&self) -> Option<&Arc<str>> {
+        match self {
+            Paging::ByKey(key) => key.after(),
+            _ => None,
+        }
+    }
+
+    /// The filter's upper bound, when paging by key through one instant.
+    fn until(&self) -> Option<&Arc<str>> {
+        match self {
+            Paging::ByKey(key) => key.until(),
+            _ => None,
+        }
+    }
 }
 
 /// Why a request is made.
@@ -292,14 +311,8 @@ pub struct StreamCore {
     appends: bool,
     /// The count the first page of the main pass reported.
     first_total: Option<u64>,
-    /// The stream pages by key through a creation filter: `after` is the filter's value, `next_main` the page
-    /// within it.
-    keyset: bool,
-    after: Option<Arc<str>>,
-    group_restarts: u32,
-    /// Paging by key: the furthest page read under the current filter value (pages up to it may come again
-    /// after a restart, all seen).
-    keyset_reached: u32,
+    /// How the pass pages through the list, with the state only that way of paging has.
+    paging: Paging,
     /// The count was found lower than what the pages hold (said once).
     undercount_said: bool,
     /// How many records of the page last emitted had not been seen before (in the window or not).
@@ -339,20 +352,8 @@ pub struct StreamCore {
     estimated: bool,
     failure: Option<LossError>,
     finished: bool,
-    /// A window of a list sorted newest first: the records whose first sort field is at or after this time
-    /// (Unix microseconds). The pass ends at the first page that reaches past it, and owes nothing beyond.
-    window_from: Option<i64>,
-    /// A list sorted with nulls first by its first criterion: only the records where it is null are read, and
-    /// the pass ends at the first page that reaches a record where it is not (see `StreamDef::null_tail`).
-    nulls_only: bool,
-    /// The page a window's pass starts from: past 1 only when the pages before hold records whose window
-    /// time is still null (see [`StreamCore::starting_at`]).
-    window_start: u32,
     /// The change log witnesses the pass: its boundaries, kept for the deletions it names (see `witness`).
     witness: Option<Witness>,
-    /// Paging by key, the filter has an upper bound (see `streams::until_filter`).
-    bounded_key: bool,
-    instant: Option<InstantRead>,
     /// The change log was asked for (or found not readable).
     witness_asked: bool,
     /// The searches still to run, the front one under way.
@@ -368,7 +369,6 @@ impl StreamCore {
         let mut after = None;
         let mut first_page = 1;
         let resume = match resume {
-            // Paging by key needs no proof to resume: the filter's value holds whatever was deleted since.
             // Paging by key needs no proof to resume: the filter's value holds whatever was deleted since. (Only
             // inside a page-sized group created in one instant do pages count from the filter; that group is read
             // again from its start.)
@@ -389,16 +389,20 @@ impl StreamCore {
             }
             _ => None,
         };
+        let paging = match listing.key_filter {
+            Some(filter) => Paging::ByKey(KeyPaging::new(
+                after,
+                crate::streams::until_filter(filter).is_some(),
+            )),
+            None => Paging::ByOffset,
+        };
         StreamCore {
             name: listing.name(),
             sorting: listing.sorting,
             ties: !listing.unique_order,
             appends: listing.sorting.first() == Some(&"created_at"),
             first_total: None,
-            keyset,
-            after,
-            group_restarts: 0,
-            keyset_reached: 0,
+            paging,
             undercount_said: false,
             fresh: 0,
             stale_pages: 0,
@@ -427,15 +431,7 @@ impl StreamCore {
             estimated: false,
             failure: None,
             finished: false,
-            window_from: None,
-            nulls_only: false,
-            window_start: 1,
             witness: None,
-            bounded_key: listing
-                .key_filter
-                .and_then(crate::streams::until_filter)
-                .is_some(),
-            instant: None,
             witness_asked: false,
             searches: VecDeque::new(),
             witness_found: 0,
@@ -445,7 +441,7 @@ impl StreamCore {
     /// Lets the change log witness the pass (a list sorted by creation time, read by offset, whose deletions
     /// Polar records as events): after the pass, [`Step::Witness`] asks for the deletions of its span.
     pub fn witnessed_by_change_log(mut self) -> StreamCore {
-        if self.appends && !self.keyset {
+        if self.appends && !matches!(self.paging, Paging::ByKey(_)) {
             self.witness = Some(Witness::new());
         }
         self
@@ -524,32 +520,48 @@ impl StreamCore {
         self
     }
 
-    /// Reads only the records whose first sort field is null, from a list that sorts them first.
+    /// Reads only the records whose first sort field is null, from a list that sorts them first (and is read
+    /// by offset).
     pub fn nulls_only(mut self) -> StreamCore {
-        self.nulls_only = true;
+        self.read_part_by_offset(Paging::NullsOnly);
         self
     }
 
     /// Whether this read covers a part of the list (a window of times, or the nulls), which owes only what it
     /// read: no count can prove it complete.
     fn partial(&self) -> bool {
-        self.window_from.is_some() || self.nulls_only
+        matches!(self.paging, Paging::NewestWindow { .. } | Paging::NullsOnly)
     }
 
     /// Reads only the window of records whose first sort field (a time, sorted newest first) is at or after
-    /// `from` (Unix microseconds).
+    /// `from` (Unix microseconds), from a list read by offset.
     pub fn window_from(mut self, from: i64) -> StreamCore {
-        self.window_from = Some(from);
+        self.read_part_by_offset(Paging::NewestWindow { from, start: 1 });
         self
+    }
+
+    /// Narrows a read of the whole list by offset to a part of it: only one part, and never of a list paged
+    /// by key.
+    fn read_part_by_offset(&mut self, part: Paging) {
+        assert!(
+            matches!(self.paging, Paging::ByOffset),
+            "{}: a part of the list is read from a list read by offset, one part at a time",
+            self.name
+        );
+        self.paging = part;
     }
 
     /// Starts the window's pass at `page`: the pages before it were found to hold only records whose window
     /// time is null (Postgres lists nulls first in a descending order; see `reader::boundary`). That is proven
     /// again by the page itself, which must begin with such a record: then no record with a time can have moved
-    /// before it since. If it does not, the window is read from page 1.
+    /// before it since. If it does not, the window is read from page 1. Only a window starts elsewhere (after
+    /// [`window_from`](Self::window_from)).
     pub fn starting_at(mut self, page: u32) -> StreamCore {
-        self.window_start = page.max(1);
-        self.next_main = self.window_start;
+        let Paging::NewestWindow { start, .. } = &mut self.paging else {
+            panic!("{}: only a window starts past page 1", self.name);
+        };
+        *start = page.max(1);
+        self.next_main = *start;
         self
     }
 
@@ -570,8 +582,7 @@ impl StreamCore {
             // A window ends where its records do, which no count tells: nothing is fetched ahead either.
             // After a page short of its count, nothing more: the count is not to be trusted.
             Some(total)
-                if !self.keyset
-                    && !self.partial()
+                if matches!(self.paging, Paging::ByOffset)
                     && !self.main_done
                     && self.last_total.is_some()
                     && self.short_pages_asked_again == 0 =>
@@ -602,7 +613,7 @@ impl StreamCore {
                     limit: self.limit,
                     sorting: self.sorting.iter().map(|s| s.to_string()).collect(),
                     last_id: self.last_id.clone(),
-                    created_after: self.after.as_deref().map(str::to_owned),
+                    created_after: self.paging.after().map(|after| after.to_string()),
                     cursor: None,
                 }));
             }
@@ -611,11 +622,11 @@ impl StreamCore {
                     page: self.next_main,
                     limit: self.limit,
                     purpose: Purpose::Main,
-                    after: self.after.clone(),
-                    until: self.instant.as_ref().map(|instant| instant.until.clone()),
+                    after: self.paging.after().cloned(),
+                    until: self.paging.until().cloned(),
                 });
             }
-            if self.keyset {
+            if matches!(self.paging, Paging::ByKey(_)) {
                 // Every record created up to the last, short page was read: nothing can have moved.
                 self.state(StreamState::Complete);
                 self.finished = true;
@@ -673,7 +684,9 @@ impl StreamCore {
     pub fn accept(&mut self, request: PageRequest, page: &Page) -> Vec<u32> {
         let expected = match request.purpose {
             Purpose::Main => {
-                !self.main_done && request.page == self.next_main && request.after == self.after
+                !self.main_done
+                    && request.page == self.next_main
+                    && request.after.as_ref() == self.paging.after()
             }
             _ => self.queue.front() == Some(&request),
         };
@@ -689,7 +702,7 @@ impl StreamCore {
         let request = &request;
         self.observe_total(page.total_count);
         match request.purpose {
-            Purpose::Main if self.keyset => self.accept_keyset(page),
+            Purpose::Main if matches!(self.paging, Paging::ByKey(_)) => self.accept_keyset(page),
             Purpose::Main => self.accept_main(request.page, page),
             Purpose::Overlap => self.accept_overlap(request.page, page),
             // A re-read repairs the boundary before the page that asked for it; the next boundary is judged
@@ -735,13 +748,17 @@ impl StreamCore {
 
     fn accept_main(&mut self, number: u32, page: &Page) -> Vec<u32> {
         self.start(page.total_count);
-        if number > 1 && number == self.window_start {
+        if let Paging::NewestWindow { start, .. } = &mut self.paging
+            && number > 1
+            && number == *start
+        {
             let starts_null = page
                 .items
                 .first()
                 .and_then(|item| page.first_sort_json(item))
                 == Some("null");
             if !starts_null {
+                *start = 1;
                 self.log(
                     LogLevel::Info,
                     format!(
@@ -751,7 +768,6 @@ impl StreamCore {
                     ),
                 );
                 self.summary.recovery_requests += 1;
-                self.window_start = 1;
                 self.next_main = 1;
                 return Vec::new();
             }
@@ -820,215 +836,25 @@ impl StreamCore {
                 ),
             );
         }
-        if self.nulls_only {
-            let past_nulls = page
-                .items
-                .last()
-                .and_then(|item| page.first_sort_json(item))
-                .is_some_and(|raw| raw != "null");
-            if past_nulls {
-                self.main_done = true;
-            }
-        }
-        if let Some(from) = self.window_from {
-            let past_window = page
-                .items
-                .last()
-                .and_then(|item| page.first_sort_json(item))
+        // A part of the list ends at the first page that reaches past it.
+        let last = page
+            .items
+            .last()
+            .and_then(|item| page.first_sort_json(item));
+        let past_part = match self.paging {
+            Paging::NullsOnly => last.is_some_and(|raw| raw != "null"),
+            Paging::NewestWindow { from, .. } => last
                 .and_then(|raw| crate::time::micros(&filter_value(raw)))
-                .is_some_and(|last| last < from);
-            if past_window {
-                self.main_done = true;
-            }
+                .is_some_and(|last| last < from),
+            Paging::ByOffset | Paging::ByKey(_) => false,
+        };
+        if past_part {
+            self.main_done = true;
         }
         if change > 0 && number > 1 {
             self.recover_shift(number, change);
         }
         emitted
-    }
-
-    /// A page of the listing filtered to records created after `after`, in (creation time, unique key) order.
-    /// The next request counts from the creation time just before the page's last one: the records sharing the
-    /// last creation time come again (and are dropped as seen), so none sharing it can be skipped, and no
-    /// record ever moves relative to the filter.
-    fn accept_keyset(&mut self, page: &Page) -> Vec<u32> {
-        self.start(page.total_count);
-        self.summary.pages += 1;
-        if let Some(problem) = self.keyset_order_problem(page) {
-            self.failure = Some(LossError::OutOfOrder {
-                stream: self.name,
-                after: self.after.as_deref().unwrap_or("the start").to_owned(),
-                problem,
-            });
-            return Vec::new();
-        }
-        if self.instant.is_some() {
-            return self.accept_instant(page);
-        }
-        let shifted = self.next_main > 1 && self.last_total != Some(page.total_count);
-        self.last_total = Some(page.total_count);
-        let emitted = self.emit(page, None);
-        let read_before = self.next_main <= self.keyset_reached;
-        self.keyset_reached = self.keyset_reached.max(self.next_main);
-        if shifted {
-            // Paging on inside one instant's records, and the count after the filter changed: the offsets may
-            // have moved, so that instant is read again from its start.
-            self.group_restarts += 1;
-            if self.group_restarts > MAX_GROUP_RESTARTS {
-                self.failure = Some(LossError::BusyInstant { stream: self.name });
-            }
-            self.next_main = 1;
-            return emitted;
-        }
-        let full = page.items.len() >= self.limit as usize;
-        if self.page_ignored(page, self.next_main > 1 && !read_before) {
-            // Within one instant's records, full pages of records already read with the count unchanged:
-            // the server served the same page again.
-            self.failure = Some(LossError::PageIgnored {
-                stream: self.name,
-                page: self.next_main,
-                total: page.total_count,
-            });
-            return emitted;
-        }
-        let reached = self.base_offset(self.next_main) + page.items.len() as u64;
-        if !full && reached < page.total_count && self.short_page(self.next_main, page) {
-            return emitted;
-        }
-        self.remember_last_id(page);
-        self.checkpoint_due = true;
-        if !full {
-            self.main_done = true;
-            return emitted;
-        }
-        let last = page
-            .items
-            .last()
-            .and_then(|item| page.first_sort_json(item));
-        let before_last = page
-            .items
-            .iter()
-            .rev()
-            .filter_map(|item| page.first_sort_json(item))
-            .find(|text| Some(*text) != last && *text != "null");
-        match before_last {
-            Some(text) => {
-                self.after = Some(filter_value(text).into());
-                self.next_main = 1;
-                self.keyset_reached = 0;
-                self.group_restarts = 0;
-            }
-            // A whole page created in one instant: read that instant alone, where the filter has a bound.
-            None if self.bounded_key => {
-                let at = last.map(filter_value).unwrap_or_default();
-                match crate::time::micros(&at) {
-                    Some(micros) => {
-                        let mut emitted_before: HashedSet = self.recent.ids().collect();
-                        emitted_before.extend(page.items.iter().map(|item| item.id));
-                        self.instant = Some(InstantRead {
-                            at: at.into(),
-                            until: crate::time::format(micros.saturating_add(1)).into(),
-                            counted: HashedSet::default(),
-                            emitted_before,
-                            rounds: 0,
-                        });
-                        self.next_main = 1;
-                        self.checkpoint_due = false;
-                    }
-                    None => self.next_main = self.next_main.saturating_add(1),
-                }
-            }
-            // Page on within the same filter.
-            None => self.next_main = self.next_main.saturating_add(1),
-        }
-        emitted
-    }
-
-    /// A page of one instant read alone (see [`InstantRead`]).
-    fn accept_instant(&mut self, page: &Page) -> Vec<u32> {
-        let reached = self.base_offset(self.next_main) + page.items.len() as u64;
-        let instant = self.instant.as_mut().expect("reading an instant");
-        self.recent.start_page();
-        let mut emitted = Vec::new();
-        for (index, item) in page.items.iter().enumerate() {
-            if instant.counted.insert(item.id) && !instant.emitted_before.contains(&item.id) {
-                self.recent.insert(item.id);
-                emitted.push(index as u32);
-            }
-        }
-        let full = page.items.len() >= self.limit as usize;
-        let round_over = !full || reached >= page.total_count;
-        let (counted, rounds) = (instant.counted.len() as u64, instant.rounds);
-        self.count(emitted.len());
-        if !round_over {
-            self.next_main = self.next_main.saturating_add(1);
-            return emitted;
-        }
-        if counted >= page.total_count {
-            // Every record of the instant arrived: the pass goes on after it.
-            let instant = self.instant.take().expect("reading an instant");
-            if rounds > 0 {
-                self.log(
-                    LogLevel::Info,
-                    format!(
-                        "{}: {counted} records share the instant {} and Polar returns them in no fixed order: \
-                         all arrived after {} reads of that instant",
-                        self.name,
-                        instant.at,
-                        rounds + 1
-                    ),
-                );
-            }
-            self.after = Some(instant.at);
-            self.next_main = 1;
-            self.keyset_reached = 0;
-            self.group_restarts = 0;
-            self.remember_last_id(page);
-            self.checkpoint_due = true;
-            return emitted;
-        }
-        let instant = self.instant.as_mut().expect("reading an instant");
-        instant.rounds += 1;
-        if instant.rounds >= MAX_INSTANT_ROUNDS {
-            self.failure = Some(LossError::BusyInstant { stream: self.name });
-        }
-        self.next_main = 1;
-        emitted
-    }
-
-    /// What is wrong with a page asked for by key, if anything: every record must be created strictly after
-    /// the filter's value, in ascending order of creation. (The next filter is taken from the page, so a page
-    /// that breaks either would skip records or ask for the same ones forever.)
-    fn keyset_order_problem(&self, page: &Page) -> Option<String> {
-        let field = self.sorting.first().copied().unwrap_or("created_at");
-        let after = self.after.as_deref().and_then(key_value);
-        let mut previous: Option<(f64, &str)> = None;
-        for (index, item) in page.items.iter().enumerate() {
-            let Some(raw) = page.first_sort_json(item).filter(|raw| *raw != "null") else {
-                continue;
-            };
-            let Some(at) = key_value(&filter_value(raw)) else {
-                return Some(format!(
-                    "record {index} whose '{field}' is {}, not a time",
-                    quoted(raw)
-                ));
-            };
-            if after.is_some_and(|after| at <= after) {
-                return Some(format!(
-                    "record {index} whose '{field}' is {}, not after the filter",
-                    quoted(raw)
-                ));
-            }
-            if let Some((_, earlier)) = previous.filter(|(earlier, _)| at < *earlier) {
-                return Some(format!(
-                    "record {index} whose '{field}' is {} after one at {}: not in ascending order",
-                    quoted(raw),
-                    quoted(earlier)
-                ));
-            }
-            previous = Some((at, raw));
-        }
-        None
     }
 
     /// Whether the server ignores `page`: a full page (that `may_repeat` allows to judge) brought no record not
@@ -1251,16 +1077,16 @@ impl StreamCore {
     /// Whether the record falls in the window being read (always, when reading a whole list). A null time
     /// (a `modified_at` not set yet: never changed) is in no window of times.
     fn in_window(&self, page: &Page, item: &crate::page::Item) -> bool {
-        if self.nulls_only {
-            return page.first_sort_json(item).is_none_or(|raw| raw == "null");
-        }
-        self.window_from
-            .is_none_or(|from| match page.first_sort_json(item) {
+        match self.paging {
+            Paging::NullsOnly => page.first_sort_json(item).is_none_or(|raw| raw == "null"),
+            Paging::NewestWindow { from, .. } => match page.first_sort_json(item) {
                 Some("null") => false,
                 raw => raw
                     .and_then(|raw| crate::time::micros(&filter_value(raw)))
                     .is_none_or(|at| at >= from),
-            })
+            },
+            Paging::ByOffset | Paging::ByKey(_) => true,
+        }
     }
 
     /// A page of a witness's search: the records it finds that were not read are emitted.
@@ -1332,19 +1158,6 @@ impl StreamCore {
     }
 }
 
-/// A key's value as a number to compare: a time (Unix microseconds), or a plain number.
-fn key_value(text: &str) -> Option<f64> {
-    crate::time::micros(text)
-        .map(|micros| micros as f64)
-        .or_else(|| text.parse::<f64>().ok().filter(|number| number.is_finite()))
-}
-
-/// A raw JSON value from a response, for messages: at most 40 characters of it.
-fn quoted(raw: &str) -> String {
-    crate::protocol::shortened(raw, 40)
-}
-
-/// The value to send in a creation filter for a sort field's raw JSON: a string's content, anything else as is.
 /// The creation times (the first sort field, Unix microseconds) and id hashes of a page's records; a record
 /// without a readable time counts as the earliest, which only makes a search look further.
 fn creation_times(page: &Page) -> Vec<(i64, u64)> {
@@ -1360,10 +1173,12 @@ fn creation_time(page: &Page, item: &crate::page::Item) -> i64 {
         .unwrap_or(i64::MIN)
 }
 
+/// The value to send in a creation filter for a sort field's raw JSON: a string's content, anything else as is.
 fn filter_value(raw: &str) -> String {
     serde_json::from_str::<String>(raw).unwrap_or_else(|_| raw.to_owned())
 }
 
+mod by_key;
 mod ties;
 
 #[cfg(test)]
