@@ -718,25 +718,12 @@ mod tests {
             parse(r#"{"items": {}, "pagination": {"total_count": 0, "max_page": 0}}"#),
             OffContract::WrongShape(_)
         ));
+        // Well-formed JSON that is no count; the last two no number type even holds.
         for (total, shown) in [
             ("-1", "-1"),
             ("1.5", "1.5"),
             ("\"1\"", "\"1\""),
             ("true", "true"),
-        ] {
-            let body = format!(
-                r#"{{"items": [], "pagination": {{"total_count": {total}, "max_page": 1}}}}"#
-            );
-            assert_eq!(
-                parse(&body),
-                OffContract::BadCount {
-                    field: "total_count",
-                    value: shown.to_owned()
-                },
-                "{body}"
-            );
-        }
-        for (total, shown) in [
             ("1e400", "1e400"),
             ("[[1], {\"a\":\n 2}]", "[[1],{\"a\":2}]"),
         ] {
@@ -749,7 +736,7 @@ mod tests {
                     field: "total_count",
                     value: shown.to_owned()
                 },
-                "well-formed JSON, though no number type holds it: {body}"
+                "{body}"
             );
         }
         let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));

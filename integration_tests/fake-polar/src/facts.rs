@@ -26,28 +26,25 @@ pub fn scope(name: &str) -> Option<&'static str> {
 
 /// The fields the connector's requests of `name` sort by (the change log's too, for `events`).
 pub fn sort_fields(name: &str) -> Vec<&'static str> {
-    let mut fields = stream(name).map(StreamDef::sort_fields).unwrap_or_default();
-    if name == "events" {
-        for field in SYSTEM_EVENTS.sort_fields() {
-            if !fields.contains(&field) {
-                fields.push(field);
-            }
-        }
-    }
-    fields
+    with_change_log(name, StreamDef::sort_fields)
 }
 
 /// The list filters the connector's requests of `name` send (the change log's too, for `events`).
 pub fn filters(name: &str) -> Vec<&'static str> {
-    let mut filters = stream(name).map(StreamDef::filters).unwrap_or_default();
+    with_change_log(name, StreamDef::filters)
+}
+
+/// `facts` of the stream `name`, and for `events` those of the change log too, each once.
+fn with_change_log(name: &str, facts: fn(&StreamDef) -> Vec<&'static str>) -> Vec<&'static str> {
+    let mut all = stream(name).map(facts).unwrap_or_default();
     if name == "events" {
-        for filter in SYSTEM_EVENTS.filters() {
-            if !filters.contains(&filter) {
-                filters.push(filter);
+        for fact in facts(&SYSTEM_EVENTS) {
+            if !all.contains(&fact) {
+                all.push(fact);
             }
         }
     }
-    filters
+    all
 }
 
 /// What a list filter the connector sends does.
