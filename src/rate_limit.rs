@@ -604,6 +604,8 @@ mod tests {
         /// Windows (by index) in which the limit was reached.
         spent_windows: Vec<u64>,
         windows: u64,
+        /// When the last of our requests was answered (seconds).
+        finished_at: f64,
     }
 
     #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -618,6 +620,11 @@ mod tests {
 
     /// Runs `shop` for `seconds` with the pace, every worker always having a request to make.
     fn simulate(shop: Shop, seconds: f64) -> Outcome {
+        simulate_sync(shop, seconds, u64::MAX)
+    }
+
+    /// Runs `shop` until `pages` of our requests were served (a sync of that many pages) or `seconds` passed.
+    fn simulate_sync(shop: Shop, seconds: f64, pages: u64) -> Outcome {
         let t0 = Instant::now();
         let at = |s: f64| t0 + secs(s);
         let micros = |s: f64| (s * 1e6).round() as u64;
@@ -692,6 +699,10 @@ mod tests {
                         pacer.rate_limited(sent, at(now), secs(shop.window));
                     } else {
                         outcome.served += 1;
+                        outcome.finished_at = now;
+                        if outcome.served >= pages {
+                            break;
+                        }
                         pacer.succeeded(sent, at(now));
                     }
                     events.push(Reverse((time, Event::Ready)));
@@ -1149,6 +1160,57 @@ mod tests {
             );
         }
         assert!(more <= 3, "{more} of 10 phases had three refusing windows");
+    }
+
+    #[test]
+    fn the_benchs_syncs_take_little_more_than_the_budget_left_allows() {
+        // The bench's `neighbour` scenario, simulated: a sync of 422 pages with the default config (300 a
+        // minute rising to 400) in windows of 80 per 10 s, 300 ms of latency, the merchant spending a share of
+        // every window, or a quarter until 15 s into the sync and three quarters after. From every phase of the
+        // window, the sync takes at most 1.15 times what the budget left allows (1.2 where nothing competes: the
+        // cautious start), and at most 2 % of the merchant's requests are refused.
+        let cautious = 300.0 / 60.0 * JITTER_MARGIN;
+        let pages = 422.0;
+        let per_second = |merchant: u32| (f64::from(80 - merchant) / 10.0).min(400.0 / 60.0);
+        let ideal = |before: u32, after: Option<u32>| match after {
+            Some(later) if pages > per_second(before) * 15.0 => {
+                15.0 + (pages - per_second(before) * 15.0) / per_second(later)
+            }
+            _ => pages / per_second(before),
+        };
+        for (before, after, most) in [
+            (0, None, 1.2),
+            (20, None, 1.15),
+            (40, None, 1.15),
+            (60, None, 1.15),
+            (20, Some(60), 1.15),
+        ] {
+            let (mut lost, mut sent) = (0, 0);
+            for phase in 0..10 {
+                let shop = Shop {
+                    start: cautious,
+                    phase: f64::from(phase),
+                    change: after.map(|later| (15.0, later)),
+                    ..shop(before)
+                };
+                let outcome = simulate_sync(shop, 1000.0, pages as u64);
+                assert_eq!(
+                    outcome.served, pages as u64,
+                    "{before} -> {after:?}: unfinished"
+                );
+                let ratio = outcome.finished_at / ideal(before, after);
+                assert!(
+                    ratio <= most,
+                    "{before} -> {after:?}, phase {phase}: {ratio:.3} of the ideal"
+                );
+                lost += outcome.merchant_refused;
+                sent += outcome.merchant_refused + outcome.merchant_served;
+            }
+            assert!(
+                lost * 50 <= sent,
+                "{before} -> {after:?}: the merchant lost {lost} of {sent}"
+            );
+        }
     }
 
     /// Our requests served between `from` and `to` seconds into a run of `shop`.
