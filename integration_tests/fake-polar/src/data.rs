@@ -929,6 +929,7 @@ fn order_into(o: &mut Value, seed: u64, index: u64, created: i64) {
         paid.then(|| format!("R{:04X}-{:06}", seed & 0xFFFF, index + 1)),
     );
     put(o, "seats", Value::Null);
+    put(o, "billing_name", customer_profile(seed, index).1);
     put(
         o,
         "checkout_id",

@@ -61,6 +61,9 @@ STRINGS = {
     "decline_reason": "insufficient_funds",
     "decline_message": "Your card has insufficient funds.",
     "brand": "visa",
+    "customer_tax_id": "DE811907980",
+    "payment_method_type": "card",
+    "line2": "Suite 200",
 }
 # Streams whose list the fake makes of some variants only: its events stream holds usage events (the server
 # writes the system events of the change log itself).
