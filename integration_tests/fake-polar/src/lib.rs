@@ -1,5 +1,5 @@
 //! A local server that behaves like Polar's list endpoints (API 2026-10), for the end-to-end tests, the
-//! README's demo and the benchmark: realistic generated data (`data`), Polar's sorting and pagination
+//! README's demo and the benchmark: data generated from polar-sdk's types (`data`, `templates/`), Polar's sorting and pagination
 //! (`store`), and the HTTP behaviour with auth, scopes, rate limits, faults and churn (`server`).
 
 pub mod data;
