@@ -35,56 +35,53 @@ use serde_json::{Value, json};
 mod metrics;
 pub use metrics::{metrics_limits, metrics_response};
 
-/// The streams, in the connector's order.
-pub const STREAMS: &[&str] = &[
-    "customers",
-    "products",
-    "orders",
-    "subscriptions",
-    "refunds",
-    "checkouts",
-    "benefits",
-    "organizations",
-    "meters",
-    "custom_fields",
-    "disputes",
-    "discounts",
-    "payments",
-    "checkout_links",
-    "license_keys",
-    "benefit_grants",
-    "customer_meters",
-    "events",
-];
+/// The list streams the fake serves, in the connector's order, each with the function that writes what its
+/// objects need into a copy of its template (`templates/<stream>.json`): one row a stream.
+macro_rules! generated_streams {
+    ($($stream:literal => $into:ident),* $(,)?) => {
+        /// The streams, in the connector's order (a test holds it to the connector's stream table).
+        pub const STREAMS: &[&str] = &[$($stream),*];
+
+        /// Each stream's template file and the function that writes an object into a copy of it.
+        const GENERATORS: &[(&str, &str, Generator)] = &[
+            $(($stream, include_str!(concat!("../templates/", $stream, ".json")), $into)),*
+        ];
+    };
+}
+
+/// Writes object `index` of a stream (seed, index, created_at_ms) into a copy of its template.
+type Generator = fn(&mut Value, u64, u64, i64);
+
+generated_streams! {
+    "customers" => customer_into,
+    "products" => product_into,
+    "orders" => order_into,
+    "subscriptions" => subscription_into,
+    "refunds" => refund_into,
+    "checkouts" => checkout_into,
+    "benefits" => benefit_into,
+    "organizations" => organization_into,
+    "meters" => meter_into,
+    "custom_fields" => custom_field_into,
+    "disputes" => dispute_into,
+    "discounts" => discount_into,
+    "payments" => payment_into,
+    "checkout_links" => checkout_link_into,
+    "license_keys" => license_key_into,
+    "benefit_grants" => benefit_grant_into,
+    "customer_meters" => customer_meter_into,
+    "events" => user_event_into,
+}
 
 /// One object of `stream`, a pure function of (stream, seed, index, created_at_ms):
 /// same inputs, same object. `created_at_ms` (Unix milliseconds, UTC) becomes its `created_at`
 /// (other timestamps are derived from it). Panics on an unknown stream name.
 pub fn object(stream: &str, seed: u64, index: u64, created_at_ms: i64) -> Value {
-    let into: fn(&mut Value, u64, u64, i64) = match stream {
-        "customers" => customer_into,
-        "products" => product_into,
-        "orders" => order_into,
-        "subscriptions" => subscription_into,
-        "refunds" => refund_into,
-        "checkouts" => checkout_into,
-        "benefits" => benefit_into,
-        "organizations" => organization_into,
-        "meters" => meter_into,
-        "custom_fields" => custom_field_into,
-        "disputes" => dispute_into,
-        "discounts" => discount_into,
-        "payments" => payment_into,
-        "checkout_links" => checkout_link_into,
-        "license_keys" => license_key_into,
-        "benefit_grants" => benefit_grant_into,
-        "customer_meters" => customer_meter_into,
-        "events" => user_event_into,
-        other => panic!("unknown Polar stream {other:?}; expected one of {STREAMS:?}"),
+    let Some(templates) = templates().get(stream) else {
+        panic!("unknown Polar stream {stream:?}; expected one of {STREAMS:?}");
     };
-    let templates = &templates()[stream];
     let mut object = templates.variants[(index % templates.variants.len() as u64) as usize].clone();
-    into(&mut object, seed, index, created_at_ms);
+    (templates.generator)(&mut object, seed, index, created_at_ms);
     object
 }
 
@@ -102,38 +99,13 @@ pub fn organization_id(seed: u64) -> String {
 // Templates
 // ---------------------------------------------------------------------------------------------
 
-/// A stream's templates: one object per variant of its type, and the values of its literal fields.
+/// A stream's templates: one object per variant of its type, the values of its literal fields, and the
+/// function that writes an object into a copy of one.
 struct Templates {
     variants: Vec<Value>,
     literals: HashMap<String, Vec<Value>>,
+    generator: Generator,
 }
-
-macro_rules! template_files {
-    ($($stream:literal),* $(,)?) => {
-        &[$(($stream, include_str!(concat!("../templates/", $stream, ".json")))),*]
-    };
-}
-
-const TEMPLATE_FILES: &[(&str, &str)] = template_files!(
-    "customers",
-    "products",
-    "orders",
-    "subscriptions",
-    "refunds",
-    "checkouts",
-    "benefits",
-    "organizations",
-    "meters",
-    "custom_fields",
-    "disputes",
-    "discounts",
-    "payments",
-    "checkout_links",
-    "license_keys",
-    "benefit_grants",
-    "customer_meters",
-    "events",
-);
 
 /// The placeholders the templates carry for an id and a time (see `templates/generate.py`).
 const ID: &str = "00000000-0000-4000-8000-000000000000";
@@ -142,9 +114,9 @@ const TIME: &str = "2026-01-01T00:00:00.000000Z";
 fn templates() -> &'static HashMap<&'static str, Templates> {
     static TEMPLATES: OnceLock<HashMap<&'static str, Templates>> = OnceLock::new();
     TEMPLATES.get_or_init(|| {
-        TEMPLATE_FILES
+        GENERATORS
             .iter()
-            .map(|(stream, text)| {
+            .map(|(stream, text, generator)| {
                 let file: Value = serde_json::from_str(text).expect("templates are JSON");
                 let variants = file["variants"].as_object().expect("variants").values();
                 let literals = file["literals"].as_object().expect("literals").iter();
@@ -153,6 +125,7 @@ fn templates() -> &'static HashMap<&'static str, Templates> {
                     literals: literals
                         .map(|(field, values)| (field.clone(), values.as_array().unwrap().clone()))
                         .collect(),
+                    generator: *generator,
                 };
                 (*stream, templates)
             })
