@@ -1370,6 +1370,14 @@ impl Filters {
             && self.ids.is_empty()
     }
 
+    /// Whether the request filters on start times alone (`started_after`, `started_before`).
+    fn only_started_range(&self) -> bool {
+        self.created_after_us.is_none()
+            && self.before_us.is_none()
+            && self.customer_ids.is_empty()
+            && self.ids.is_empty()
+    }
+
     fn only_created_after(&self) -> bool {
         self.started_after_us.is_none()
             && self.before_us.is_none()
@@ -1661,18 +1669,20 @@ fn render_page(
             &ordered
         } else {
             let rows = &data_for_stream.rows;
+            // When the row at `position` started (Unix microseconds), if it did.
+            let started_at = |position: &usize| {
+                started_field.and_then(|field| match &rows[*position].values[field] {
+                    Some(store::SortValue::Text(text)) => {
+                        chrono::DateTime::parse_from_rfc3339(text)
+                            .ok()
+                            .map(|at| at.timestamp_micros())
+                    }
+                    _ => None,
+                })
+            };
             let keep = |position: &usize| {
                 let row = &rows[*position];
-                let started = || {
-                    started_field.and_then(|field| match &row.values[field] {
-                        Some(store::SortValue::Text(text)) => {
-                            chrono::DateTime::parse_from_rfc3339(text)
-                                .ok()
-                                .map(|at| at.timestamp_micros())
-                        }
-                        _ => None,
-                    })
-                };
+                let started = || started_at(position);
                 filters
                     .created_after_us
                     .is_none_or(|after| row.created_at_ms * 1000 > after)
@@ -1698,6 +1708,21 @@ fn render_page(
             {
                 let cut = ordered.partition_point(|position| !keep(position));
                 &ordered[cut..]
+            } else if filters.only_started_range()
+                && sorting.first().map(String::as_str) == Some("started_at")
+            {
+                // Ascending with nulls last: the started rows are a sorted prefix, and a range of start times
+                // a slice of it, found in log time (a scan parsed every row's time on every page).
+                let prefix = &ordered[..ordered.partition_point(|p| started_at(p).is_some())];
+                let bound = |limit: Option<i64>, inside: fn(i64, i64) -> bool| {
+                    limit.map(|limit| {
+                        prefix.partition_point(|p| started_at(p).is_some_and(|s| inside(s, limit)))
+                    })
+                };
+                let low = bound(filters.started_after_us, |s, after| s <= after).unwrap_or(0);
+                let high = bound(filters.started_before_us, |s, before| s < before)
+                    .unwrap_or(prefix.len());
+                &prefix[low..high.max(low)]
             } else {
                 filtered = ordered.iter().copied().filter(keep).collect();
                 &filtered
