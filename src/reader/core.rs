@@ -1095,7 +1095,7 @@ impl StreamCore {
         let Some(search) = self.searches.front_mut() else {
             return Vec::new();
         };
-        let (hidden, next) = search.accept(&times);
+        let (hidden, next) = search.accept(&times, page.total_count);
         let (searched_page, _) = search.request();
         self.recent.start_page();
         let mut emitted = Vec::new();

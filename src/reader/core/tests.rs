@@ -1224,3 +1224,37 @@ fn balanced_churn_loses_a_record_silently_without_the_witness_and_none_with_it()
         run.notes
     );
 }
+
+#[test]
+fn balanced_churn_through_the_searches_finds_what_the_list_end_hid() {
+    // Regression (found by `balanced_churn_is_exact_with_the_change_log_as_witness` at 3,000 cases): 198
+    // records, 18 a page, so the pass ends on an empty page 12 and its last boundary (after page 11) is the
+    // list's end, a range open above. Two creations and two deletions before each of 39 requests go on while
+    // the searches run. The search of that boundary needs a short answer to prove it reached the end, and it
+    // used to aim its windows at the range's start only: they stayed full, widened, and gave up
+    // (`WitnessLost`). Seeds 0 and 1 failed that way (out of steps; no page of at most 100 left to ask).
+    for seed in [0, 1, 3, 5] {
+        let mut model = Model::new(198, 1, seed);
+        model.timed = true;
+        let before = model.ids();
+        let churn = Churn {
+            creates: 2,
+            deletes: 2,
+            for_requests: 39,
+        };
+        let core =
+            StreamCore::new(&Listing::of(&UNIQUE_THINGS), 18, None).witnessed_by_change_log();
+        let run = drive_core(core, &mut model, churn, 0);
+        assert!(run.outcome.is_ok(), "seed {seed}: {:?}", run.outcome);
+        let survivors: HashSet<String> = before.intersection(&model.ids()).cloned().collect();
+        assert_exact(&run, &survivors, &all_ever(&model, &before));
+        assert!(
+            run.notes
+                .iter()
+                .any(|note| matches!(note, Note::Log(_, text)
+                if text.contains("11 of its 11 page boundaries"))),
+            "seed {seed}: the list's end was searched too: {:?}",
+            run.notes
+        );
+    }
+}
