@@ -27,8 +27,10 @@
 //! either side (the ids read there at exactly those times are kept, for ties). Since the pass, records can
 //! only have moved towards the start, so the search starts at the page that held `low` and steps back while
 //! a page begins after `low`, then reads on while a full page ends at or before `high` ([`Search`]). Two
-//! pages read in a row whose counts differ are read again from the earlier one. A search that needs more
-//! than [`MAX_SEARCH_STEPS`] pages fails the stream loudly instead of guessing.
+//! pages read in a row whose counts differ are read again from the earlier one. Where the later page was
+//! empty (the boundary was the list's end), the range is open above and only an answer short of its page
+//! proves it whole: its windows reach back as far as a page can from just past the end. A search that needs
+//! more than [`MAX_SEARCH_STEPS`] pages fails the stream loudly instead of guessing.
 
 /// How much earlier than its deletion commits an event can be dated (Unix microseconds).
 pub const EVENT_LEAD: i64 = 1_000_000;
