@@ -798,7 +798,7 @@ impl StreamCore {
         }
         let emitted = self.emit(page, Some(self.base_offset(number)));
         let full = page.items.len() >= self.limit as usize;
-        if self.page_ignored(page, number > self.first_page && change == 0) {
+        if self.page_ignored(page, self.fresh, number > self.first_page && change == 0) {
             // Full pages of records already read, the count unchanged: nothing moved, so the server did not
             // serve the page asked for. Paging on would ask again and again.
             self.failure = Some(LossError::PageIgnored {
@@ -857,12 +857,12 @@ impl StreamCore {
         emitted
     }
 
-    /// Whether the server ignores `page`: a full page (that `may_repeat` allows to judge) brought no record not
-    /// seen before. Where the page is one tie group (ties come back in any order), it takes three such pages in
-    /// a row.
-    fn page_ignored(&mut self, page: &Page, may_judge: bool) -> bool {
+    /// Whether the server ignores `page`: a full page (that `may_judge` allows to judge) brought no record not
+    /// seen before (`fresh` of them were new). Where the page is one tie group (ties come back in any order),
+    /// it takes three such pages in a row.
+    fn page_ignored(&mut self, page: &Page, fresh: usize, may_judge: bool) -> bool {
         let full = page.items.len() >= self.limit as usize;
-        if !(full && may_judge && self.fresh == 0) {
+        if !(full && may_judge && fresh == 0) {
             self.stale_pages = 0;
             return false;
         }
@@ -1095,7 +1095,7 @@ impl StreamCore {
         let Some(search) = self.searches.front_mut() else {
             return Vec::new();
         };
-        let (hidden, next) = search.accept(&times);
+        let (hidden, next) = search.accept(&times, page.total_count);
         let (searched_page, _) = search.request();
         self.recent.start_page();
         let mut emitted = Vec::new();

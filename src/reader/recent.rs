@@ -13,6 +13,15 @@ pub struct Recent {
     capacity: usize,
 }
 
+impl std::fmt::Debug for Recent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recent")
+            .field("pages", &self.pages.len())
+            .field("ids", &self.counts.len())
+            .finish()
+    }
+}
+
 impl Recent {
     /// Remembers the ids of the last `capacity` pages.
     pub fn new(capacity: usize) -> Recent {

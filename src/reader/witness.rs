@@ -27,8 +27,10 @@
 //! either side (the ids read there at exactly those times are kept, for ties). Since the pass, records can
 //! only have moved towards the start, so the search starts at the page that held `low` and steps back while
 //! a page begins after `low`, then reads on while a full page ends at or before `high` ([`Search`]). Two
-//! pages read in a row whose counts differ are read again from the earlier one. A search that needs more
-//! than [`MAX_SEARCH_STEPS`] pages fails the stream loudly instead of guessing.
+//! pages read in a row whose counts differ are read again from the earlier one. Where the later page was
+//! empty (the boundary was the list's end), the range is open above and only an answer short of its page
+//! proves it whole: its windows reach back as far as a page can from just past the end. A search that needs
+//! more than [`MAX_SEARCH_STEPS`] pages fails the stream loudly instead of guessing.
 
 /// How much earlier than its deletion commits an event can be dated (Unix microseconds).
 pub const EVENT_LEAD: i64 = 1_000_000;
@@ -261,7 +263,7 @@ impl Search {
             request: (edge.page.max(1), page_size),
             edge,
             steps: 0,
-            margin: 2,
+            margin: FIRST_MARGIN,
         }
     }
 
@@ -270,9 +272,9 @@ impl Search {
         self.request
     }
 
-    /// Takes the page asked for (its records' creation times and id hashes) and answers with the indices of
-    /// the records the boundary hid, and what to do next.
-    pub fn accept(&mut self, records: &[(i64, u64)]) -> (Vec<usize>, Next) {
+    /// Takes the page asked for (its records' creation times and id hashes, and the count of the list Polar
+    /// answered with) and answers with the indices of the records the boundary hid, and what to do next.
+    pub fn accept(&mut self, records: &[(i64, u64)], total: u64) -> (Vec<usize>, Next) {
         self.steps += 1;
         let (page, limit) = self.request;
         let first_offset = u64::from(page - 1) * u64::from(limit);
@@ -300,18 +302,38 @@ impl Search {
         let last_offset = first_offset + records.len() as u64;
         let margin = self.margin;
         self.margin *= 2;
-        let (first, last) = match records.iter().position(|&(at, _)| at >= low) {
-            // Wholly before the range (or empty): it begins at the answer's end, or later.
-            None => (last_offset.saturating_sub(margin), last_offset + margin),
-            // The range begins at the answer's start, or before it.
-            Some(0) => (first_offset.saturating_sub(margin), first_offset + margin),
-            // The range begins inside and runs past the answer's end.
-            Some(begins) => (
-                (first_offset + begins as u64).saturating_sub(margin),
-                last_offset + margin,
-            ),
+        let next = match high {
+            Some(_) => {
+                let (first, last) = match records.iter().position(|&(at, _)| at >= low) {
+                    // Wholly before the range (or empty): it begins at the answer's end, or later.
+                    None => (last_offset.saturating_sub(margin), last_offset + margin),
+                    // The range begins at the answer's start, or before it.
+                    Some(0) => (first_offset.saturating_sub(margin), first_offset + margin),
+                    // The range begins inside and runs past the answer's end.
+                    Some(begins) => (
+                        (first_offset + begins as u64).saturating_sub(margin),
+                        last_offset + margin,
+                    ),
+                };
+                covering_window(first, last, MAX_WINDOW)
+            }
+            // A range open above (the boundary was the list's end) holds every record from `low` to the end of
+            // the list, and only a short answer proves where that end is: the window must reach past it,
+            // wherever the range begins. So the window is the one reaching furthest back from just past the
+            // end (the count says where the end is, a hint that only the short answer proves): if any window
+            // Polar serves holds the whole range, that one does. A window aimed at the range's start, as
+            // above, would stay full, and widen around the start until no page could hold it.
+            // Past the end, the window leaves room for records created meanwhile: as much as the margin where
+            // the answer fell short of the end (it grew faster than thought), the first margin where it
+            // reached the end (more room would only start the window later).
+            None => {
+                let room = if full { margin } else { FIRST_MARGIN };
+                Some(widest_window_reaching(
+                    total.max(last_offset) + room,
+                    MAX_WINDOW,
+                ))
+            }
         };
-        let next = covering_window(first, last, MAX_WINDOW);
         match next {
             Some(request) => {
                 self.request = request;
@@ -322,8 +344,22 @@ impl Search {
     }
 }
 
+/// How far the first window of a search reaches past the range as an answer showed it.
+const FIRST_MARGIN: u64 = 2;
+
 /// The largest page Polar serves.
 const MAX_WINDOW: u32 = 100;
+
+/// The page (number, limit) of at most `page_size` records whose window holds offset `last` (0-based) and
+/// starts earliest; of those, the largest.
+fn widest_window_reaching(last: u64, page_size: u32) -> (u32, u32) {
+    let (start, limit) = (1..=u64::from(page_size.max(1)))
+        .map(|limit| (last / limit * limit, limit))
+        .min_by_key(|&(start, limit)| (start, std::cmp::Reverse(limit)))
+        .expect("a page holds one record at least");
+    let page = start / limit + 1;
+    (u32::try_from(page).unwrap_or(u32::MAX), limit as u32)
+}
 
 /// A page (number, limit) whose single window holds offsets `first..=last` (0-based), if one of at most
 /// `page_size` records does.
@@ -425,7 +461,7 @@ mod tests {
         let mut found = Vec::new();
         loop {
             let records = page_of(list, search.request());
-            let (hidden, next) = search.accept(&records);
+            let (hidden, next) = search.accept(&records, list.len() as u64);
             found.extend(hidden.iter().map(|&index| records[index].1));
             if next != Next::Fetch {
                 return (found, next);
@@ -444,6 +480,39 @@ mod tests {
         let edge = Edge::between(&before, &after).unwrap();
         assert_eq!((edge.low, edge.high), (4, Some(6)));
         assert_eq!(run(edge, &now), (vec![5], Next::Done));
+    }
+
+    #[test]
+    fn the_widest_window_reaching_an_offset_starts_as_early_as_any_page_can() {
+        for last in 0..1_000u64 {
+            let (page, limit) = widest_window_reaching(last, 100);
+            let start = u64::from(page - 1) * u64::from(limit);
+            assert!(
+                limit <= 100 && start <= last && last < start + u64::from(limit),
+                "{last}"
+            );
+            let earliest = (1..=100u64).map(|size| last / size * size).min().unwrap();
+            assert_eq!(start, earliest, "{last}");
+        }
+    }
+
+    #[test]
+    fn a_search_of_the_lists_end_reaches_past_it() {
+        // Forty records; the pass read page 10 (37..=40) and found page 11 empty: the boundary is the list's
+        // end, a range open above. Since, five records before it were deleted and six created after it: the
+        // range is those six, and only an answer short of its page proves it holds them all.
+        let list: Vec<(i64, u64)> = (1..=40).map(|n| (n, n as u64)).collect();
+        let edge = Edge::between(&seen(10, 0, 1, &list[36..40]), &seen(11, 2, 3, &[])).unwrap();
+        assert_eq!((edge.low, edge.high), (40, None));
+        let now: Vec<(i64, u64)> = list
+            .iter()
+            .copied()
+            .filter(|&(_, id)| ![3, 7, 11, 15, 19].contains(&id))
+            .chain((41..=46).map(|n| (n, n as u64)))
+            .collect();
+        let (mut found, next) = run(edge, &now);
+        found.sort();
+        assert_eq!((found, next), ((41..=46).collect(), Next::Done));
     }
 
     proptest! {

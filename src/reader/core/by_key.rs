@@ -12,7 +12,8 @@ use std::sync::Arc;
 use crate::page::{HashedSet, Page};
 use crate::protocol::LogLevel;
 
-use super::{LossError, Paging, StreamCore, filter_value};
+use super::{LossError, Paging, REMEMBERED_PAGES, StreamCore, filter_value};
+use crate::reader::recent::Recent;
 
 /// Paging by key: restarts of one instant's records (more than a page of them) when their count moves.
 const MAX_GROUP_RESTARTS: u32 = 3;
@@ -50,6 +51,11 @@ pub(super) struct KeyPaging {
     /// The furthest page read under the current filter value (pages up to it may come again after a restart,
     /// all seen).
     reached: u32,
+    /// The ids the pages read under the current filter value held (their last few pages): a page past
+    /// `reached` that holds only these was served again. Records read under an earlier filter value do not
+    /// count: a read of one instant's records that restarted can have read past where the next filter value
+    /// begins, and those come again legitimately.
+    served: Recent,
     /// The filter has an upper bound (see `streams::until_filter`), so an instant can be read alone.
     bounded: bool,
     /// The instant being read alone, while one is (only where `bounded`).
@@ -64,6 +70,7 @@ impl KeyPaging {
             after,
             group_restarts: 0,
             reached: 0,
+            served: Recent::new(REMEMBERED_PAGES),
             bounded,
             instant: None,
         }
@@ -131,6 +138,15 @@ impl StreamCore {
         let key = self.paging.key_mut();
         let read_before = self.next_main <= key.reached;
         key.reached = key.reached.max(self.next_main);
+        let fresh = page
+            .items
+            .iter()
+            .filter(|item| !key.served.contains(item.id))
+            .count();
+        key.served.start_page();
+        for item in &page.items {
+            key.served.insert(item.id);
+        }
         if shifted {
             // Paging on inside one instant's records, and the count after the filter changed: the offsets may
             // have moved, so that instant is read again from its start.
@@ -142,9 +158,9 @@ impl StreamCore {
             return emitted;
         }
         let full = page.items.len() >= self.limit as usize;
-        if self.page_ignored(page, self.next_main > 1 && !read_before) {
-            // Within one instant's records, full pages of records already read with the count unchanged:
-            // the server served the same page again.
+        if self.page_ignored(page, fresh, self.next_main > 1 && !read_before) {
+            // Within one instant's records, full pages of records already read under this filter value with
+            // the count unchanged: the server served the same page again.
             self.failure = Some(LossError::PageIgnored {
                 stream: self.name,
                 page: self.next_main,
@@ -259,6 +275,7 @@ impl StreamCore {
         let key = self.paging.key_mut();
         key.after = Some(after);
         key.reached = 0;
+        key.served = Recent::new(REMEMBERED_PAGES);
         key.group_restarts = 0;
         self.next_main = 1;
     }

@@ -1224,3 +1224,93 @@ fn balanced_churn_loses_a_record_silently_without_the_witness_and_none_with_it()
         run.notes
     );
 }
+
+#[test]
+fn balanced_churn_through_the_searches_finds_what_the_list_end_hid() {
+    // Regression (found by `balanced_churn_is_exact_with_the_change_log_as_witness` at 3,000 cases): 198
+    // records, 18 a page, so the pass ends on an empty page 12 and its last boundary (after page 11) is the
+    // list's end, a range open above. Two creations and two deletions before each of 39 requests go on while
+    // the searches run. The search of that boundary needs a short answer to prove it reached the end, and it
+    // used to aim its windows at the range's start only: they stayed full, widened, and gave up
+    // (`WitnessLost`). Seeds 0 and 1 failed that way (out of steps; no page of at most 100 left to ask).
+    for seed in [0, 1, 3, 5] {
+        let mut model = Model::new(198, 1, seed);
+        model.timed = true;
+        let before = model.ids();
+        let churn = Churn {
+            creates: 2,
+            deletes: 2,
+            for_requests: 39,
+        };
+        let core =
+            StreamCore::new(&Listing::of(&UNIQUE_THINGS), 18, None).witnessed_by_change_log();
+        let run = drive_core(core, &mut model, churn, 0);
+        assert!(run.outcome.is_ok(), "seed {seed}: {:?}", run.outcome);
+        let survivors: HashSet<String> = before.intersection(&model.ids()).cloned().collect();
+        assert_exact(&run, &survivors, &all_ever(&model, &before));
+        assert!(
+            run.notes
+                .iter()
+                .any(|note| matches!(note, Note::Log(_, text)
+                if text.contains("11 of its 11 page boundaries"))),
+            "seed {seed}: the list's end was searched too: {:?}",
+            run.notes
+        );
+    }
+}
+
+#[test]
+fn records_read_under_an_earlier_filter_value_are_not_a_page_served_again() {
+    // Regression (found by `paging_by_key_through_a_crowded_instant` at 3,000 cases): 225 records in instants
+    // of 58, 56 a page, one creation and one deletion before each of the first 6 requests. Under the filter
+    // "after 0", page 3 reached the instants 3 to 8; its count had moved, so that instant was read again from
+    // page 1, which now ended past instant 1: the filter moved to "after 1", whose page 2 holds exactly the
+    // records page 3 had read. A full page of records read before, the count unchanged: that was taken for a
+    // server that ignores `page` (`PageIgnored`), though it was served under another filter value.
+    let mut model = Model::new(225, 58, 15);
+    model.unique_order = true;
+    let before = model.ids();
+    let churn = Churn {
+        creates: 1,
+        deletes: 1,
+        for_requests: 6,
+    };
+    let run = drive_stream(&FILTERED_THINGS, &mut model, churn, 56, 0, None);
+    assert!(run.outcome.is_ok(), "{:?}", run.outcome);
+    let survivors: HashSet<String> = before.intersection(&model.ids()).cloned().collect();
+    assert_exact(&run, &survivors, &all_ever(&model, &before));
+}
+
+#[test]
+fn paging_by_key_through_one_instant_still_fails_when_a_page_comes_again() {
+    // More than a page created in one instant (keys that are not times: the filter has no bound to read it
+    // alone), and a server that answers every page of that filter value with page 1, the count unchanged:
+    // records served under this very filter value, so the server ignores `page` (after three such pages,
+    // as a page of one creation time could be its records in another order).
+    let tied = |ids: &[&str]| {
+        let items: Vec<_> = ids
+            .iter()
+            .map(|id| serde_json::json!({"id": id, "created_at": 7}))
+            .collect();
+        let body =
+            serde_json::json!({"items": items, "pagination": {"total_count": 6, "max_page": 3}});
+        Page::parse(body.to_string(), SORTING).unwrap()
+    };
+    let mut core = StreamCore::new(&Listing::of(&FILTERED_THINGS), 2, None);
+    let mut asked = Vec::new();
+    let failure = loop {
+        match core.next_step() {
+            Step::Fetch(request) => {
+                assert!(asked.len() < 10, "the core keeps asking: {asked:?}");
+                asked.push(request.page);
+                core.accept(request, &tied(&["a", "b"]));
+            }
+            other => break other,
+        }
+    };
+    assert!(
+        matches!(failure, Step::Fail(LossError::PageIgnored { page: 4, .. })),
+        "{failure:?}"
+    );
+    assert_eq!(asked, [1, 2, 3, 4]);
+}
