@@ -2,9 +2,9 @@
 #
 # source-polar: Airbyte source connector for Polar.sh, as an Airbyte connector image.
 #
-#   docker build -t registry.example.com/you/source-polar:0.5.0 .
-#   docker run --rm registry.example.com/you/source-polar:0.5.0 spec
-#   docker run --rm -v "$PWD/secrets:/secrets:ro" registry.example.com/you/source-polar:0.5.0 check --config /secrets/config.json
+#   docker build -t registry.example.com/you/source-polar:0.6.0 .
+#   docker run --rm registry.example.com/you/source-polar:0.6.0 spec
+#   docker run --rm -v "$PWD/secrets:/secrets:ro" registry.example.com/you/source-polar:0.6.0 check --config /secrets/config.json
 #
 # The labels must stay equal to dockerRepository / dockerImageTag in metadata.yaml (and the tag to the
 # version in Cargo.toml).
@@ -47,7 +47,7 @@ USER 1000
 ENV AIRBYTE_ENTRYPOINT="/usr/local/bin/source-polar"
 ENTRYPOINT ["/usr/local/bin/source-polar"]
 LABEL io.airbyte.name=airbyte/source-polar \
-      io.airbyte.version=0.5.0 \
+      io.airbyte.version=0.6.0 \
       org.opencontainers.image.title="source-polar" \
       org.opencontainers.image.description="Airbyte source connector for Polar.sh" \
       org.opencontainers.image.licenses="MIT"
