@@ -617,18 +617,23 @@ fn product_into(o: &mut Value, seed: u64, index: u64, created: i64) {
     }
     if let Some(Value::Array(fields)) = o.get_mut("attached_custom_fields") {
         fields.truncate(usize::from(index.is_multiple_of(4)));
-        for field in fields {
-            put(
-                field,
-                "custom_field_id",
-                object_id("custom_fields", seed, 0),
-            );
-            if let Some(def) = field.get_mut("custom_field") {
-                custom_field_into(def, seed, 0, created - 60 * DAY);
-            }
-        }
+        attached_custom_fields_into(fields, seed, created);
     }
     fill(o, "products", seed, index, created);
+}
+
+/// The custom fields a product or checkout of time `created` attaches: custom field 0, defined 60 days before.
+fn attached_custom_fields_into(fields: &mut [Value], seed: u64, created: i64) {
+    for field in fields {
+        put(
+            field,
+            "custom_field_id",
+            object_id("custom_fields", seed, 0),
+        );
+        if let Some(def) = field.get_mut("custom_field") {
+            custom_field_into(def, seed, 0, created - 60 * DAY);
+        }
+    }
 }
 
 /// The price of product `index` into a price-shaped `o` (any of the SDK's price types).
@@ -1127,16 +1132,7 @@ fn checkout_into(o: &mut Value, seed: u64, index: u64, created: i64) {
     put(o, "product_price_id", uuid("prices", seed, p));
     discount_ref(o, seed, d, created);
     if let Some(Value::Array(fields)) = o.get_mut("attached_custom_fields") {
-        for field in fields {
-            put(
-                field,
-                "custom_field_id",
-                object_id("custom_fields", seed, 0),
-            );
-            if let Some(def) = field.get_mut("custom_field") {
-                custom_field_into(def, seed, 0, created - 60 * DAY);
-            }
-        }
+        attached_custom_fields_into(fields, seed, created);
     }
     fill(o, "checkouts", seed, index, created);
 }
