@@ -630,20 +630,21 @@ fn a_page_short_of_its_own_count_is_asked_again_then_fails() {
     }
 }
 
+/// A page of records `ids`, all created at one instant, of a list of six.
+fn tied(ids: &[&str]) -> Page {
+    let items: Vec<_> = ids
+        .iter()
+        .map(|id| serde_json::json!({"id": id, "created_at": 7}))
+        .collect();
+    let body = serde_json::json!({"items": items, "pagination": {"total_count": 6, "max_page": 3}});
+    Page::parse(body.to_string(), SORTING).unwrap()
+}
+
 #[test]
 fn tie_groups_of_whole_pages_are_not_taken_for_an_ignored_page_at_once() {
     // Two full pages of one tie group, the second all records of the first (ties come back in any order):
     // not yet proof that the server ignores `page`.
     let mut core = StreamCore::new(&Listing::of(&THINGS), 2, None);
-    let tied = |ids: &[&str]| {
-        let items: Vec<_> = ids
-            .iter()
-            .map(|id| serde_json::json!({"id": id, "created_at": 7}))
-            .collect();
-        let body =
-            serde_json::json!({"items": items, "pagination": {"total_count": 6, "max_page": 3}});
-        Page::parse(body.to_string(), SORTING).unwrap()
-    };
     for ids in [["a", "b"], ["a", "b"]] {
         let Step::Fetch(request) = core.next_step() else {
             panic!()
@@ -1287,15 +1288,6 @@ fn paging_by_key_through_one_instant_still_fails_when_a_page_comes_again() {
     // alone), and a server that answers every page of that filter value with page 1, the count unchanged:
     // records served under this very filter value, so the server ignores `page` (after three such pages,
     // as a page of one creation time could be its records in another order).
-    let tied = |ids: &[&str]| {
-        let items: Vec<_> = ids
-            .iter()
-            .map(|id| serde_json::json!({"id": id, "created_at": 7}))
-            .collect();
-        let body =
-            serde_json::json!({"items": items, "pagination": {"total_count": 6, "max_page": 3}});
-        Page::parse(body.to_string(), SORTING).unwrap()
-    };
     let mut core = StreamCore::new(&Listing::of(&FILTERED_THINGS), 2, None);
     let mut asked = Vec::new();
     let failure = loop {
